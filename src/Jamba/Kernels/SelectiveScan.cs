@@ -1,0 +1,61 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Jamba.Kernels;
+
+/// <summary>
+/// The Mamba selective scan: s_t = exp(Δ_t A) s_(t-1) + Δ_t B_t x_t, y_t = C_t · s_t + D x_t, optionally gated
+/// by SiLU(z). Shapes: x, Δ, z [batch, channels, length]; A [channels, state]; B, C [batch, length, state];
+/// D [channels]; state [batch, channels, state]. Computation is float32 whatever the input dtype.
+/// </summary>
+public static class SelectiveScan
+{
+    /// <summary>
+    /// The scan as the reference's slow path writes it: discretise everything up front, then one step per
+    /// position. Obviously correct and slow; the twin the fast paths are tested against.
+    /// </summary>
+    /// <returns>y [batch, channels, length] in x's dtype and the final state [batch, channels, state] in float32.</returns>
+    public static (Tensor y, Tensor state) Reference(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D,
+        Tensor? z = null, Tensor? initialState = null)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], channels = x.shape[1], length = x.shape[2], n = A.shape[1];
+        var xf = x.to_type(ScalarType.Float32);
+        var df = delta.to_type(ScalarType.Float32);
+        var dA = exp(df.unsqueeze(-1) * A.to_type(ScalarType.Float32).unsqueeze(1));           // (b, d, l, n)
+        var dBx = df.unsqueeze(-1) * B.to_type(ScalarType.Float32).unsqueeze(1) * xf.unsqueeze(-1); // (b, d, l, n)
+        var Cf = C.to_type(ScalarType.Float32);
+        var state = initialState?.to_type(ScalarType.Float32) ?? zeros(batch, channels, n, dtype: ScalarType.Float32, device: x.device);
+        var ys = new Tensor[length];
+        for (long t = 0; t < length; t++)
+        {
+            state = dA.select(2, t) * state + dBx.select(2, t);
+            ys[t] = matmul(state, Cf.select(1, t).unsqueeze(-1)).squeeze(-1);                    // (b, d)
+        }
+        var y = stack(ys, dim: -1) + xf * D.to_type(ScalarType.Float32).unsqueeze(-1);
+        if (z is not null) y = y * nn.functional.silu(z.to_type(ScalarType.Float32));
+        return (y.to_type(x.dtype).MoveToOuterDisposeScope(), state.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The scan used by the model (full sequences, with autograd). Dispatches to the fastest path for the device.</summary>
+    public static (Tensor y, Tensor state) Forward(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D,
+        Tensor? z = null, Tensor? initialState = null)
+        => Reference(x, delta, A, B, C, D, z, initialState);
+
+    /// <summary>
+    /// One decode step, updating <paramref name="state"/> [batch, channels, state] in place.
+    /// x, Δ, z: [batch, channels]; B, C: [batch, state]. Returns y [batch, channels].
+    /// </summary>
+    public static Tensor Step(Tensor state, Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor? z = null)
+    {
+        using var scope = NewDisposeScope();
+        var xf = x.to_type(ScalarType.Float32);
+        var df = delta.to_type(ScalarType.Float32).unsqueeze(-1);                                 // (b, d, 1)
+        var dA = exp(df * A.to_type(ScalarType.Float32));                                           // (b, d, n)
+        var dBx = df * B.to_type(ScalarType.Float32).unsqueeze(1) * xf.unsqueeze(-1);               // (b, d, n)
+        state.mul_(dA).add_(dBx);
+        var y = matmul(state, C.to_type(ScalarType.Float32).unsqueeze(-1)).squeeze(-1) + xf * D.to_type(ScalarType.Float32);
+        if (z is not null) y = y * nn.functional.silu(z.to_type(ScalarType.Float32));
+        return y.to_type(x.dtype).MoveToOuterDisposeScope();
+    }
+}
