@@ -1,0 +1,44 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Jamba.Modeling;
+
+/// <summary>
+/// Builds the additive attention bias [batch, 1, query, key] that combines causality with key padding.
+/// Masked entries hold the dtype's most negative finite value rather than -inf, as the reference does, so a
+/// padded query row whose every key is masked still gives finite numbers (they are zeroed downstream).
+/// </summary>
+internal static class CausalMask
+{
+    /// <summary>
+    /// <paramref name="keyMask"/> [batch, past + T] holds 1 for real and 0 for padded positions, or is null
+    /// when nothing is padded. Returns null when the fused kernel's own causal flag (or no mask at all) is
+    /// exact; <paramref name="isCausal"/> then says which.
+    /// </summary>
+    public static Tensor? Build(Tensor? keyMask, long queryLength, long past, ScalarType dtype, Device device, out bool isCausal)
+    {
+        isCausal = false;
+        if (keyMask is null)
+        {
+            if (queryLength == 1) return null;          // one new token sees every cached key
+            if (past == 0) { isCausal = true; return null; }
+        }
+        using var scope = NewDisposeScope();
+        long keys = past + queryLength;
+        var keyPos = arange(keys, device: device).unsqueeze(0);                       // (1, S)
+        var queryPos = arange(past, keys, device: device).unsqueeze(1);               // (T, 1)
+        var allowed = keyPos.le(queryPos).unsqueeze(0);                                // (1, T, S)
+        if (keyMask is not null) allowed = allowed.logical_and(keyMask.gt(0.5f).unsqueeze(1)); // (B, T, S)
+        var bias = zeros(allowed.shape, dtype: dtype, device: device).masked_fill(allowed.logical_not(), MinValue(dtype));
+        return bias.unsqueeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The most negative finite value of <paramref name="dtype"/>.</summary>
+    public static double MinValue(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float16 => -65504.0,
+        ScalarType.BFloat16 => -3.3895313892515355e38,
+        ScalarType.Float64 => double.MinValue,
+        _ => float.MinValue,
+    };
+}

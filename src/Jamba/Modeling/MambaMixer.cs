@@ -1,0 +1,113 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using Jamba.Inference;
+using Jamba.Kernels;
+using static TorchSharp.torch;
+
+namespace Jamba.Modeling;
+
+/// <summary>
+/// The Mamba selective state-space mixer as Jamba uses it: in_proj to (x, gate); causal depthwise conv + SiLU;
+/// x_proj to (Δ, B, C), each RMS-normed (Jamba's addition for training stability); Δ = softplus(dt_proj(Δ));
+/// the selective scan with A = -exp(A_log) and skip D; gating by SiLU(gate); out_proj.
+/// Padded positions are zeroed before and after the convolution, so their zeros enter the SSM state and a
+/// left-padded row computes exactly what it computes alone.
+/// </summary>
+public sealed class MambaMixer : nn.Module
+{
+    /// <summary>Input projection [2 * d_inner, hidden] (bias when mamba_proj_bias).</summary>
+    public readonly Linear in_proj;
+    /// <summary>Depthwise convolution, weight [d_inner, 1, d_conv] (bias when mamba_conv_bias).</summary>
+    public readonly Conv1d conv1d;
+    /// <summary>Projection to (Δ, B, C) [dt_rank + 2 * d_state, d_inner].</summary>
+    public readonly Linear x_proj;
+    /// <summary>Δ projection [d_inner, dt_rank] with bias.</summary>
+    public readonly Linear dt_proj;
+    /// <summary>log(-A) [d_inner, d_state].</summary>
+    public readonly Parameter A_log;
+    /// <summary>Skip connection [d_inner].</summary>
+    public readonly Parameter D;
+    /// <summary>Output projection [hidden, d_inner] (bias when mamba_proj_bias).</summary>
+    public readonly Linear out_proj;
+    /// <summary>RMSNorm on Δ before dt_proj.</summary>
+    public readonly RmsNorm dt_layernorm;
+    /// <summary>RMSNorm on B.</summary>
+    public readonly RmsNorm b_layernorm;
+    /// <summary>RMSNorm on C.</summary>
+    public readonly RmsNorm c_layernorm;
+    private readonly long dInner, dState, dtRank, dConv;
+
+    /// <summary>Creates the mixer of one Mamba layer.</summary>
+    public MambaMixer(JambaConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) : base(nameof(MambaMixer))
+    {
+        dInner = config.MambaDInner;
+        dState = config.MambaDState;
+        dtRank = config.MambaDtRank;
+        dConv = config.MambaDConv;
+        in_proj = nn.Linear(config.HiddenSize, 2 * dInner, hasBias: config.MambaProjBias, device: device, dtype: dtype);
+        conv1d = nn.Conv1d(dInner, dInner, dConv, padding: dConv - 1, groups: dInner, bias: config.MambaConvBias, device: device, dtype: dtype);
+        x_proj = nn.Linear(dInner, dtRank + 2 * dState, hasBias: false, device: device, dtype: dtype);
+        dt_proj = nn.Linear(dtRank, dInner, hasBias: true, device: device, dtype: dtype);
+        A_log = new Parameter(log(arange(1, dState + 1, dtype: ScalarType.Float32)).expand(dInner, dState).contiguous().to(dtype, device));
+        D = new Parameter(ones(dInner, dtype: dtype, device: device));
+        out_proj = nn.Linear(dInner, config.HiddenSize, hasBias: config.MambaProjBias, device: device, dtype: dtype);
+        dt_layernorm = new RmsNorm(dtRank, config.RmsNormEps, device, dtype);
+        b_layernorm = new RmsNorm(dState, config.RmsNormEps, device, dtype);
+        c_layernorm = new RmsNorm(dState, config.RmsNormEps, device, dtype);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// Mixes x [batch, T, hidden]. <paramref name="mask"/> [batch, T] (1 real, 0 padding) or null.
+    /// With <paramref name="state"/>, continues from it and leaves the updated conv window and SSM state there.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor? mask, MambaState? state)
+    {
+        using var scope = NewDisposeScope();
+        long t = x.shape[1];
+        var projected = in_proj.forward(x).transpose(1, 2);                           // (B, 2D, T)
+        var hs = projected.narrow(1, 0, dInner);
+        var gate = projected.narrow(1, dInner, dInner);
+        var m = mask?.to_type(x.dtype).unsqueeze(1);                                   // (B, 1, T)
+        if (m is not null) hs = hs * m;
+
+        bool decodeStep = state is { HasState: true } && t == 1;
+        if (decodeStep)
+            hs = CausalConv1d.Step(state!.Conv, hs.squeeze(2), conv1d.weight!, conv1d.bias).unsqueeze(2);
+        else
+            hs = Convolve(hs, state);
+        if (m is not null) hs = hs * m;
+
+        var ssm = x_proj.forward(hs.transpose(1, 2));                                  // (B, T, R + 2N)
+        var dt = dt_layernorm.forward(ssm.narrow(-1, 0, dtRank));
+        var B = b_layernorm.forward(ssm.narrow(-1, dtRank, dState));                  // (B, T, N)
+        var C = c_layernorm.forward(ssm.narrow(-1, dtRank + dState, dState));
+        var delta = nn.functional.softplus(dt_proj.forward(dt)).transpose(1, 2);       // (B, D, T)
+        var A = -exp(A_log.to_type(ScalarType.Float32));                               // (D, N)
+
+        Tensor y;
+        if (decodeStep)
+        {
+            y = SelectiveScan.Step(state!.Ssm, hs.squeeze(2), delta.squeeze(2), A, B.squeeze(1), C.squeeze(1), D, gate.squeeze(2)).unsqueeze(2);
+        }
+        else
+        {
+            var (scanned, last) = SelectiveScan.Forward(hs, delta, A, B, C, D, gate, state is { HasState: true } ? state.Ssm : null);
+            if (state is not null) { state.Ssm.copy_(last); state.HasState = true; }
+            y = scanned;
+        }
+        return out_proj.forward(y.to_type(x.dtype).transpose(1, 2)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The full-sequence convolution; with a state, continues from its window and stores the new one.</summary>
+    private Tensor Convolve(Tensor hs, MambaState? state)
+    {
+        long t = hs.shape[2];
+        if (state is null) return CausalConv1d.Forward(hs, conv1d.weight!, conv1d.bias);
+        // History = the last d_conv-1 inputs (zeros on a fresh state), so chunked prefill equals one pass.
+        var extended = cat(new[] { state.Conv.narrow(2, 1, dConv - 1), hs }, 2);      // (B, D, K-1+T)
+        state.Conv.copy_(extended.narrow(2, extended.shape[2] - dConv, dConv));
+        var y = nn.functional.conv1d(extended, conv1d.weight!, conv1d.bias, groups: dInner);
+        return nn.functional.silu(y);
+    }
+}
