@@ -1,0 +1,125 @@
+using System.Runtime.CompilerServices;
+using TorchSharp;
+using Jamba.Modeling;
+using static TorchSharp.torch;
+
+namespace Jamba.Inference;
+
+/// <summary>
+/// Autoregressive decoding with the hybrid cache: the prompt is prefilled in bounded chunks, then each step
+/// feeds one token per row through every layer (recurrent update in Mamba layers, one KV append in attention
+/// layers). Rows are left-padded; a row that emits a stop token is padded with pad_token_id from then on,
+/// as the reference's generate does, and decoding ends when every row has stopped.
+/// </summary>
+public sealed class TokenGenerator
+{
+    private readonly JambaForCausalLM model;
+
+    /// <summary>Creates a generator over <paramref name="model"/> (which it does not own).</summary>
+    public TokenGenerator(JambaForCausalLM model) => this.model = model;
+
+    /// <summary>
+    /// Streams the new token of every row, one array per step. <paramref name="inputIds"/> [batch, T] are
+    /// left-padded prompts with <paramref name="attentionMask"/> [batch, T] (null: no padding).
+    /// Stops early on cancellation (throwing <see cref="OperationCanceledException"/>).
+    /// </summary>
+    public IEnumerable<long[]> Stream(Tensor inputIds, Tensor? attentionMask, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var config = model.Config;
+        var device = model.HeadWeight.device;
+        long batch = inputIds.shape[0], promptLength = inputIds.shape[1];
+        if (promptLength == 0) throw new ArgumentException("every prompt needs at least one token (add BOS to an empty prompt)", nameof(inputIds));
+        var stopIds = options.IgnoreStopTokens ? new HashSet<long>() : new HashSet<long>((options.StopTokenIds ?? config.EosTokenIds).Select(i => (long)i));
+        long pad = config.PadTokenId ?? 0;
+        using var generator = options.Temperature > 0
+            ? new Generator((ulong)(options.Seed ?? Random.Shared.NextInt64()), device)
+            : null;
+        bool wasTraining = model.training;
+        model.eval();
+        using var cache = new HybridCache(config, batch, promptLength + options.MaxNewTokens, device, model.HeadWeight.dtype);
+        Tensor? logits = null;
+        try
+        {
+            logits = Prefill(inputIds.to(device), attentionMask?.to(device), cache, options.PrefillChunkSize);
+            var finished = new bool[batch];
+            for (int step = 0; step < options.MaxNewTokens; step++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                long[] tokens;
+                using (NewDisposeScope())
+                using (no_grad())
+                    tokens = Sampling.Next(logits, options, generator).cpu().data<long>().ToArray();
+                for (int b = 0; b < batch; b++)
+                {
+                    if (finished[b]) tokens[b] = pad;
+                    else if (stopIds.Contains(tokens[b])) finished[b] = true;
+                }
+                yield return tokens;
+                if (step == options.MaxNewTokens - 1 || finished.All(f => f)) break;
+                var previous = logits;
+                logits = DecodeStep(tokens, cache, device);
+                previous.Dispose();
+            }
+        }
+        finally
+        {
+            logits?.Dispose();
+            if (wasTraining) model.train();
+        }
+    }
+
+    /// <summary>Generates and returns each row's prompt (padding included) followed by its new tokens.</summary>
+    public long[][] Generate(Tensor inputIds, Tensor? attentionMask, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        long batch = inputIds.shape[0];
+        var rows = Enumerable.Range(0, (int)batch).Select(b => inputIds[b].cpu().to_type(ScalarType.Int64).data<long>().ToList()).ToArray();
+        foreach (var tokens in Stream(inputIds, attentionMask, options, cancellationToken))
+            for (int b = 0; b < batch; b++) rows[b].Add(tokens[b]);
+        return rows.Select(r => r.ToArray()).ToArray();
+    }
+
+    /// <summary>Left-pads prompts of different lengths into ids and mask tensors [batch, longest].</summary>
+    public static (Tensor ids, Tensor mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> prompts, int padId, Device? device = null)
+    {
+        int longest = prompts.Count == 0 ? 0 : prompts.Max(p => p.Count);
+        var ids = new long[prompts.Count * longest];
+        var mask = new long[prompts.Count * longest];
+        for (int b = 0; b < prompts.Count; b++)
+        {
+            int offset = longest - prompts[b].Count;
+            for (int t = 0; t < longest; t++)
+            {
+                bool real = t >= offset;
+                ids[b * longest + t] = real ? prompts[b][t - offset] : padId;
+                mask[b * longest + t] = real ? 1 : 0;
+            }
+        }
+        return (tensor(ids, new long[] { prompts.Count, longest }, device: device), tensor(mask, new long[] { prompts.Count, longest }, device: device));
+    }
+
+    private Tensor Prefill(Tensor ids, Tensor? mask, HybridCache cache, int chunk)
+    {
+        long length = ids.shape[1];
+        Tensor? last = null;
+        for (long start = 0; start < length; start += chunk)
+        {
+            long n = Math.Min(chunk, length - start);
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            using var output = model.Forward(ids.narrow(1, start, n), mask?.narrow(1, start, n), cache, logitsToKeep: 1);
+            last?.Dispose();
+            last = output.Logits.select(1, 0).clone().MoveToOuterDisposeScope();
+        }
+        return last!;
+    }
+
+    private Tensor DecodeStep(long[] tokens, HybridCache cache, Device device)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: device);
+        using var output = model.Forward(next, null, cache, logitsToKeep: 1);
+        return output.Logits.select(1, 0).clone().MoveToOuterDisposeScope();
+    }
+}
