@@ -1,0 +1,18 @@
+namespace Jamba.Cli.Commands;
+
+/// <summary>One `jamba` sub-command.</summary>
+public interface ICommand
+{
+    /// <summary>The word after `jamba`.</summary>
+    string Name { get; }
+    /// <summary>One line for the command list.</summary>
+    string Summary { get; }
+    /// <summary>The full --help text.</summary>
+    string Help { get; }
+    /// <summary>Options that take a value.</summary>
+    IEnumerable<string> ValueOptions { get; }
+    /// <summary>Options that are plain flags.</summary>
+    IEnumerable<string> FlagOptions { get; }
+    /// <summary>Runs the command; returns the exit code.</summary>
+    int Run(CliArgs args);
+}

@@ -1,0 +1,259 @@
+using Jamba.Checkpoints;
+using Jamba.Inference;
+using Jamba.Modeling;
+using Jamba.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Jamba;
+
+/// <summary>Where and in which precision a <see cref="JambaModel"/> lives.</summary>
+public sealed class JambaModelOptions
+{
+    /// <summary>Torch device string: <c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>. Default <c>cpu</c>.</summary>
+    public string Device { get; set; } = "cpu";
+    /// <summary>Parameter dtype: <c>f32</c> (default), <c>bf16</c> or <c>f16</c>. Weights on disk are converted.</summary>
+    public string DType { get; set; } = "f32";
+    /// <summary>Tokenizer to use instead of the checkpoint's: a <c>tokenizer.model</c> path, or <c>byte</c>.</summary>
+    public string? Tokenizer { get; set; }
+
+    /// <summary>The parsed device.</summary>
+    public Device TorchDevice => torch.device(Device);
+    /// <summary>The parsed dtype.</summary>
+    public ScalarType TorchDType => ParseDType(DType);
+
+    /// <summary>Parses <c>f32|float32|bf16|bfloat16|f16|float16</c>.</summary>
+    public static ScalarType ParseDType(string dtype) => dtype.ToLowerInvariant() switch
+    {
+        "f32" or "float32" or "fp32" => ScalarType.Float32,
+        "bf16" or "bfloat16" => ScalarType.BFloat16,
+        "f16" or "float16" or "fp16" or "half" => ScalarType.Float16,
+        _ => throw new ArgumentException($"unknown dtype '{dtype}': use f32, bf16 or f16", nameof(dtype)),
+    };
+}
+
+/// <summary>
+/// A loaded Jamba checkpoint: configuration, the TorchSharp network (causal LM or sequence classifier) and the
+/// tokenizer, on one device in one dtype. This is what the CLI and the ML.NET components hold. Loading and saving
+/// use the Hugging Face folder layout, so a checkpoint moves between transformers and this library unchanged.
+/// </summary>
+public sealed class JambaModel : IDisposable
+{
+    /// <summary>The key in config.json that records a built-in tokenizer (transformers ignores unknown keys).</summary>
+    public const string TokenizerConfigKey = "jamba_mlnet_tokenizer";
+
+    private string? tokenizerSourceDir;
+
+    /// <summary>The configuration.</summary>
+    public JambaConfig Config { get; }
+    /// <summary>The network: <see cref="JambaForCausalLM"/> or <see cref="JambaForSequenceClassification"/>.</summary>
+    public nn.Module Network { get; }
+    /// <summary>The network as a causal LM, or null for a classifier.</summary>
+    public JambaForCausalLM? CausalLM => Network as JambaForCausalLM;
+    /// <summary>The network as a classifier, or null for a causal LM.</summary>
+    public JambaForSequenceClassification? Classifier => Network as JambaForSequenceClassification;
+    /// <summary>The decoder stack shared by both heads.</summary>
+    public JambaBackbone Backbone => CausalLM?.model ?? Classifier!.model;
+    /// <summary>The tokenizer, or null when the checkpoint has none (then only id-based calls work).</summary>
+    public IJambaTokenizer? Tokenizer { get; private set; }
+    /// <summary>The device of every parameter.</summary>
+    public Device Device { get; }
+    /// <summary>The dtype of every parameter.</summary>
+    public ScalarType DType { get; }
+
+    private JambaModel(JambaConfig config, nn.Module network, IJambaTokenizer? tokenizer, string? tokenizerSourceDir, Device device, ScalarType dtype)
+    {
+        Config = config;
+        Network = network;
+        Tokenizer = tokenizer;
+        this.tokenizerSourceDir = tokenizerSourceDir;
+        Device = device;
+        DType = dtype;
+    }
+
+    /// <summary>The tokenizer, or a clear error when the model has none.</summary>
+    public IJambaTokenizer RequireTokenizer() => Tokenizer ?? throw new InvalidOperationException(
+        "this model has no tokenizer: its folder has no tokenizer.model and config.json names no built-in tokenizer; pass token ids, or set JambaModelOptions.Tokenizer");
+
+    /// <summary>Builds a network for <paramref name="config"/> (head chosen by <c>architectures</c>).</summary>
+    public static nn.Module CreateNetwork(JambaConfig config, Device device, ScalarType dtype) => config.IsSequenceClassifier
+        ? new JambaForSequenceClassification(config, device, dtype)
+        : new JambaForCausalLM(config, device, dtype);
+
+    /// <summary>
+    /// Creates a randomly initialised model (see <see cref="JambaInit"/>). Without a tokenizer the built-in byte
+    /// tokenizer is used when the vocabulary is large enough for it.
+    /// </summary>
+    public static JambaModel Create(JambaConfig config, JambaModelOptions? options = null, long seed = 0, IJambaTokenizer? tokenizer = null)
+    {
+        config.Validate();
+        options ??= new JambaModelOptions();
+        var device = options.TorchDevice;
+        var dtype = options.TorchDType;
+        tokenizer ??= options.Tokenizer is string t ? JambaTokenizer.Load(t)
+            : config.VocabSize >= ByteTokenizer.Instance.VocabSize ? ByteTokenizer.Instance : null;
+        if (tokenizer is ByteTokenizer) config.ExtraFields[TokenizerConfigKey] = JambaTokenizer.ByteTokenizerName;
+        var network = CreateNetwork(config, CPU, ScalarType.Float32);
+        JambaInit.Apply(network, config, seed);
+        network.to(dtype).to(device);
+        network.eval();
+        return new JambaModel(config, network, tokenizer, options.Tokenizer is string p && p != JambaTokenizer.ByteTokenizerName ? TokenizerDir(p) : null, device, dtype);
+    }
+
+    /// <summary>
+    /// Loads a checkpoint folder (<c>config.json</c>, safetensors weights, optional <c>tokenizer.model</c>). Weights
+    /// are checked by name and shape before anything is copied; every problem is reported in one
+    /// <see cref="CheckpointException"/>.
+    /// </summary>
+    public static JambaModel Load(string dir, JambaModelOptions? options = null)
+    {
+        options ??= new JambaModelOptions();
+        if (!Directory.Exists(dir)) throw new CheckpointException($"checkpoint folder not found: {dir}", dir);
+        string configPath = Path.Combine(dir, CheckpointFolder.ConfigFile);
+        if (!File.Exists(configPath)) throw new CheckpointException($"{dir} has no {CheckpointFolder.ConfigFile}", configPath);
+        var config = JambaConfig.Load(configPath);
+        var device = options.TorchDevice;
+        var dtype = options.TorchDType;
+
+        var state = CheckpointFolder.LoadStateDict(dir, dtype, device);
+        nn.Module? network = null;
+        try
+        {
+            if (config.TieWordEmbeddings && state.Remove("lm_head.weight", out var tiedCopy)) tiedCopy.Dispose();
+            network = CreateNetwork(config, device, dtype);
+            CheckpointFolder.LoadInto(network, state);
+            network.eval();
+        }
+        catch
+        {
+            network?.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var t in state.Values) t.Dispose();
+        }
+
+        IJambaTokenizer? tokenizer = null;
+        string? tokenizerDir = null;
+        if (options.Tokenizer is string chosen)
+        {
+            tokenizer = JambaTokenizer.Load(chosen);
+            tokenizerDir = chosen == JambaTokenizer.ByteTokenizerName ? null : TokenizerDir(chosen);
+        }
+        else if (File.Exists(Path.Combine(dir, JambaTokenizer.ModelFileName)))
+        {
+            tokenizer = JambaTokenizer.Load(dir);
+            tokenizerDir = dir;
+        }
+        else if (config.ExtraFields[TokenizerConfigKey]?.ToString() == JambaTokenizer.ByteTokenizerName)
+        {
+            tokenizer = ByteTokenizer.Instance;
+        }
+        return new JambaModel(config, network, tokenizer, tokenizerDir, device, dtype);
+    }
+
+    /// <summary>
+    /// Saves a reference-format folder atomically (written beside, then renamed into place). Floating weights are
+    /// stored in <paramref name="dtype"/> when given, else in the model's dtype.
+    /// </summary>
+    public void Save(string dir, ScalarType? dtype = null, long maxShardBytes = 5_000_000_000)
+    {
+        var config = Config.Clone();
+        config.ExtraFields["torch_dtype"] = DTypeName(dtype ?? DType);
+        if (Tokenizer is ByteTokenizer) config.ExtraFields[TokenizerConfigKey] = JambaTokenizer.ByteTokenizerName;
+        var state = Network.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter));
+        CheckpointFolder.Save(dir, config, state, dtype, maxShardBytes, tokenizerSourceDir);
+    }
+
+    /// <summary>
+    /// A deep copy on <paramref name="options"/>' device and dtype (default: this model's), sharing nothing with
+    /// this model, so fine-tuning the copy never changes the original.
+    /// </summary>
+    public JambaModel Clone(JambaModelOptions? options = null, JambaConfig? config = null)
+    {
+        var device = options?.TorchDevice ?? Device;
+        var dtype = options?.TorchDType ?? DType;
+        config ??= Config.Clone();
+        var network = CreateNetwork(config, device, dtype);
+        using (no_grad())
+        {
+            var source = Network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var (name, p) in network.named_parameters())
+                if (source.TryGetValue(name, out var s) && s.shape.SequenceEqual(p.shape)) p.copy_(s);
+        }
+        network.eval();
+        return new JambaModel(config, network, Tokenizer, tokenizerSourceDir, device, dtype);
+    }
+
+    /// <summary>Generates continuations of text prompts (left-padded into one batch) and returns the new text of each.</summary>
+    public IReadOnlyList<string> Generate(IReadOnlyList<string> prompts, GenerationOptions options, bool addBos = true, CancellationToken cancellationToken = default)
+    {
+        var tokenizer = RequireTokenizer();
+        var ids = prompts.Select(p => EncodePrompt(p, addBos)).ToList();
+        var rows = ids.Select(_ => new List<int>()).ToList();
+        foreach (var step in StreamIds(ids, options, cancellationToken))
+            for (int b = 0; b < rows.Count; b++) rows[b].Add(step[b]);
+        return rows.Select(r => tokenizer.Decode(TrimAfterStop(r, options))).ToList();
+    }
+
+    /// <summary>Generates from one text prompt, yielding text pieces as soon as they are complete.</summary>
+    public IEnumerable<string> Stream(string prompt, GenerationOptions options, bool addBos = true, CancellationToken cancellationToken = default)
+    {
+        var decoder = new IncrementalDecoder(RequireTokenizer());
+        var stop = StopIds(options);
+        foreach (var step in StreamIds(new[] { EncodePrompt(prompt, addBos) }, options, cancellationToken))
+        {
+            if (stop.Contains(step[0])) break;
+            string piece = decoder.Add(step[0]);
+            if (piece.Length > 0) yield return piece;
+        }
+        string rest = decoder.Finish();
+        if (rest.Length > 0) yield return rest;
+    }
+
+    /// <summary>Streams new token ids (one per row per step) for prompts given as ids.</summary>
+    public IEnumerable<int[]> StreamIds(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        var lm = CausalLM ?? throw new InvalidOperationException("generation needs a causal LM (JambaForCausalLM); this checkpoint is a sequence classifier");
+        var (ids, mask) = TokenGenerator.LeftPad(prompts, Config.PadTokenId ?? 0, Device);
+        using (ids)
+        using (mask)
+        {
+            bool padded = prompts.Any(p => p.Count != ids.shape[1]);
+            foreach (var step in new TokenGenerator(lm).Stream(ids, padded ? mask : null, options, cancellationToken))
+                yield return step.Select(t => (int)t).ToArray();
+        }
+    }
+
+    private IReadOnlyList<int> EncodePrompt(string prompt, bool addBos)
+    {
+        var tokenizer = RequireTokenizer();
+        var ids = tokenizer.Encode(prompt, addBos: addBos && tokenizer.BosId is not null);
+        if (ids.Count == 0 && tokenizer.BosId is int bos) ids = new[] { bos };
+        if (ids.Count == 0) throw new ArgumentException("the prompt is empty and the tokenizer has no BOS token to start from", nameof(prompt));
+        return ids;
+    }
+
+    private HashSet<int> StopIds(GenerationOptions options) =>
+        options.IgnoreStopTokens ? new HashSet<int>() : new HashSet<int>(options.StopTokenIds ?? Config.EosTokenIds);
+
+    private IEnumerable<int> TrimAfterStop(List<int> row, GenerationOptions options)
+    {
+        var stop = StopIds(options);
+        int end = row.FindIndex(stop.Contains);
+        return end < 0 ? row : row.Take(end);
+    }
+
+    private static string? TokenizerDir(string path) => Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path));
+
+    private static string DTypeName(ScalarType t) => t switch
+    {
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        _ => "float32",
+    };
+
+    /// <summary>Frees the network's tensors.</summary>
+    public void Dispose() => Network.Dispose();
+}
