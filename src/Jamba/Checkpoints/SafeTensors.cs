@@ -37,13 +37,21 @@ public static class SafeTensors
     public const long MaxHeaderBytes = 100_000_000;
 
     /// <summary>Data is copied in chunks of this size when a tensor is too big for one span (over 2 GB).</summary>
-    private const int LargeCopyChunk = 1 << 24;
+    private static int LargeCopyChunk => SpanLimitOverride is long l ? (int)Math.Max(1, l / 3) : 1 << 24;
 
     /// <summary>
     /// Test seam: called with each tensor's name just before its data is written, so tests can make a write fail
     /// half-way and check that the previous file survives. Thread-static so parallel tests cannot interfere.
     /// </summary>
     [ThreadStatic] internal static Action<string>? OnTensorWriting;
+
+    /// <summary>
+    /// Test seam: lowers the size above which tensors are copied in chunks instead of through one span, so the
+    /// over-2-GB path runs in tests without gigabytes of data.
+    /// </summary>
+    [ThreadStatic] internal static long? SpanLimitOverride;
+
+    private static long SpanLimit => SpanLimitOverride ?? int.MaxValue;
 
     /// <summary>
     /// Reads and validates only the header, so callers can list names, shapes and dtypes of a multi-gigabyte file
@@ -214,7 +222,7 @@ public static class SafeTensors
             if (!x.is_contiguous()) { x = x.contiguous(); owned.Add(x); }
             if (x.numel() * x.ElementSize != e.Bytes)
                 throw new CheckpointException($"tensor '{e.Name}' changed size while being saved (expected {e.Bytes} bytes)");
-            if (e.Bytes <= int.MaxValue) s.Write(x.bytes);
+            if (e.Bytes <= SpanLimit) s.Write(x.bytes);
             else x.WriteBytesToStream(s, LargeCopyChunk);
         }
         finally
@@ -439,7 +447,7 @@ public static class SafeTensors
             if (n > 0)
             {
                 fs.Seek(dataStart + info.Begin, SeekOrigin.Begin);
-                if (n <= int.MaxValue) fs.ReadExactly(cpu.bytes);
+                if (n <= SpanLimit) fs.ReadExactly(cpu.bytes);
                 else cpu.ReadBytesFromStream(fs, LargeCopyChunk);
             }
         }

@@ -122,8 +122,12 @@ public sealed class CheckpointFolderTests
         CheckpointFolder.Save(dir, TinyConfig(), new Dictionary<string, Tensor> { ["a"] = a, ["b"] = b }, maxShardBytes: 50_000);
         Assert.IsTrue(File.Exists(Path.Combine(dir, "model-00002-of-00002.safetensors")));
 
-        CheckpointFolder.Save(dir, TinyConfig(), new Dictionary<string, Tensor> { ["a"] = b });
-        CollectionAssert.AreEquivalent(new[] { "config.json", "model.safetensors" }, Directory.GetFiles(dir).Select(Path.GetFileName).ToArray());
+        File.Copy(Fixture("spm-bpe-2k", "tokenizer.model"), Path.Combine(dir, "tokenizer.model"));
+
+        // Saving back into the folder the tokenizer comes from must work: it is copied before the swap.
+        CheckpointFolder.Save(dir, TinyConfig(), new Dictionary<string, Tensor> { ["a"] = b }, tokenizerSourceDir: dir);
+        CollectionAssert.AreEquivalent(new[] { "config.json", "model.safetensors", "tokenizer.model" }, Directory.GetFiles(dir).Select(Path.GetFileName).ToArray());
+        CollectionAssert.AreEqual(File.ReadAllBytes(Fixture("spm-bpe-2k", "tokenizer.model")), File.ReadAllBytes(Path.Combine(dir, "tokenizer.model")));
         CollectionAssert.AreEqual(new[] { "ckpt" }, Directory.GetFileSystemEntries(tmp.Path).Select(Path.GetFileName).ToArray());
         var sd = CheckpointFolder.LoadStateDict(dir, ScalarType.Float32, torch.CPU);
         try { AssertSameTensor(b, sd["a"], "a"); }

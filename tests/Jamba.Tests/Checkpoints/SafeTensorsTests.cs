@@ -200,6 +200,32 @@ public sealed class SafeTensorsTests
     }
 
     [TestMethod]
+    public void SaveLoad_ChunkedPathForHugeTensors_RoundTrips()
+    {
+        // The path used above 2 GB (chunked copies through TorchSharp's stream helpers), forced on small tensors.
+        using var tmp = new TempDir();
+        var src = AllKinds();
+        SafeTensors.SpanLimitOverride = 7;
+        try
+        {
+            string path = tmp["chunked.safetensors"];
+            SafeTensors.Save(path, src);
+            var loaded = SafeTensors.Load(path, null, torch.CPU);
+            try { foreach (var (name, t) in src) AssertSameTensor(t, loaded[name], name); }
+            finally { DisposeAll(loaded.Values); }
+            SafeTensors.SpanLimitOverride = null;
+            var plain = tmp["plain.safetensors"];
+            SafeTensors.Save(plain, src);
+            CollectionAssert.AreEqual(File.ReadAllBytes(plain), File.ReadAllBytes(path));
+        }
+        finally
+        {
+            SafeTensors.SpanLimitOverride = null;
+            DisposeAll(src.Values);
+        }
+    }
+
+    [TestMethod]
     public void Load_Bf16AndF16ToFloat32_IsExact()
     {
         using var tmp = new TempDir();
