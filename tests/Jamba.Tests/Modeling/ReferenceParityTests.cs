@@ -82,7 +82,7 @@ public sealed class ReferenceParityTests
         var expectedRows = Enumerable.Range(0, (int)expectedIds.shape[0]).Select(b => expectedIds[b].data<long>().ToArray()).ToArray();
         for (int b = 0; b < expectedRows.Length; b++)
             CollectionAssert.AreEqual(expectedRows[b], generated[b], $"greedy ids of row {b}");
-        Assert.IsTrue(c.Expected["greedy_ids_nocache"].equal(expectedIds), "fixture sanity: cached and uncached reference ids agree");
+        Assert.IsTrue(c.Expected["greedy_ids_nocache"].eq(expectedIds).all().item<bool>(), "fixture sanity: cached and uncached reference ids agree");
     }
 
     private static void AssertClose(Tensor actual, Tensor expected, Tensor? keep, string what)
