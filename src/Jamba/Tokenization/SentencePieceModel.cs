@@ -28,6 +28,8 @@ internal sealed class SentencePieceModel
 
     public required IReadOnlyList<ModelPiece> Pieces { get; init; }
     public int ModelType { get; init; } = 1; // proto default: UNIGRAM
+    /// <summary>Every model SentencePiece writes has one; its absence marks bytes that merely happen to parse.</summary>
+    public bool HasTrainerSpec { get; init; }
     public bool ByteFallback { get; init; }
     public bool TreatWhitespaceAsSuffix { get; init; }
     public string UnknownSurface { get; init; } = " \u2047 ";
@@ -45,7 +47,7 @@ internal sealed class SentencePieceModel
     {
         var pieces = new List<ModelPiece>();
         int modelType = 1;
-        bool byteFallback = false, suffix = false, dummyPrefix = true, removeExtra = true;
+        bool byteFallback = false, suffix = false, dummyPrefix = true, removeExtra = true, hasTrainerSpec = false;
         string unkSurface = " \u2047 ", bos = "<s>", eos = "</s>", pad = "<pad>";
 
         var input = new CodedInputStream(data);
@@ -59,6 +61,7 @@ internal sealed class SentencePieceModel
                     break;
                 case 2 when WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited:
                     var trainer = input.ReadBytes().CreateCodedInput();
+                    hasTrainerSpec = true;
                     while ((tag = trainer.ReadTag()) != 0)
                     {
                         switch (WireFormat.GetTagFieldNumber(tag))
@@ -96,6 +99,7 @@ internal sealed class SentencePieceModel
         {
             Pieces = pieces,
             ModelType = modelType,
+            HasTrainerSpec = hasTrainerSpec,
             ByteFallback = byteFallback,
             TreatWhitespaceAsSuffix = suffix,
             UnknownSurface = unkSurface,

@@ -1,5 +1,4 @@
 using System.Text;
-using Google.Protobuf;
 using Microsoft.ML.Tokenizers;
 
 namespace Jamba.Tokenization;
@@ -90,12 +89,13 @@ public sealed class SentencePieceTokenizer : IJambaTokenizer, IDecodeVocabulary
         {
             model = SentencePieceModel.Parse(data);
         }
-        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Mostly InvalidProtocolBufferException; whatever arbitrary bytes provoke, the caller learns which file.
             throw new InvalidDataException($"{source} is not a SentencePiece model: {e.Message}", e);
         }
-        if (model.Pieces.Count == 0)
-            throw new InvalidDataException($"{source} is not a SentencePiece model: it holds no pieces.");
+        if (model.Pieces.Count == 0 || !model.HasTrainerSpec)
+            throw new InvalidDataException($"{source} is not a SentencePiece model: it holds no pieces or no trainer settings.");
         if (model.ModelType != SentencePieceModel.BpeModelType)
             throw new NotSupportedException($"{source} is a SentencePiece model of type {model.ModelType}; only BPE models (type 2, as Jamba uses) are supported.");
         if (model.TreatWhitespaceAsSuffix)
