@@ -36,6 +36,9 @@ internal sealed class SentencePieceModel
     public string BosPiece { get; init; } = "<s>";
     public string EosPiece { get; init; } = "</s>";
     public string PadPiece { get; init; } = "<pad>";
+    public string NormalizerName { get; init; } = "";
+    /// <summary>Whether the normalizer carries a precompiled character map (nmt_nfkc and the like).</summary>
+    public bool HasCharacterMap { get; init; }
     public bool AddDummyPrefix { get; init; } = true;
     public bool RemoveExtraWhitespaces { get; init; } = true;
 
@@ -48,7 +51,8 @@ internal sealed class SentencePieceModel
         var pieces = new List<ModelPiece>();
         int modelType = 1;
         bool byteFallback = false, suffix = false, dummyPrefix = true, removeExtra = true, hasTrainerSpec = false;
-        string unkSurface = " \u2047 ", bos = "<s>", eos = "</s>", pad = "<pad>";
+        string unkSurface = " \u2047 ", bos = "<s>", eos = "</s>", pad = "<pad>", normalizerName = "";
+        bool hasCharacterMap = false;
 
         var input = new CodedInputStream(data);
         uint tag;
@@ -83,6 +87,8 @@ internal sealed class SentencePieceModel
                     {
                         switch (WireFormat.GetTagFieldNumber(tag))
                         {
+                            case 1: normalizerName = normalizer.ReadString(); break;
+                            case 2: hasCharacterMap = normalizer.ReadBytes().Length > 0; break;
                             case 3: dummyPrefix = normalizer.ReadBool(); break;
                             case 4: removeExtra = normalizer.ReadBool(); break;
                             default: normalizer.SkipLastField(); break;
@@ -106,6 +112,8 @@ internal sealed class SentencePieceModel
             BosPiece = bos,
             EosPiece = eos,
             PadPiece = pad,
+            NormalizerName = normalizerName,
+            HasCharacterMap = hasCharacterMap,
             AddDummyPrefix = dummyPrefix,
             RemoveExtraWhitespaces = removeExtra,
         };

@@ -79,6 +79,26 @@ public sealed class TokenizerLoadingTests
     }
 
     [TestMethod]
+    public void CharacterMapNormalizationIsNotSupported()
+    {
+        // Neither this library nor Microsoft.ML.Tokenizers applies an nmt_nfkc-style map to BPE models; refusing beats
+        // silently producing other ids than SentencePiece.
+        string path = Path.Combine(_dir, "nfkc.model");
+        File.WriteAllBytes(path, TinyModel(modelType: 2, characterMap: [1, 2, 3, 4]));
+        var e = Assert.ThrowsExactly<NotSupportedException>(() => JambaTokenizer.Load(path));
+        StringAssert.Contains(e.Message, path);
+    }
+
+    [TestMethod]
+    public void WhitespaceCollapsingModelsAreNotSupported()
+    {
+        string path = Path.Combine(_dir, "collapse.model");
+        File.WriteAllBytes(path, TinyModel(modelType: 2, removeExtraWhitespaces: true));
+        var e = Assert.ThrowsExactly<NotSupportedException>(() => JambaTokenizer.Load(path));
+        StringAssert.Contains(e.Message, path);
+    }
+
+    [TestMethod]
     public void HandBuiltBpeModelLoads()
     {
         // Guards the test model writer above: the same bytes with model type BPE load and encode.
@@ -90,7 +110,7 @@ public sealed class TokenizerLoadingTests
     }
 
     /// <summary>A three-piece model (unknown, "a", "▁"), identity normalization, written with the protobuf field numbers of sentencepiece_model.proto.</summary>
-    private static byte[] TinyModel(int modelType)
+    private static byte[] TinyModel(int modelType, byte[]? characterMap = null, bool removeExtraWhitespaces = false)
     {
         static byte[] Piece(string text, float score, int type)
         {
@@ -119,7 +139,8 @@ public sealed class TokenizerLoadingTests
         using var normalizer = new MemoryStream();
         var n = new CodedOutputStream(normalizer);
         n.WriteTag(1, WireFormat.WireType.LengthDelimited); n.WriteString("identity");
-        n.WriteTag(4, WireFormat.WireType.Varint); n.WriteBool(false); // keep whitespace runs
+        if (characterMap is not null) { n.WriteTag(2, WireFormat.WireType.LengthDelimited); n.WriteBytes(ByteString.CopyFrom(characterMap)); }
+        n.WriteTag(4, WireFormat.WireType.Varint); n.WriteBool(removeExtraWhitespaces);
         n.Flush();
         output.WriteTag(3, WireFormat.WireType.LengthDelimited);
         output.WriteBytes(ByteString.CopyFrom(normalizer.ToArray()));
