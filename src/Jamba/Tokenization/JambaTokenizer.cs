@@ -16,7 +16,7 @@ public static class JambaTokenizer
     /// </summary>
     /// <exception cref="FileNotFoundException">Neither the file nor a folder with <c>tokenizer.model</c> exists; the message names the path.</exception>
     /// <exception cref="InvalidDataException">The file is not a SentencePiece model; the message names the file.</exception>
-    /// <exception cref="NotSupportedException">The model is a kind this library does not implement (not BPE).</exception>
+    /// <exception cref="NotSupportedException">The model is a kind this library does not reproduce exactly (see <see cref="SentencePieceTokenizer"/>).</exception>
     public static IJambaTokenizer Load(string pathOrFolder)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(pathOrFolder);

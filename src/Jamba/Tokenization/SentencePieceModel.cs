@@ -28,12 +28,17 @@ internal sealed class SentencePieceModel
 
     public required IReadOnlyList<ModelPiece> Pieces { get; init; }
     public int ModelType { get; init; } = 1; // proto default: UNIGRAM
+    /// <summary>Every model SentencePiece writes has one; its absence marks bytes that merely happen to parse.</summary>
+    public bool HasTrainerSpec { get; init; }
     public bool ByteFallback { get; init; }
     public bool TreatWhitespaceAsSuffix { get; init; }
     public string UnknownSurface { get; init; } = " \u2047 ";
     public string BosPiece { get; init; } = "<s>";
     public string EosPiece { get; init; } = "</s>";
     public string PadPiece { get; init; } = "<pad>";
+    public string NormalizerName { get; init; } = "";
+    /// <summary>Whether the normalizer carries a precompiled character map (nmt_nfkc and the like).</summary>
+    public bool HasCharacterMap { get; init; }
     public bool AddDummyPrefix { get; init; } = true;
     public bool RemoveExtraWhitespaces { get; init; } = true;
 
@@ -45,8 +50,9 @@ internal sealed class SentencePieceModel
     {
         var pieces = new List<ModelPiece>();
         int modelType = 1;
-        bool byteFallback = false, suffix = false, dummyPrefix = true, removeExtra = true;
-        string unkSurface = " \u2047 ", bos = "<s>", eos = "</s>", pad = "<pad>";
+        bool byteFallback = false, suffix = false, dummyPrefix = true, removeExtra = true, hasTrainerSpec = false;
+        string unkSurface = " \u2047 ", bos = "<s>", eos = "</s>", pad = "<pad>", normalizerName = "";
+        bool hasCharacterMap = false;
 
         var input = new CodedInputStream(data);
         uint tag;
@@ -59,6 +65,7 @@ internal sealed class SentencePieceModel
                     break;
                 case 2 when WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited:
                     var trainer = input.ReadBytes().CreateCodedInput();
+                    hasTrainerSpec = true;
                     while ((tag = trainer.ReadTag()) != 0)
                     {
                         switch (WireFormat.GetTagFieldNumber(tag))
@@ -80,6 +87,8 @@ internal sealed class SentencePieceModel
                     {
                         switch (WireFormat.GetTagFieldNumber(tag))
                         {
+                            case 1: normalizerName = normalizer.ReadString(); break;
+                            case 2: hasCharacterMap = normalizer.ReadBytes().Length > 0; break;
                             case 3: dummyPrefix = normalizer.ReadBool(); break;
                             case 4: removeExtra = normalizer.ReadBool(); break;
                             default: normalizer.SkipLastField(); break;
@@ -96,12 +105,15 @@ internal sealed class SentencePieceModel
         {
             Pieces = pieces,
             ModelType = modelType,
+            HasTrainerSpec = hasTrainerSpec,
             ByteFallback = byteFallback,
             TreatWhitespaceAsSuffix = suffix,
             UnknownSurface = unkSurface,
             BosPiece = bos,
             EosPiece = eos,
             PadPiece = pad,
+            NormalizerName = normalizerName,
+            HasCharacterMap = hasCharacterMap,
             AddDummyPrefix = dummyPrefix,
             RemoveExtraWhitespaces = removeExtra,
         };

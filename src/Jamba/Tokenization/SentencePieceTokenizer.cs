@@ -1,5 +1,4 @@
 using System.Text;
-using Google.Protobuf;
 using Microsoft.ML.Tokenizers;
 
 namespace Jamba.Tokenization;
@@ -12,7 +11,8 @@ namespace Jamba.Tokenization;
 /// <remarks>
 /// The model is loaded and the text normalized by Microsoft.ML.Tokenizers (<see cref="LlamaTokenizer"/>); the BPE merge
 /// itself follows SentencePiece exactly, because the library's merge breaks ties between equal-score neighbours
-/// differently (see <c>SentencePieceBpe</c>). Only BPE models with the whitespace-as-prefix convention are accepted.
+/// differently (see <c>SentencePieceBpe</c>). Only BPE models with identity normalization (no character map) that keep
+/// whitespace as written and mark it as a word prefix are accepted, which covers Llama-style models.
 /// </remarks>
 public sealed class SentencePieceTokenizer : IJambaTokenizer, IDecodeVocabulary
 {
@@ -63,7 +63,7 @@ public sealed class SentencePieceTokenizer : IJambaTokenizer, IDecodeVocabulary
     /// <summary>Loads a SentencePiece model file (<c>tokenizer.model</c>).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a SentencePiece model; the message names the file.</exception>
-    /// <exception cref="NotSupportedException">The model is not a BPE model, or treats whitespace as a suffix.</exception>
+    /// <exception cref="NotSupportedException">The model is not a BPE model, normalizes with a character map, collapses whitespace, or treats whitespace as a suffix.</exception>
     public static SentencePieceTokenizer FromFile(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -74,7 +74,7 @@ public sealed class SentencePieceTokenizer : IJambaTokenizer, IDecodeVocabulary
 
     /// <summary>Loads a SentencePiece model from a stream (read to its end; not disposed).</summary>
     /// <exception cref="InvalidDataException">The data is not a SentencePiece model.</exception>
-    /// <exception cref="NotSupportedException">The model is not a BPE model, or treats whitespace as a suffix.</exception>
+    /// <exception cref="NotSupportedException">The model is not a BPE model, normalizes with a character map, collapses whitespace, or treats whitespace as a suffix.</exception>
     public static SentencePieceTokenizer FromStream(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -90,14 +90,19 @@ public sealed class SentencePieceTokenizer : IJambaTokenizer, IDecodeVocabulary
         {
             model = SentencePieceModel.Parse(data);
         }
-        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Mostly InvalidProtocolBufferException; whatever arbitrary bytes provoke, the caller learns which file.
             throw new InvalidDataException($"{source} is not a SentencePiece model: {e.Message}", e);
         }
-        if (model.Pieces.Count == 0)
-            throw new InvalidDataException($"{source} is not a SentencePiece model: it holds no pieces.");
+        if (model.Pieces.Count == 0 || !model.HasTrainerSpec)
+            throw new InvalidDataException($"{source} is not a SentencePiece model: it holds no pieces or no trainer settings.");
         if (model.ModelType != SentencePieceModel.BpeModelType)
             throw new NotSupportedException($"{source} is a SentencePiece model of type {model.ModelType}; only BPE models (type 2, as Jamba uses) are supported.");
+        if (model.HasCharacterMap)
+            throw new NotSupportedException($"{source} normalizes text with the character map '{model.NormalizerName}', which is not applied here (nor by Microsoft.ML.Tokenizers for BPE); only identity-normalized models such as the Llama family's are supported.");
+        if (model.RemoveExtraWhitespaces)
+            throw new NotSupportedException($"{source} collapses runs of spaces (remove_extra_whitespaces), which is not reproduced exactly here; only models that keep whitespace as written (Llama-style) are supported.");
         if (model.TreatWhitespaceAsSuffix)
             throw new NotSupportedException($"{source} treats whitespace as a suffix; only the usual prefix convention is supported.");
 
@@ -138,7 +143,7 @@ public sealed class SentencePieceTokenizer : IJambaTokenizer, IDecodeVocabulary
         if (addBos) ids.Add(BosId ?? throw new InvalidOperationException("This SentencePiece model has no BOS token."));
         if (!string.IsNullOrEmpty(text))
         {
-            // The library's normalizer applies the model's rules: its character map, the dummy-prefix space and the
+            // The library's normalizer applies the model's whitespace rules: the dummy-prefix space and the
             // space-to-U+2581 escaping (a U+2581 already in the text is then indistinguishable from a space).
             string normalized = _library.Normalizer?.Normalize(text) ?? text;
             _bpe.Encode(normalized, ids);
@@ -182,6 +187,7 @@ public sealed class SentencePieceTokenizer : IJambaTokenizer, IDecodeVocabulary
         return _kinds[id];
     }
 
+    // SentencePiece drops the first piece's leading space when either option could have put it there.
     bool IDecodeVocabulary.StripsDummyPrefix => _model.AddDummyPrefix || _model.RemoveExtraWhitespaces;
 
     string IDecodeVocabulary.UnknownSurface => _model.UnknownSurface;
