@@ -43,18 +43,22 @@ public sealed class HybridCache : IDisposable
     /// <summary>The conv and SSM state of Mamba layer <paramref name="layer"/>.</summary>
     public MambaState Mamba(int layer) => mamba[layer] ?? throw new InvalidOperationException($"layer {layer} is not a Mamba layer");
 
-    /// <summary>The padding mask of every position seen so far plus <paramref name="incoming"/> [B, T] (not yet committed).</summary>
-    internal Tensor MaskWith(Tensor? incoming, long incomingLength)
+    /// <summary>Whether any position seen so far is padding (then every later attention step needs a key mask).</summary>
+    public bool HasPadding { get; private set; }
+
+    /// <summary>
+    /// Records the padding mask of <paramref name="incomingLength"/> new positions (null: all real) and returns the
+    /// key mask [B, SeqLen + incomingLength] over every position, or null while nothing has been padded.
+    /// </summary>
+    internal Tensor? KeyMask(Tensor? incoming, long incomingLength, bool incomingPadded)
     {
         EnsureMaskCapacity(SeqLen + incomingLength);
-        var window = mask.narrow(1, 0, SeqLen + incomingLength);
-        if (incoming is not null) window.narrow(1, SeqLen, incomingLength).copy_(incoming);
-        else window.narrow(1, SeqLen, incomingLength).fill_(1);
-        return window;
+        var fresh = mask.narrow(1, SeqLen, incomingLength);
+        if (incoming is not null && incomingPadded) fresh.copy_(incoming);
+        else fresh.fill_(1);
+        HasPadding |= incomingPadded;
+        return HasPadding ? mask.narrow(1, 0, SeqLen + incomingLength) : null;
     }
-
-    /// <summary>Whether any position seen so far (including the incoming ones written by <see cref="MaskWith"/>) is padding.</summary>
-    internal bool HasPadding(long length) => mask.narrow(1, 0, length).min().item<float>() < 0.5f;
 
     /// <summary>Marks <paramref name="length"/> more positions as processed; called once per forward after every layer ran.</summary>
     internal void Advance(long length) => SeqLen += length;

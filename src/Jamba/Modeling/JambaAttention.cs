@@ -48,6 +48,15 @@ public sealed class JambaAttention : nn.Module
         var k = k_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);      // (B, KV, T, hd)
         var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
         if (cache is not null) (k, v) = cache.Append(k, v);                          // (B, KV, S, hd)
+        if (t == 1 && kvHeads != heads && !isCausal)
+        {
+            // Decode step: fold each group's query heads into the query axis, so one KV head serves its whole
+            // group and the cached K/V are never copied per query head. A single query needs no causal mask,
+            // and the padding bias (B, 1, 1, S) broadcasts over the folded axis.
+            long rep = heads / kvHeads;
+            var grouped = nn.functional.scaled_dot_product_attention(q.reshape(b, kvHeads, rep, headDim), k, v, bias, 0.0, false);
+            return o_proj.forward(grouped.reshape(b, 1, heads * headDim)).MoveToOuterDisposeScope();
+        }
         if (kvHeads != heads)
         {
             // Query head h reads KV head h / (heads / kvHeads), the reference's repeat_kv order.

@@ -45,13 +45,7 @@ public sealed class JambaBackbone : nn.Module
         bool chunkPadded = mask is not null && mask.min().item<float>() < 0.5f;
 
         // The keys' padding mask spans every cached position plus the new ones.
-        Tensor? keyMask = null;
-        if (cache is not null)
-        {
-            var all = cache.MaskWith(mask, t);
-            if (cache.HasPadding(past + t)) keyMask = all;
-        }
-        else if (chunkPadded) keyMask = mask;
+        var keyMask = cache is not null ? cache.KeyMask(mask, t, chunkPadded) : chunkPadded ? mask : null;
 
         var h = embed_tokens.forward(inputIds);
         var bias = CausalMask.Build(keyMask, t, past, h.dtype, h.device, out bool isCausal);
