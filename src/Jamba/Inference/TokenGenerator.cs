@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using TorchSharp;
 using Jamba.Modeling;
 using static TorchSharp.torch;
@@ -73,7 +72,9 @@ public sealed class TokenGenerator
     public long[][] Generate(Tensor inputIds, Tensor? attentionMask, GenerationOptions options, CancellationToken cancellationToken = default)
     {
         long batch = inputIds.shape[0];
-        var rows = Enumerable.Range(0, (int)batch).Select(b => inputIds[b].cpu().to_type(ScalarType.Int64).data<long>().ToList()).ToArray();
+        List<long>[] rows;
+        using (NewDisposeScope())
+            rows = Enumerable.Range(0, (int)batch).Select(b => inputIds[b].cpu().to_type(ScalarType.Int64).data<long>().ToList()).ToArray();
         foreach (var tokens in Stream(inputIds, attentionMask, options, cancellationToken))
             for (int b = 0; b < batch; b++) rows[b].Add(tokens[b]);
         return rows.Select(r => r.ToArray()).ToArray();
