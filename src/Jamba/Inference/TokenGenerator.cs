@@ -40,7 +40,8 @@ public sealed class TokenGenerator
         Tensor? logits = null;
         try
         {
-            logits = Prefill(inputIds.to(device), attentionMask?.to(device), cache, options.PrefillChunkSize);
+            using (NewDisposeScope())
+                logits = Prefill(inputIds.to(device), attentionMask?.to(device), cache, options.PrefillChunkSize).MoveToOuterDisposeScope();
             var finished = new bool[batch];
             for (int step = 0; step < options.MaxNewTokens; step++)
             {
