@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Jamba.Kernels;
 
@@ -9,9 +10,11 @@ namespace Jamba.Kernels;
 /// </summary>
 internal static unsafe class CausalConv1dCpu
 {
-    static readonly int W = Vector<float>.Count;
+    // A property, not a cached field, so the JIT sees a constant (AggressiveOptimization methods skip static-readonly folding).
+    static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
 
     /// <summary>dst[i] += w · src[i] for i in [0, count).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Axpy(float* dst, float* src, float w, int count)
     {
         int i = 0;
@@ -19,6 +22,7 @@ internal static unsafe class CausalConv1dCpu
         for (; i < count; i++) dst[i] += w * src[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Dot(float* a, float* b, int count)
     {
         var acc = Vector<float>.Zero;
@@ -30,6 +34,7 @@ internal static unsafe class CausalConv1dCpu
     }
 
     /// <summary>Pre-activation conv(x) + bias of one row into <paramref name="pre"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PreActivation(float* xr, float* w, float bias, int k, int length, float* pre)
     {
         new Span<float>(pre, length).Fill(bias);
@@ -41,6 +46,7 @@ internal static unsafe class CausalConv1dCpu
     }
 
     /// <summary>y = SiLU(conv(x) + bias); x, y [batch, channels, length]; weight [channels, K]; bias [channels] or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(float* x, float* weight, float* bias, float* y, int batch, int channels, int length, int k, int threads)
     {
         int groups = CpuKernelSupport.GroupCount(batch, channels, threads, (long)length * k);
@@ -57,7 +63,7 @@ internal static unsafe class CausalConv1dCpu
                 for (; i <= length - W; i += W)
                 {
                     var v = Vector.Load(yr + i);
-                    (v / (Vector<float>.One + Vector.Exp(-v))).Store(yr + i);
+                    (v / (Vector<float>.One + VectorMath.Exp(-v))).Store(yr + i);
                 }
                 for (; i < length; i++) yr[i] = yr[i] / (1f + MathF.Exp(-yr[i]));
             }
@@ -68,6 +74,7 @@ internal static unsafe class CausalConv1dCpu
     /// Backward of <see cref="Forward"/>: gx [batch, channels, length] directly; weight and bias gradients per batch
     /// ([batch, channels, K], [batch, channels]) so threads never share an accumulator.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(float* x, float* weight, float* bias, float* gy, float* gx, float* gwPerBatch, float* gbPerBatch,
         int batch, int channels, int length, int k, int threads)
     {
@@ -88,7 +95,7 @@ internal static unsafe class CausalConv1dCpu
                     for (; i <= length - W; i += W)
                     {
                         var v = Vector.Load(gpre + i);
-                        var sg = Vector<float>.One / (Vector<float>.One + Vector.Exp(-v));
+                        var sg = Vector<float>.One / (Vector<float>.One + VectorMath.Exp(-v));
                         (Vector.Load(gyr + i) * sg * (Vector<float>.One + v * (Vector<float>.One - sg))).Store(gpre + i);
                     }
                     for (; i < length; i++)
@@ -115,6 +122,7 @@ internal static unsafe class CausalConv1dCpu
     /// One decode step: rolls every channel's window [batch, channels, K] left in place, appends x [batch, channels],
     /// and writes y = SiLU(window · weight + bias) [batch, channels].
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Step(float* window, float* x, float* weight, float* bias, float* y, int batch, int channels, int k)
     {
         for (long bd = 0; bd < (long)batch * channels; bd++)

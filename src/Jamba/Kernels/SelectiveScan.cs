@@ -26,11 +26,15 @@ public static class SelectiveScan
         var dBx = df.unsqueeze(-1) * B.to_type(ScalarType.Float32).unsqueeze(1) * xf.unsqueeze(-1); // (b, d, l, n)
         var Cf = C.to_type(ScalarType.Float32);
         var state = initialState?.to_type(ScalarType.Float32) ?? zeros(batch, channels, n, dtype: ScalarType.Float32, device: x.device);
+        // unbind rather than select(t) per step: the same values, but autograd then gathers the per-step gradients
+        // with one stack instead of scattering each into its own zero-filled copy of the whole (b, d, l, n) tensor,
+        // which made backward through the reference quadratic in length (minutes at length 2048).
+        var dAs = dA.unbind(2); var dBxs = dBx.unbind(2); var Cs = Cf.unbind(1);
         var ys = new Tensor[length];
         for (long t = 0; t < length; t++)
         {
-            state = dA.select(2, t) * state + dBx.select(2, t);
-            ys[t] = matmul(state, Cf.select(1, t).unsqueeze(-1)).squeeze(-1);                    // (b, d)
+            state = dAs[t] * state + dBxs[t];
+            ys[t] = matmul(state, Cs[t].unsqueeze(-1)).squeeze(-1);                                // (b, d)
         }
         var y = stack(ys, dim: -1) + xf * D.to_type(ScalarType.Float32).unsqueeze(-1);
         if (z is not null) y = y * nn.functional.silu(z.to_type(ScalarType.Float32));

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Jamba.Kernels;
 
@@ -26,13 +27,15 @@ internal static unsafe class SelectiveScanCpu
     /// <summary>Steps between stored states in the training forward; bounds backward memory and recompute.</summary>
     public const int DefaultChunk = 64;
 
-    static readonly int W = Vector<float>.Count;
+    // A property, not a cached field, so the JIT sees a constant (AggressiveOptimization methods skip static-readonly folding).
+    static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
 
     /// <summary>
     /// Forward scan. Writes y [batch, channels, length] and the final state [batch, channels, state]; when
     /// <paramref name="checkpoints"/> is not null also the state entering each chunk,
     /// [batch, channels, chunks, state], for the backward pass.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(ScanBuffers p, float* y, float* finalState, float* checkpoints, int threads)
     {
         int groups = CpuKernelSupport.GroupCount(p.Batch, p.Channels, threads, (long)p.Length * p.State);
@@ -46,6 +49,7 @@ internal static unsafe class SelectiveScanCpu
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ForwardRow(in ScanBuffers p, int b, int d, float* h, float* yOut, float* finalState, float* checkpoints)
     {
         int n = p.State, L = p.Length;
@@ -64,45 +68,46 @@ internal static unsafe class SelectiveScanCpu
         {
             if (ck != null) new Span<float>(h, n).CopyTo(new Span<float>(ck + (long)c * n, n));
             int t1 = Math.Min(L, t0 + p.Chunk);
-            if (n == 2 * W) ForwardSpanTwoVectors(h, a, xr, dr, zr, yr, bm, cm, dd, t0, t1);
-            else ForwardSpanGeneric(n, h, a, xr, dr, zr, yr, bm, cm, dd, t0, t1);
+            if (n == 2 * W) ForwardSpanTwoVectors(h, a, xr, dr, yr, bm, cm, t0, t1);
+            else ForwardSpanGeneric(n, h, a, xr, dr, yr, bm, cm, t0, t1);
         }
         new Span<float>(h, n).CopyTo(new Span<float>(finalState + bd * n, n));
+        SkipAndGate(yr, xr, zr, dd, L);
     }
 
     // State 16 with 8-wide vectors is Jamba's shape: keep the whole state and A in registers across steps.
-    static void ForwardSpanTwoVectors(float* h, float* a, float* xr, float* dr, float* zr, float* yr,
-        float* bm, float* cm, float dd, int t0, int t1)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ForwardSpanTwoVectors(float* h, float* a, float* xr, float* dr, float* yr,
+        float* bm, float* cm, int t0, int t1)
     {
         int n = 2 * W;
         var a0 = Vector.Load(a); var a1 = Vector.Load(a + W);
         var h0 = Vector.Load(h); var h1 = Vector.Load(h + W);
         for (int t = t0; t < t1; t++)
         {
-            float dt = dr[t], xt = xr[t], dtx = dt * xt;
+            float dt = dr[t], dtx = dt * xr[t];
             float* bt = bm + (long)t * n; float* ct = cm + (long)t * n;
-            h0 = Vector.Exp(a0 * dt) * h0 + Vector.Load(bt) * dtx;
-            h1 = Vector.Exp(a1 * dt) * h1 + Vector.Load(bt + W) * dtx;
-            float yt = Vector.Sum(Vector.Load(ct) * h0 + Vector.Load(ct + W) * h1) + dd * xt;
-            if (zr != null) yt *= Silu(zr[t]);
-            yr[t] = yt;
+            h0 = VectorMath.Exp(a0 * dt) * h0 + Vector.Load(bt) * dtx;
+            h1 = VectorMath.Exp(a1 * dt) * h1 + Vector.Load(bt + W) * dtx;
+            yr[t] = Vector.Sum(Vector.Load(ct) * h0 + Vector.Load(ct + W) * h1);
         }
         h0.Store(h); h1.Store(h + W);
     }
 
-    static void ForwardSpanGeneric(int n, float* h, float* a, float* xr, float* dr, float* zr, float* yr,
-        float* bm, float* cm, float dd, int t0, int t1)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ForwardSpanGeneric(int n, float* h, float* a, float* xr, float* dr, float* yr,
+        float* bm, float* cm, int t0, int t1)
     {
         int nv = n - n % W;
         for (int t = t0; t < t1; t++)
         {
-            float dt = dr[t], xt = xr[t], dtx = dt * xt;
+            float dt = dr[t], dtx = dt * xr[t];
             float* bt = bm + (long)t * n; float* ct = cm + (long)t * n;
             var acc = Vector<float>.Zero;
             int j = 0;
             for (; j < nv; j += W)
             {
-                var hv = Vector.Exp(Vector.Load(a + j) * dt) * Vector.Load(h + j) + Vector.Load(bt + j) * dtx;
+                var hv = VectorMath.Exp(Vector.Load(a + j) * dt) * Vector.Load(h + j) + Vector.Load(bt + j) * dtx;
                 hv.Store(h + j);
                 acc += Vector.Load(ct + j) * hv;
             }
@@ -113,9 +118,29 @@ internal static unsafe class SelectiveScanCpu
                 h[j] = hs;
                 yt += ct[j] * hs;
             }
-            yt += dd * xt;
-            if (zr != null) yt *= Silu(zr[t]);
             yr[t] = yt;
+        }
+    }
+
+    /// <summary>
+    /// y ← (y + D x) · SiLU(z) over a whole row. Done as a separate vectorised pass because a scalar exp per
+    /// step inside the recurrence cost as much as the recurrence itself.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SkipAndGate(float* yr, float* xr, float* zr, float dd, int length)
+    {
+        int t = 0;
+        var dv = new Vector<float>(dd);
+        for (; t <= length - W; t += W)
+        {
+            var v = Vector.FusedMultiplyAdd(Vector.Load(xr + t), dv, Vector.Load(yr + t));
+            if (zr != null) v *= VectorMath.Silu(Vector.Load(zr + t));
+            v.Store(yr + t);
+        }
+        for (; t < length; t++)
+        {
+            float v = yr[t] + dd * xr[t];
+            yr[t] = zr == null ? v : v * Silu(zr[t]);
         }
     }
 
@@ -137,6 +162,7 @@ internal static unsafe class SelectiveScanCpu
         => CpuKernelSupport.GroupCount(p.Batch, p.Channels, threads, (long)p.Length * p.State * 3);
 
     /// <summary>Backward scan from the checkpoints written by <see cref="Forward"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(ScanBuffers p, float* checkpoints, Grads g, int threads)
     {
         int groups = BackwardGroups(p, threads);
@@ -149,7 +175,7 @@ internal static unsafe class SelectiveScanCpu
         {
             int b = item / groups, grp = item % groups;
             int d0 = grp * perGroup, d1 = Math.Min(p.Channels, d0 + perGroup);
-            var scratch = new float[(2 * k + 3) * n];
+            var scratch = new float[(2 * k + 3) * n + k];
             fixed (float* s = scratch)
             {
                 float* gB = g.BPerGroup + ((long)grp * p.Batch + b) * bcSlice;
@@ -159,6 +185,7 @@ internal static unsafe class SelectiveScanCpu
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardRow(in ScanBuffers p, float* checkpoints, in Grads g, int b, int d, float* gB, float* gC, float* scratch)
     {
         int n = p.State, L = p.Length, K = p.Chunk, nv = n - n % W;
@@ -166,6 +193,7 @@ internal static unsafe class SelectiveScanCpu
         float* decay = hs + (K + 1) * n;        // K × n: exp(Δ A) of each step, reused by the reverse walk
         float* gh = decay + K * n;              // n: dLoss/dstate flowing backwards
         float* gA = gh + n;                     // n: this row's contribution to dLoss/dA
+        float* gyc = gA + n;                    // K: dLoss/d(ungated y) of each step of the chunk
         long bd = (long)b * p.Channels + d, row = bd * L;
         float* xr = p.X + row, dr = p.Delta + row, zr = p.Z == null ? null : p.Z + row, gyr = g.GradY + row;
         float* gxr = g.X + row, gdr = g.Delta + row, gzr = g.Z == null ? null : g.Z + row;
@@ -186,29 +214,28 @@ internal static unsafe class SelectiveScanCpu
                 int t = t0 + i;
                 float dt = dr[t], dtx = dt * xr[t];
                 float* bt = bm + (long)t * n, hp = hs + i * n, hn = hp + n, da = decay + i * n;
+                float* ct = cm + (long)t * n;
+                var dot = Vector<float>.Zero;
                 int j = 0;
                 for (; j < nv; j += W)
                 {
-                    var e = Vector.Exp(Vector.Load(a + j) * dt);
+                    var e = VectorMath.Exp(Vector.Load(a + j) * dt);
                     e.Store(da + j);
-                    (e * Vector.Load(hp + j) + Vector.Load(bt + j) * dtx).Store(hn + j);
+                    var hv = e * Vector.Load(hp + j) + Vector.Load(bt + j) * dtx;
+                    hv.Store(hn + j);
+                    dot += hv * Vector.Load(ct + j);
                 }
-                for (; j < n; j++) { da[j] = MathF.Exp(a[j] * dt); hn[j] = da[j] * hp[j] + bt[j] * dtx; }
+                float ys = Vector.Sum(dot);
+                for (; j < n; j++) { da[j] = MathF.Exp(a[j] * dt); hn[j] = da[j] * hp[j] + bt[j] * dtx; ys += hn[j] * ct[j]; }
+                gyc[i] = ys;
             }
+            GateBackward(gyc, xr + t0, zr == null ? null : zr + t0, gyr + t0, gzr == null ? null : gzr + t0, dd, len);
             for (int i = len - 1; i >= 0; i--)
             {
                 int t = t0 + i;
-                float dt = dr[t], xt = xr[t], dtx = dt * xt, gy = gyr[t];
+                float dt = dr[t], xt = xr[t], dtx = dt * xt, gy = gyc[i];
                 float* bt = bm + (long)t * n, ct = cm + (long)t * n, hp = hs + i * n, hn = hp + n, da = decay + i * n;
                 float* gbt = gB + (long)t * n, gct = gC + (long)t * n;
-                if (zr != null)
-                {
-                    // The gate needs the ungated output, which the forward did not keep: one more dot product.
-                    float zt = zr[t], sg = 1f / (1f + MathF.Exp(-zt)), ypre = dd * xt;
-                    for (int j2 = 0; j2 < n; j2++) ypre += ct[j2] * hn[j2];
-                    gzr[t] = gy * ypre * sg * (1f + zt * (1f - sg));
-                    gy *= zt * sg;
-                }
                 gD += gy * xt;
                 var sumDecay = Vector<float>.Zero; var sumB = Vector<float>.Zero;
                 int j = 0;
@@ -246,13 +273,42 @@ internal static unsafe class SelectiveScanCpu
     }
 
     /// <summary>
+    /// Turns the chunk's C·state values in <paramref name="buf"/> into dLoss/d(ungated y) and writes dLoss/dz.
+    /// The forward did not keep the ungated output, so the recompute rebuilt its C·state part; this adds D x and
+    /// differentiates the SiLU gate for the whole chunk at once, out of the sequential loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void GateBackward(float* buf, float* xr, float* zr, float* gyr, float* gzr, float dd, int len)
+    {
+        if (zr == null) { new Span<float>(gyr, len).CopyTo(new Span<float>(buf, len)); return; }
+        var one = Vector<float>.One; var dv = new Vector<float>(dd);
+        int i = 0;
+        for (; i <= len - W; i += W)
+        {
+            var zv = Vector.Load(zr + i); var gv = Vector.Load(gyr + i);
+            var sg = one / (one + VectorMath.Exp(-zv));
+            var ypre = Vector.FusedMultiplyAdd(Vector.Load(xr + i), dv, Vector.Load(buf + i));
+            (gv * ypre * sg * (one + zv * (one - sg))).Store(gzr + i);
+            (gv * zv * sg).Store(buf + i);
+        }
+        for (; i < len; i++)
+        {
+            float zt = zr[i], sg = 1f / (1f + MathF.Exp(-zt)), ypre = buf[i] + dd * xr[i];
+            gzr[i] = gyr[i] * ypre * sg * (1f + zt * (1f - sg));
+            buf[i] = gyr[i] * zt * sg;
+        }
+    }
+
+    /// <summary>
     /// One decode step for every (batch, channel): state ← exp(Δ A) state + Δ B x, y = C · state + D x, gated.
     /// x, Δ, z, y: [batch, channels]; B, C: [batch, state]; state updated in place.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Step(float* state, float* x, float* delta, float* A, float* B, float* C, float* D, float* z,
         float* y, int batch, int channels, int n, int threads)
     {
-        int groups = CpuKernelSupport.GroupCount(batch, channels, threads, (long)n * 8);
+        // A decode step is a few microseconds of work; only very wide models are worth waking other threads for.
+        int groups = CpuKernelSupport.GroupCount(batch, channels, threads, n / 4 + 1);
         int perGroup = (channels + groups - 1) / groups;
         int nv = n - n % W;
         CpuKernelSupport.For(batch * groups, threads, item =>
@@ -269,7 +325,7 @@ internal static unsafe class SelectiveScanCpu
                 int j = 0;
                 for (; j < nv; j += W)
                 {
-                    var hv = Vector.Exp(Vector.Load(a + j) * dt) * Vector.Load(h + j) + Vector.Load(bt + j) * dtx;
+                    var hv = VectorMath.Exp(Vector.Load(a + j) * dt) * Vector.Load(h + j) + Vector.Load(bt + j) * dtx;
                     hv.Store(h + j);
                     acc += Vector.Load(ct + j) * hv;
                 }
@@ -286,5 +342,6 @@ internal static unsafe class SelectiveScanCpu
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Silu(float v) => v / (1f + MathF.Exp(-v));
 }
