@@ -159,7 +159,13 @@ internal static unsafe class SelectiveScanCpu
 
     /// <summary>Channel groups the backward pass uses for these sizes; the B/C partial buffers need this many slices.</summary>
     public static int BackwardGroups(in ScanBuffers p, int threads)
-        => CpuKernelSupport.GroupCount(p.Batch, p.Channels, threads, (long)p.Length * p.State * 3);
+    {
+        int groups = CpuKernelSupport.GroupCount(p.Batch, p.Channels, threads, (long)p.Length * p.State * 3);
+        // Each group owns a full [batch, length, state] slice of the B and C gradients; keep the pair under
+        // ~256 MiB (and inside one span) by giving up some load balancing on very long inputs.
+        long slice = Math.Max(1L, (long)p.Batch * p.Length * p.State);
+        return (int)Math.Max(1L, Math.Min(groups, (32L << 20) / slice));
+    }
 
     /// <summary>Backward scan from the checkpoints written by <see cref="Forward"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
