@@ -26,27 +26,66 @@ public static class SelectiveScan
         var dBx = df.unsqueeze(-1) * B.to_type(ScalarType.Float32).unsqueeze(1) * xf.unsqueeze(-1); // (b, d, l, n)
         var Cf = C.to_type(ScalarType.Float32);
         var state = initialState?.to_type(ScalarType.Float32) ?? zeros(batch, channels, n, dtype: ScalarType.Float32, device: x.device);
+        // unbind rather than select(t) per step: the same values, but autograd then gathers the per-step gradients
+        // with one stack instead of scattering each into its own zero-filled copy of the whole (b, d, l, n) tensor,
+        // which made backward through the reference quadratic in length (minutes at length 2048).
+        var dAs = dA.unbind(2); var dBxs = dBx.unbind(2); var Cs = Cf.unbind(1);
         var ys = new Tensor[length];
         for (long t = 0; t < length; t++)
         {
-            state = dA.select(2, t) * state + dBx.select(2, t);
-            ys[t] = matmul(state, Cf.select(1, t).unsqueeze(-1)).squeeze(-1);                    // (b, d)
+            state = dAs[t] * state + dBxs[t];
+            ys[t] = matmul(state, Cs[t].unsqueeze(-1)).squeeze(-1);                                // (b, d)
         }
         var y = stack(ys, dim: -1) + xf * D.to_type(ScalarType.Float32).unsqueeze(-1);
         if (z is not null) y = y * nn.functional.silu(z.to_type(ScalarType.Float32));
         return (y.to_type(x.dtype).MoveToOuterDisposeScope(), state.MoveToOuterDisposeScope());
     }
 
-    /// <summary>The scan used by the model (full sequences, with autograd). Dispatches to the fastest path for the device.</summary>
+    /// <summary>
+    /// The scan used by the model (full sequences, with autograd). On CPU it runs the fused kernel (as a custom
+    /// autograd node when gradients are needed); on any other device the chunked tensor-op scan.
+    /// </summary>
+    /// <returns>y [batch, channels, length] in x's dtype and the final state [batch, channels, state] in float32.</returns>
     public static (Tensor y, Tensor state) Forward(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D,
         Tensor? z = null, Tensor? initialState = null)
-        => Reference(x, delta, A, B, C, D, z, initialState);
+    {
+        if (!CpuKernelSupport.AllOnCpu(x, delta, A, B, C, D, z, initialState) || !CpuKernelSupport.FitsSpan(x, B, C))
+            return SelectiveScanChunked.Forward(x, delta, A, B, C, D, z, initialState);
+        bool needsGrad = is_grad_enabled() && new[] { x, delta, A, B, C, D, z, initialState }.Any(t => t is not null && t.requires_grad);
+        if (!needsGrad)
+        {
+            var (y, state, _) = SelectiveScanFunction.RunForward(x, delta, A, B, C, D, z, initialState, SelectiveScanCpu.DefaultChunk, keepCheckpoints: false);
+            return (y, state);
+        }
+        var outputs = SelectiveScanFunction.apply(x, delta, A, B, C, D, z!, initialState!, SelectiveScanCpu.DefaultChunk);
+        return (outputs[0], outputs[1]);
+    }
 
     /// <summary>
-    /// One decode step, updating <paramref name="state"/> [batch, channels, state] in place.
-    /// x, Δ, z: [batch, channels]; B, C: [batch, state]. Returns y [batch, channels].
+    /// One decode step, updating <paramref name="state"/> [batch, channels, state] (float32) in place.
+    /// x, Δ, z: [batch, channels]; B, C: [batch, state]. Returns y [batch, channels] in x's dtype.
     /// </summary>
-    public static Tensor Step(Tensor state, Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor? z = null)
+    public static unsafe Tensor Step(Tensor state, Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor? z = null)
+    {
+        if (state.dtype != ScalarType.Float32 || !state.is_contiguous()
+            || !CpuKernelSupport.AllOnCpu(state, x, delta, A, B, C, D, z) || !CpuKernelSupport.FitsSpan(state))
+            return StepTensorOps(state, x, delta, A, B, C, D, z);
+        using var scope = NewDisposeScope();
+        long batch = state.shape[0], channels = state.shape[1], n = state.shape[2];
+        var xf = CpuKernelSupport.F32(x); var df = CpuKernelSupport.F32(delta); var zf = z is null ? null : CpuKernelSupport.F32(z);
+        var af = CpuKernelSupport.F32(A); var bf = CpuKernelSupport.F32(B); var cf = CpuKernelSupport.F32(C); var dv = CpuKernelSupport.F32(D);
+        if (xf.numel() != batch * channels || df.numel() != batch * channels || (zf is not null && zf.numel() != batch * channels)
+            || af.numel() != channels * n || bf.numel() != batch * n || cf.numel() != batch * n || dv.numel() != channels)
+            throw new ArgumentException("Selective scan step: input shapes do not match the state.");
+        var y = empty(new[] { batch, channels }, ScalarType.Float32);
+        SelectiveScanCpu.Step(CpuKernelSupport.Ptr(state), CpuKernelSupport.Ptr(xf), CpuKernelSupport.Ptr(df), CpuKernelSupport.Ptr(af),
+            CpuKernelSupport.Ptr(bf), CpuKernelSupport.Ptr(cf), CpuKernelSupport.Ptr(dv), CpuKernelSupport.PtrOrNull(zf),
+            CpuKernelSupport.Ptr(y), (int)batch, (int)channels, (int)n, CpuKernelSupport.Threads);
+        return (y.dtype == x.dtype ? y : y.to_type(x.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The decode step in tensor operations, for non-CPU devices or unusual state layouts.</summary>
+    internal static Tensor StepTensorOps(Tensor state, Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor? z = null)
     {
         using var scope = NewDisposeScope();
         var xf = x.to_type(ScalarType.Float32);

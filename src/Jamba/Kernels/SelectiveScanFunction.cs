@@ -1,0 +1,109 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static Jamba.Kernels.CpuKernelSupport;
+
+namespace Jamba.Kernels;
+
+/// <summary>
+/// The CPU selective scan as a libtorch autograd node: the forward runs the fused kernel and keeps only the inputs
+/// and one state per chunk; the backward runs the fused reverse kernel. Inputs to <c>apply</c>, in order:
+/// x, Δ, A, B, C, D, z (or null), initial state (or null), chunk length (int).
+/// Outputs: y (x's dtype) and the final state (float32).
+/// </summary>
+internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction<SelectiveScanFunction>
+{
+    /// <inheritdoc/>
+    public override string Name => "JambaSelectiveScan";
+
+    /// <summary>
+    /// Runs the fused forward kernel on CPU tensors of any float dtype. With <paramref name="keepCheckpoints"/> it
+    /// also returns the per-chunk states the backward needs, [batch, channels, chunks, state].
+    /// </summary>
+    internal static unsafe (Tensor y, Tensor state, Tensor? checkpoints) RunForward(Tensor x, Tensor delta, Tensor A,
+        Tensor B, Tensor C, Tensor D, Tensor? z, Tensor? h0, int chunk, bool keepCheckpoints)
+    {
+        using var scope = NewDisposeScope();
+        var (xf, df, af, bf, cf, dv) = (F32(x), F32(delta), F32(A), F32(B), F32(C), F32(D));
+        var zf = z is null ? null : F32(z);
+        var hf = h0 is null ? null : F32(h0);
+        var p = Buffers(xf, df, af, bf, cf, dv, zf, hf, chunk);
+        var y = empty(x.shape, ScalarType.Float32);
+        var state = empty(new long[] { p.Batch, p.Channels, p.State }, ScalarType.Float32);
+        var ck = keepCheckpoints ? empty(new long[] { p.Batch, p.Channels, p.Chunks, p.State }, ScalarType.Float32) : null;
+        SelectiveScanCpu.Forward(p, Ptr(y), Ptr(state), PtrOrNull(ck), Threads);
+        var yOut = y.dtype == x.dtype ? y : y.to_type(x.dtype);
+        return (yOut.MoveToOuterDisposeScope(), state.MoveToOuterDisposeScope(), ck?.MoveToOuterDisposeScope());
+    }
+
+    static unsafe ScanBuffers Buffers(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor? z, Tensor? h0, int chunk)
+    {
+        long batch = x.shape[0], channels = x.shape[1], length = x.shape[2], n = A.shape[1];
+        Check(delta, batch, channels, length); if (z is not null) Check(z, batch, channels, length);
+        Check(A, channels, n); Check(B, batch, length, n); Check(C, batch, length, n); Check(D, channels);
+        if (h0 is not null) Check(h0, batch, channels, n);
+        return new ScanBuffers
+        {
+            X = Ptr(x), Delta = Ptr(delta), A = Ptr(A), B = Ptr(B), C = Ptr(C), D = Ptr(D), Z = PtrOrNull(z), H0 = PtrOrNull(h0),
+            Batch = (int)batch, Channels = (int)channels, Length = (int)length, State = (int)n, Chunk = Math.Max(1, chunk),
+        };
+    }
+
+    // The kernel trusts its pointers, so a shape mistake must stop here rather than read out of bounds.
+    static void Check(Tensor t, params long[] shape)
+    {
+        if (!t.shape.SequenceEqual(shape))
+            throw new ArgumentException($"Selective scan: expected shape [{string.Join(", ", shape)}], got [{string.Join(", ", t.shape)}].");
+    }
+
+    /// <inheritdoc/>
+    public override List<Tensor> forward(torch.autograd.AutogradContext ctx, params object[] vars)
+    {
+        var (x, delta, A, B, C, D) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Tensor)vars[4], (Tensor)vars[5]);
+        var z = vars[6] as Tensor; var h0 = vars[7] as Tensor; int chunk = (int)vars[8];
+        var (y, state, ck) = RunForward(x, delta, A, B, C, D, z, h0, chunk, keepCheckpoints: true);
+        // Float32 contiguous copies, so the backward reads the same numbers the forward did (and bf16 inputs are
+        // converted once, not twice).
+        ctx.save_for_backward(new List<Tensor> { F32(x), F32(delta), F32(A), F32(B), F32(C), F32(D), z is null ? null! : F32(z), ck! });
+        ctx.save_data("dtypes", new[] { x.dtype, delta.dtype, A.dtype, B.dtype, C.dtype, D.dtype, z?.dtype ?? x.dtype, h0?.dtype ?? ScalarType.Float32 });
+        ctx.save_data("chunk", chunk);
+        ctx.save_data("hasInitialState", h0 is not null);
+        return new List<Tensor> { y, state };
+    }
+
+    /// <inheritdoc/>
+    public override unsafe List<Tensor> backward(torch.autograd.AutogradContext ctx, List<Tensor> gradOutputs)
+    {
+        using var scope = NewDisposeScope();
+        var saved = ctx.get_saved_variables();
+        var (x, delta, A, B, C, D, z, ck) = (saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], saved[6], saved[7]);
+        var dtypes = (ScalarType[])ctx.get_data("dtypes");
+        int chunk = (int)ctx.get_data("chunk");
+        bool hasH0 = (bool)ctx.get_data("hasInitialState");
+        var p = Buffers(x, delta, A, B, C, D, z, null, chunk);
+        int threads = Threads, groups = SelectiveScanCpu.BackwardGroups(p, threads);
+
+        var gy = F32(gradOutputs[0]);
+        var gState = gradOutputs.Count > 1 && gradOutputs[1] is { IsInvalid: false } gs ? F32(gs) : null;
+        var gx = empty_like(x); var gd = empty_like(delta); var gz = z is null ? null : empty_like(z);
+        var gh0 = empty(new long[] { p.Batch, p.Channels, p.State }, ScalarType.Float32);
+        var gA = empty(new long[] { p.Batch, p.Channels, p.State }, ScalarType.Float32);
+        var gD = empty(new long[] { p.Batch, p.Channels }, ScalarType.Float32);
+        var gB = empty(new long[] { groups, p.Batch, p.Length, p.State }, ScalarType.Float32);
+        var gC = empty(new long[] { groups, p.Batch, p.Length, p.State }, ScalarType.Float32);
+        SelectiveScanCpu.Backward(p, Ptr(ck), new SelectiveScanCpu.Grads
+        {
+            GradY = Ptr(gy), GradFinalState = PtrOrNull(gState), X = Ptr(gx), Delta = Ptr(gd), Z = PtrOrNull(gz),
+            InitialState = Ptr(gh0), APerBatch = Ptr(gA), DPerBatch = Ptr(gD), BPerGroup = Ptr(gB), CPerGroup = Ptr(gC),
+        }, threads);
+
+        Tensor Out(Tensor t, ScalarType dt) => (t.dtype == dt ? t : t.to_type(dt)).MoveToOuterDisposeScope();
+        return new List<Tensor>
+        {
+            Out(gx, dtypes[0]), Out(gd, dtypes[1]), Out(gA.sum(0L), dtypes[2]), Out(gB.sum(0L), dtypes[3]),
+            Out(gC.sum(0L), dtypes[4]), Out(gD.sum(0L), dtypes[5]),
+            gz is null ? null! : Out(gz, dtypes[6]),
+            hasH0 ? Out(gh0, dtypes[7]) : null!,
+            null!,
+        };
+    }
+}
