@@ -77,6 +77,21 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void PlanPrintsTheKvTableAndAContextThatFits()
+    {
+        var r = CliRunner.Run("plan", "--preset", "small", "--memory", "2GB", "--dtype", "f32");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stdout, "llama-2-7b");
+        StringAssert.Contains(r.Stdout, "256.00 GiB");   // Llama-2-7B at 256K in f32: twice the paper's 16-bit 128 GB
+        var batch1 = r.Stdout.Split('\n').First(l => l.TrimStart().StartsWith("1 "));
+        long context = long.Parse(batch1.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1].Replace(",", ""));
+        var plan = Jamba.Planning.MemoryPlan.For(Jamba.Planning.Presets.FromName("small"), 1, context, ScalarType.Float32);
+        Assert.IsTrue(plan.Total <= 2L << 30, "the printed context fits the budget");
+        Assert.IsTrue(Jamba.Planning.MemoryPlan.For(Jamba.Planning.Presets.FromName("small"), 1, context + 1, ScalarType.Float32).Total > 2L << 30, "and is the largest that does");
+        CliRunner.AssertCleanFailure(CliRunner.Run("plan", "--preset", "small", "--memory", "lots"), "--memory", exitCode: 2);
+    }
+
+    [TestMethod]
     public void InitWritesALoadableReferenceFolder()
     {
         string dir = Path.Combine(CliRunner.TempDir(), "ckpt");
