@@ -88,7 +88,7 @@ internal static class ColumnReaders
         {
             case VBuffer<T> v: v.CopyTo(ref dst); break;
             case T[] array: new VBuffer<T>(array.Length, array).CopyTo(ref dst); break;
-            case null: VBuffer<T>.Empty.CopyTo(ref dst); break;
+            case null: new VBuffer<T>(0, Array.Empty<T>()).CopyTo(ref dst); break;
             case var other: throw new InvalidOperationException($"internal: value of type {other.GetType().Name} for a VBuffer<{typeof(T).Name}> column");
         }
     };

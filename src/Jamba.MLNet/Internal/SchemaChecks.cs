@@ -55,8 +55,10 @@ internal static class SchemaChecks
     /// <summary>Finds and checks a column of a schema shape (an estimator's GetOutputSchema).</summary>
     public static SchemaShape.Column Check(SchemaShape shape, string component, string role, string name, ColumnExpectation expectation)
     {
-        if (!shape.TryFindColumn(name, out var column)) throw new ArgumentOutOfRangeException("inputSchema",
+        var found = shape.Where(c => c.Name == name).ToArray();
+        if (found.Length == 0) throw new ArgumentOutOfRangeException("inputSchema",
             $"{component}: {role} column '{name}' was not found; expected a column of type {Expected(expectation)}, found none (columns: {string.Join(", ", shape.Select(c => c.Name))})");
+        var column = found[^1];
         bool scalar = column.Kind == SchemaShape.Column.VectorKind.Scalar;
         bool ok = expectation switch
         {
