@@ -61,7 +61,7 @@ public static class JambaModelOperationsExtensions
     /// SHA-256 digests. The file is written beside <paramref name="path"/> and renamed into place.
     /// </summary>
     public static void SaveJamba(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string path)
-        => JambaModelFile.Save(Context(catalog), model, inputSchema, path);
+        => JambaModelFile.Save(catalog ?? throw new ArgumentNullException(nameof(catalog)), model, inputSchema, path);
 
     /// <summary>
     /// Loads a file written by <see cref="SaveJamba"/>: returns the pipeline (a TransformerChain; dispose it to free the
@@ -70,9 +70,6 @@ public static class JambaModelOperationsExtensions
     /// <see cref="InvalidDataException"/> naming the file and the problem.
     /// </summary>
     public static ITransformer LoadJamba(this ModelOperationsCatalog catalog, string path, out DataViewSchema inputSchema, JambaModelOptions? options = null)
-        => JambaModelFile.Load(Context(catalog), path, out inputSchema, options);
-
-    private static MLContext Context(ModelOperationsCatalog catalog) =>
-        MLNetInterop.GetEnvironment(catalog ?? throw new ArgumentNullException(nameof(catalog))) as MLContext
-        ?? throw new InvalidOperationException("SaveJamba/LoadJamba need a catalog of an MLContext");
+        => JambaModelFile.Load(catalog ?? throw new ArgumentNullException(nameof(catalog)), path, out inputSchema,
+            options ?? new JambaModelOptions { Device = MLNetInterop.DeviceFromContext(MLNetInterop.GetEnvironment(catalog), "LoadJamba") ?? "cpu" });
 }

@@ -49,4 +49,6 @@ static Func<string> Reader(DataViewRow row, DataViewSchema.Column c)
 internal sealed class Row
 {
     public string Text { get; set; } = "";
+    // Pipelines that key a label column at their start need the column, even when scoring ignores it.
+    public string Label { get; set; } = "";
 }

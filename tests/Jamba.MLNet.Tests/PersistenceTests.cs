@@ -63,7 +63,9 @@ public sealed class PersistenceTests
         {
             ml.Model.SaveJamba(model, data.Schema, path);
             File.WriteAllLines(texts, rows.Select(r => r.Text));
-            string helper = Path.Combine(AppContext.BaseDirectory, "Jamba.MLNet.LoadCheck.dll");
+            // The helper is built by the ProjectReference into its own output folder (same configuration and framework).
+            var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            string helper = Path.Combine(here.Parent!.Parent!.Parent!.Parent!.FullName, "Jamba.MLNet.LoadCheck", "bin", here.Parent.Name, here.Name, "Jamba.MLNet.LoadCheck.dll");
             Assert.IsTrue(File.Exists(helper), $"helper not built: {helper}");
             var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in new[] { helper, path, texts, "Score,PredictedLabel" }) info.ArgumentList.Add(a);

@@ -82,7 +82,8 @@ public sealed class JambaGeneratingEstimator : JambaEstimatorBase<JambaGeneratin
 /// <summary>
 /// Adds the generated continuation of a prompt column as text, decoded with the hybrid KV + Mamba-state cache
 /// (greedy when <see cref="JambaGenerationOptions.Temperature"/> is 0). The completion excludes the prompt and the
-/// stop token. Null or empty prompts start from BOS alone (an empty completion when the vocabulary has no BOS).
+/// stop token; ids the tokenizer cannot decode (a model vocabulary padded beyond the tokenizer's) are dropped. Null or
+/// empty prompts start from BOS alone (an empty completion when the vocabulary has no BOS).
 /// </summary>
 public sealed class JambaGeneratingTransformer : JambaTransformerBase
 {
@@ -160,7 +161,7 @@ public sealed class JambaGeneratingTransformer : JambaTransformerBase
         }
 
         private static string Decode(IEnumerable<int> ids, HashSet<int> stop, Jamba.Tokenization.IJambaTokenizer tokenizer)
-            => tokenizer.Decode(ids.TakeWhile(id => !stop.Contains(id)));
+            => tokenizer.Decode(ids.TakeWhile(id => !stop.Contains(id)).Where(id => id < tokenizer.VocabSize));
 
         /// <summary>FNV-1a over the seed and the prompt ids: stable across runs and processes (string.GetHashCode is not).</summary>
         private static long RowSeed(long seed, int[] prompt)

@@ -41,6 +41,30 @@ internal static class MLNetInterop
         iface.GetMethod("CancelExecution")!.Invoke(env, null);
     }
 
+    /// <summary>
+    /// MLContext.GpuDeviceId and MLContext.FallbackToCpu as seen from a catalog's environment (ML.NET's internal
+    /// IHostEnvironmentInternal carries them for the MLContext the catalog belongs to).
+    /// </summary>
+    public static (int? GpuDeviceId, bool FallbackToCpu) GpuSettings(IHostEnvironment env)
+    {
+        if (env is MLContext ml) return (ml.GpuDeviceId, ml.FallbackToCpu);
+        var iface = env.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "IHostEnvironmentInternal");
+        return (iface?.GetProperty("GpuDeviceId")?.GetValue(env) as int?, iface?.GetProperty("FallbackToCpu")?.GetValue(env) is true);
+    }
+
+    /// <summary>
+    /// The torch device for <paramref name="env"/>'s GPU settings: <c>cuda:{GpuDeviceId}</c> when set and CUDA is
+    /// available, the CPU when it is not and FallbackToCpu allows, else an error; null when no GPU was asked for.
+    /// </summary>
+    public static string? DeviceFromContext(IHostEnvironment env, string component)
+    {
+        var (gpu, fallback) = GpuSettings(env);
+        if (gpu is not int id) return null;
+        if (TorchSharp.torch.cuda.is_available()) return $"cuda:{id}";
+        if (fallback) return "cpu";
+        throw new InvalidOperationException($"{component}: MLContext.GpuDeviceId is {id} but CUDA is not available; set MLContext.FallbackToCpu = true to use the CPU");
+    }
+
     /// <summary>Builds a <see cref="SchemaShape.Column"/>; ML.NET keeps its constructor internal.</summary>
     public static SchemaShape.Column ShapeColumn(string name, SchemaShape.Column.VectorKind kind, DataViewType itemType, bool isKey, SchemaShape? annotations = null)
     {

@@ -26,7 +26,7 @@ internal static class JambaModelFile
     public const string Format = "jamba-mlnet-pipeline";
     public const int Version = 1;
 
-    public static void Save(MLContext ml, ITransformer model, DataViewSchema inputSchema, string path)
+    public static void Save(ModelOperationsCatalog ml, ITransformer model, DataViewSchema inputSchema, string path)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputSchema);
@@ -52,7 +52,7 @@ internal static class JambaModelFile
                 {
                     string entry = $"mlnet/{segments++}.zip";
                     using var buffer = new MemoryStream();
-                    ml.Model.Save(new TransformerChain<ITransformer>(run.ToArray()), runSchema, buffer);
+                    ml.Save(new TransformerChain<ITransformer>(run.ToArray()), runSchema, buffer);
                     buffer.Position = 0;
                     digests[entry] = WriteEntry(zip, entry, buffer, CompressionLevel.Optimal);
                     steps.Add(new JsonObject { ["kind"] = "mlnet", ["entry"] = entry });
@@ -111,7 +111,7 @@ internal static class JambaModelFile
         }
     }
 
-    public static ITransformer Load(MLContext ml, string path, out DataViewSchema inputSchema, JambaModelOptions? options)
+    public static ITransformer Load(ModelOperationsCatalog ml, string path, out DataViewSchema inputSchema, JambaModelOptions options)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"model file not found: {path}", path);
@@ -178,7 +178,7 @@ internal static class JambaModelFile
                         using var buffer = new MemoryStream();
                         using (var s = zip.GetEntry((string)step["entry"]!)!.Open()) s.CopyTo(buffer);
                         buffer.Position = 0;
-                        var chain = ml.Model.Load(buffer, out var segmentSchema);
+                        var chain = ml.Load(buffer, out var segmentSchema);
                         schema ??= segmentSchema;
                         if (chain is TransformerChain<ITransformer> c) transformers.AddRange(c);
                         else transformers.Add(chain);
@@ -193,7 +193,7 @@ internal static class JambaModelFile
                             Directory.CreateDirectory(dir);
                             foreach (var entry in zip.Entries.Where(e => e.FullName.StartsWith(id + "/", StringComparison.Ordinal)))
                                 entry.ExtractToFile(Path.Combine(dir, entry.FullName[(id.Length + 1)..]));
-                            model = JambaModel.Load(dir, options ?? DefaultOptions(ml));
+                            model = JambaModel.Load(dir, options);
                             models[id] = model;
                             owned.Add(model);
                         }
@@ -228,17 +228,6 @@ internal static class JambaModelFile
         JambaRegressionTransformer.Kind => JambaRegressionTransformer.Load(model, owns, settings),
         _ => throw new NotSupportedException($"{path}: transformer kind '{kind}' is not known to this Jamba.MLNet"),
     };
-
-    /// <summary>The device a loaded model goes to: MLContext.GpuDeviceId when set and CUDA is there, else the CPU.</summary>
-    private static JambaModelOptions DefaultOptions(MLContext ml)
-    {
-        if (ml.GpuDeviceId is int id)
-        {
-            if (TorchSharp.torch.cuda.is_available()) return new JambaModelOptions { Device = $"cuda:{id}" };
-            if (!ml.FallbackToCpu) throw new InvalidOperationException($"MLContext.GpuDeviceId is {id} but CUDA is not available; set MLContext.FallbackToCpu = true to load on the CPU");
-        }
-        return new JambaModelOptions();
-    }
 
     private static IEnumerable<ITransformer> Flatten(ITransformer transformer)
     {

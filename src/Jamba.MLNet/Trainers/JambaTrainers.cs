@@ -121,17 +121,9 @@ public abstract class JambaTrainerBase<TTransformer> : IEstimator<TTransformer> 
     private string? ResolveDevice(IChannel ch)
     {
         if (Options.Device is string d) return d;
-        if (env is MLContext ml && ml.GpuDeviceId is int id)
-        {
-            if (TorchSharp.torch.cuda.is_available()) return $"cuda:{id}";
-            if (ml.FallbackToCpu)
-            {
-                ch.Warning(MessageSensitivity.None, $"{Component}: MLContext.GpuDeviceId is {id} but CUDA is not available; training on the CPU (FallbackToCpu)");
-                return "cpu";
-            }
-            throw new InvalidOperationException($"{Component}: MLContext.GpuDeviceId is {id} but CUDA is not available; set MLContext.FallbackToCpu = true to train on the CPU");
-        }
-        return null;
+        string? device = MLNetInterop.DeviceFromContext(env, Component);
+        if (device == "cpu") ch.Warning(MessageSensitivity.None, $"{Component}: MLContext.GpuDeviceId is set but CUDA is not available; training on the CPU (FallbackToCpu)");
+        return device;
     }
 
     private protected static string[]? KeyNames(DataViewSchema.Column column)
