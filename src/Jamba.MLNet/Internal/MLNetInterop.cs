@@ -33,12 +33,16 @@ internal static class MLNetInterop
         return iface?.GetProperty("IsCanceled")?.GetValue(env) is true;
     }
 
-    /// <summary>Calls ML.NET's own (non-public in Microsoft.ML 5.0) cancellation, so ML.NET trainers stop as well as ours.</summary>
+    /// <summary>
+    /// Calls ML.NET's own cancellation (non-public in Microsoft.ML 5.0: MLContext.CancelExecution, or ICancelable on a
+    /// bare environment), so ML.NET's trainers stop as well as ours.
+    /// </summary>
     public static void CancelExecution(IHostEnvironment env)
     {
-        var iface = env.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "ICancelable")
-            ?? throw new InvalidOperationException($"{env.GetType().Name} does not support cancellation (no ML.NET ICancelable)");
-        iface.GetMethod("CancelExecution")!.Invoke(env, null);
+        var method = env.GetType().GetMethod("CancelExecution", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, Type.EmptyTypes)
+            ?? env.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "ICancelable")?.GetMethod("CancelExecution")
+            ?? throw new InvalidOperationException($"{env.GetType().Name} does not support cancellation (no CancelExecution)");
+        method.Invoke(env, null);
     }
 
     /// <summary>
