@@ -103,13 +103,13 @@ internal static class MLNetInterop
         TextDataViewType => "String (Text)",
         KeyDataViewType k => $"Key<{k.RawType.Name}, {k.Count}>",
         VectorDataViewType v => v.IsKnownSize ? $"Vector<{Describe(v.ItemType)}, {v.Size}>" : $"Vector<{Describe(v.ItemType)}>",
-        _ => type.ToString(),
+        _ => type.ToString() ?? type.RawType.Name,
     };
 
     /// <summary>Describes a column shape for error messages.</summary>
     public static string Describe(SchemaShape.Column c)
     {
-        string item = c.IsKey ? $"Key<{c.ItemType.RawType.Name}>" : c.ItemType is TextDataViewType ? "String (Text)" : c.ItemType.ToString();
+        string item = c.IsKey ? $"Key<{c.ItemType.RawType.Name}>" : c.ItemType is TextDataViewType ? "String (Text)" : c.ItemType.ToString() ?? c.ItemType.RawType.Name;
         return c.Kind switch
         {
             SchemaShape.Column.VectorKind.Scalar => item,
