@@ -112,7 +112,7 @@ public abstract class JambaTrainerBase<TTransformer> : IEstimator<TTransformer> 
     {
         string head = $"{Component}: epoch {p.Epoch}/{Options.Epochs} step {p.Step}/{p.TotalSteps}";
         string body = double.IsNaN(p.Loss) ? "" : $" loss {p.Loss:F4}";
-        body += $" lr {p.LearningRate:E2} tokens/s {p.TokensPerSecond:F0}";
+        body += $" lr {p.LearningRate:E2}" + (double.IsNaN(p.TokensPerSecond) ? "" : $" tokens/s {p.TokensPerSecond:F0}");
         if (p.ValidationLoss is double vl) body += $" validation loss {vl:F4}";
         if (p.ValidationAccuracy is double va) body += $" validation accuracy {va:F4}";
         return head + (p.EndOfEpoch ? " (end of epoch)" : "") + body;

@@ -83,7 +83,7 @@ public sealed record FineTuneExample(IReadOnlyList<int> Ids, float Label);
 /// <param name="TotalSteps">Steps planned for all epochs.</param>
 /// <param name="Loss">Mean training loss since the last report.</param>
 /// <param name="LearningRate">Current learning rate.</param>
-/// <param name="TokensPerSecond">Real (unpadded) tokens trained per second since the last report.</param>
+/// <param name="TokensPerSecond">Real (unpadded) tokens trained per second since the last report (NaN when no step ran since).</param>
 /// <param name="ValidationLoss">Validation loss, at the end of an epoch when validation examples exist.</param>
 /// <param name="ValidationAccuracy">Validation accuracy (classification) at the end of an epoch.</param>
 /// <param name="EndOfEpoch">True for the report closing an epoch.</param>
@@ -290,7 +290,7 @@ public static class SequenceClassificationFineTuner
                 }
                 progress?.Invoke(new FineTuneProgress(epoch, step, totalSteps, lossCount > 0 ? lossSum / lossCount : double.NaN,
                     LearningRateAt(Math.Max(0, step - 1), totalSteps, warmup, options.LearningRate, options.Schedule),
-                    tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds), valLoss, valAccuracy, true));
+                    tokens > 0 ? tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds) : double.NaN, valLoss, valAccuracy, true));
                 lossSum = 0; lossCount = 0; tokens = 0; clock.Restart();
                 if (useValidation && options.EarlyStoppingPatience > 0 && sinceBest >= options.EarlyStoppingPatience) break;
             }
