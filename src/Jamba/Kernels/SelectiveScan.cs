@@ -46,8 +46,13 @@ public static class SelectiveScan
     /// autograd node when gradients are needed); on any other device the chunked tensor-op scan.
     /// </summary>
     /// <returns>y [batch, channels, length] in x's dtype and the final state [batch, channels, state] in float32.</returns>
+    /// <remarks>
+    /// With <paramref name="returnState"/> false the final state is not produced (state is then null). Callers that
+    /// do not keep the state must say so: an autograd output that is disposed before the backward runs would be
+    /// read by libtorch when it fills in that output's (absent) gradient.
+    /// </remarks>
     public static (Tensor y, Tensor state) Forward(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D,
-        Tensor? z = null, Tensor? initialState = null)
+        Tensor? z = null, Tensor? initialState = null, bool returnState = true)
     {
         if (!CpuKernelSupport.AllOnCpu(x, delta, A, B, C, D, z, initialState) || !CpuKernelSupport.FitsSpan(x, B, C))
             return SelectiveScanChunked.Forward(x, delta, A, B, C, D, z, initialState);
@@ -55,10 +60,11 @@ public static class SelectiveScan
         if (!needsGrad)
         {
             var (y, state, _) = SelectiveScanFunction.RunForward(x, delta, A, B, C, D, z, initialState, SelectiveScanCpu.DefaultChunk, keepCheckpoints: false);
+            if (!returnState) { state.Dispose(); state = null!; }
             return (y, state);
         }
-        var outputs = SelectiveScanFunction.apply(x, delta, A, B, C, D, z!, initialState!, SelectiveScanCpu.DefaultChunk);
-        return (outputs[0], outputs[1]);
+        var outputs = SelectiveScanFunction.apply(x, delta, A, B, C, D, z!, initialState!, SelectiveScanCpu.DefaultChunk, returnState);
+        return (outputs[0], returnState ? outputs[1] : null!);
     }
 
     /// <summary>

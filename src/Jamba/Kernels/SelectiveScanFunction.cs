@@ -7,8 +7,8 @@ namespace Jamba.Kernels;
 /// <summary>
 /// The CPU selective scan as a libtorch autograd node: the forward runs the fused kernel and keeps only the inputs
 /// and one state per chunk; the backward runs the fused reverse kernel. Inputs to <c>apply</c>, in order:
-/// x, Δ, A, B, C, D, z (or null), initial state (or null), chunk length (int).
-/// Outputs: y (x's dtype) and the final state (float32).
+/// x, Δ, A, B, C, D, z (or null), initial state (or null), chunk length (int), whether to output the final state (bool).
+/// Outputs: y (x's dtype) and, when asked, the final state (float32).
 /// </summary>
 internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction<SelectiveScanFunction>
 {
@@ -60,6 +60,7 @@ internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction
     {
         var (x, delta, A, B, C, D) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Tensor)vars[4], (Tensor)vars[5]);
         var z = vars[6] as Tensor; var h0 = vars[7] as Tensor; int chunk = (int)vars[8];
+        bool outputState = vars.Length <= 9 || (bool)vars[9];
         var (y, state, ck) = RunForward(x, delta, A, B, C, D, z, h0, chunk, keepCheckpoints: true);
         // Float32 contiguous copies, so the backward reads the same numbers the forward did (and bf16 inputs are
         // converted once, not twice).
@@ -67,7 +68,9 @@ internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction
         ctx.save_data("dtypes", new[] { x.dtype, delta.dtype, A.dtype, B.dtype, C.dtype, D.dtype, z?.dtype ?? x.dtype, h0?.dtype ?? ScalarType.Float32 });
         ctx.save_data("chunk", chunk);
         ctx.save_data("hasInitialState", h0 is not null);
-        return new List<Tensor> { y, state };
+        if (outputState) return new List<Tensor> { y, state };
+        state.Dispose();
+        return new List<Tensor> { y };
     }
 
     /// <inheritdoc/>
@@ -103,6 +106,7 @@ internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction
             Out(gC.sum(0L), dtypes[4]), Out(gD.sum(0L), dtypes[5]),
             gz is null ? null! : Out(gz, dtypes[6]),
             hasH0 ? Out(gh0, dtypes[7]) : null!,
+            null!,
             null!,
         };
     }

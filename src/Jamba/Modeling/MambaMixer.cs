@@ -92,7 +92,7 @@ public sealed class MambaMixer : nn.Module
         }
         else
         {
-            var (scanned, last) = SelectiveScan.Forward(hs, delta, A, B, C, D, gate, state is { HasState: true } ? state.Ssm : null);
+            var (scanned, last) = SelectiveScan.Forward(hs, delta, A, B, C, D, gate, state is { HasState: true } ? state.Ssm : null, returnState: state is not null);
             if (state is not null) { state.Ssm.copy_(last); state.HasState = true; }
             y = scanned;
         }
