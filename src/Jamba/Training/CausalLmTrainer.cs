@@ -42,6 +42,14 @@ public sealed class CausalLmTrainer : IDisposable
     public IReadOnlyList<TrainingLogEntry> History => state.History;
     /// <summary>The optimiser (for inspection).</summary>
     public AdamW Optimizer => optimizer;
+    /// <summary>Where the data came from, recorded in checkpoints so a resume can find it: path, format, text column.</summary>
+    public void SetDataSource(string? path, string? format, string? textColumn)
+    {
+        state.DataPath = path is null ? null : Path.GetFullPath(path);
+        state.DataFormat = format;
+        state.TextColumn = textColumn;
+    }
+
     /// <summary>Number of training sequences.</summary>
     public int TrainSequences { get; }
     /// <summary>Number of validation sequences.</summary>
@@ -135,6 +143,9 @@ public sealed class CausalLmTrainer : IDisposable
         state.BestValidationLoss = saved.BestValidationLoss;
         state.EvaluationsWithoutImprovement = saved.EvaluationsWithoutImprovement;
         state.History = saved.History.Where(h => h.Step <= saved.Step).ToList();
+        state.DataPath ??= saved.DataPath;
+        state.DataFormat ??= saved.DataFormat;
+        state.TextColumn ??= saved.TextColumn;
         elapsedBefore = saved.ElapsedSeconds;
     }
 

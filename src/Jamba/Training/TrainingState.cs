@@ -38,6 +38,12 @@ public sealed class TrainingState
     public string DataFingerprint { get; set; } = "";
     /// <summary>The tokenizer used to build the data (<c>byte</c> or a file name), for information.</summary>
     public string? Tokenizer { get; set; }
+    /// <summary>The data path the run was started with (lets <c>jamba train --resume</c> find it again).</summary>
+    public string? DataPath { get; set; }
+    /// <summary>The data format name (<c>auto</c>, <c>text</c>, <c>jsonl</c>, <c>tsv</c>).</summary>
+    public string? DataFormat { get; set; }
+    /// <summary>The JSONL field / TSV column holding the text.</summary>
+    public string? TextColumn { get; set; }
     /// <summary>The run's options.</summary>
     public TrainingOptions Options { get; set; } = new();
     /// <summary>Every log row up to <see cref="Step"/>.</summary>
