@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Jamba.Checkpoints;
 using Jamba.Planning;
 using Jamba.Tokenization;
@@ -116,6 +117,11 @@ public sealed class TrainCommand : ICommand
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"data: {data.DocumentCount:N0} documents, {data.StreamTokens:N0} tokens → {trainer.TrainSequences} training + {trainer.ValidationSequences} validation sequences of {options.SequenceLength}; {options.BatchSize * options.GradientAccumulation * options.SequenceLength:N0} tokens per update"));
         if (resumeDir is not null) Console.WriteLine($"resuming from {resumeDir} at step {trainer.Step}");
+        if (trainer.Step >= options.Steps)
+        {
+            Console.WriteLine($"nothing to do: the run is already at step {trainer.Step} of {options.Steps} (pass a larger --steps to train further)");
+            return 0;
+        }
 
         Directory.CreateDirectory(outDir);
         trainer.OutputDirectory = outDir;
@@ -130,6 +136,13 @@ public sealed class TrainCommand : ICommand
             cts.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (job schedulers, `kill`, containers stopping) gets the same treatment: finish the step, save, leave.
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            if (cts.IsCancellationRequested) return;
+            ctx.Cancel = true;
+            cts.Cancel();
+        });
         TrainingResult result;
         try { result = trainer.Run(cts.Token); }
         finally

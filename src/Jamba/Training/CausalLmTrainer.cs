@@ -151,14 +151,14 @@ public sealed class CausalLmTrainer : IDisposable
 
     /// <summary>
     /// Trains until <see cref="TrainingOptions.Steps"/> updates, early stopping, or cancellation (checked between
-    /// updates). Evaluates at the start (fresh runs), every <see cref="TrainingOptions.EvalEvery"/> updates and at the
+    /// updates; a run already at its last step returns at once). Evaluates at the start (fresh runs), every <see cref="TrainingOptions.EvalEvery"/> updates and at the
     /// end; checkpoints every <see cref="TrainingOptions.SaveEvery"/> updates and always at the end, also when
     /// cancelled, when <see cref="OutputDirectory"/> is set.
     /// </summary>
     /// <exception cref="InvalidOperationException">The loss became NaN or infinite.</exception>
     public TrainingResult Run(CancellationToken cancellationToken = default)
     {
-        bool interrupted = false, earlyStopped = false;
+        bool interrupted = false, earlyStopped = false, trained = false;
         string? lastCheckpoint = null;
         long lastSaved = -1, lastEval = state.History.LastOrDefault(h => h.ValidationLoss is not null)?.Step ?? -1;
         clock.Restart();
@@ -173,6 +173,7 @@ public sealed class CausalLmTrainer : IDisposable
             {
                 if (cancellationToken.IsCancellationRequested) { interrupted = true; break; }
                 var entry = TrainStep();
+                trained = true;
                 bool evalNow = validation.Length > 0 && Options.EvalEvery > 0 && state.Step % Options.EvalEvery == 0;
                 if (evalNow)
                 {
@@ -193,14 +194,15 @@ public sealed class CausalLmTrainer : IDisposable
                 }
             }
             if (earlyStopped) StepCompleted?.Invoke(state.History[^1]);
-            if (!interrupted && validation.Length > 0 && lastEval != state.Step)
+            if (trained && !interrupted && validation.Length > 0 && lastEval != state.Step)
             {
                 // The final row gets the end-of-run validation numbers.
                 var last = state.History.Count > 0 && state.History[^1].Step == state.Step ? state.History[^1] : null;
                 if (last is not null) state.History.RemoveAt(state.History.Count - 1);
                 RecordEvaluation(last);
             }
-            if (OutputDirectory is not null && lastSaved != state.Step) lastCheckpoint = SaveStepCheckpoint();
+            // A run that took no step (resumed at its end) has nothing new to save.
+            if (OutputDirectory is not null && trained && lastSaved != state.Step) lastCheckpoint = SaveStepCheckpoint();
         }
         finally
         {
