@@ -15,6 +15,9 @@ namespace Jamba.Training;
 /// Determinism: the data split, the batch order (<see cref="BatchSampler"/>) and torch's generator all derive from
 /// <see cref="TrainingOptions.Seed"/>, so on CPU the same seed gives the same losses; resuming restores every one of
 /// these states, so an interrupted run continues with the loss curve of an uninterrupted one.
+/// The trainer works on the model's device and dtype (<see cref="TrainingOptions.Device"/> and
+/// <see cref="TrainingOptions.DType"/> say where <c>jamba train</c> puts the model). The constructor seeds torch's
+/// global generator with the seed.
 /// Precision: with <c>DType = bf16</c> (or f16) the model's parameters are bf16 (forward and backward in bf16) and
 /// AdamW keeps float32 master weights and moments; the loss and logits are float32 (the LM head output is upcast).
 /// </remarks>
@@ -365,7 +368,7 @@ public sealed class CausalLmTrainer : IDisposable
         if (Options.KeepCheckpoints <= 0 || OutputDirectory is null) return;
         var old = Directory.EnumerateDirectories(OutputDirectory, TrainingState.CheckpointPrefix + "*")
             .Where(TrainingState.IsCheckpoint)
-            .OrderByDescending(d => Path.GetFileName(d), StringComparer.Ordinal)
+            .OrderByDescending(d => long.TryParse(Path.GetFileName(d)[TrainingState.CheckpointPrefix.Length..], out long n) ? n : -1)
             .Skip(Options.KeepCheckpoints);
         foreach (var d in old)
         {

@@ -45,9 +45,12 @@ public sealed class TrainingOptions
     public int EarlyStoppingPatience { get; set; }
     /// <summary>Seed for data split, data order and torch's generator (default 0).</summary>
     public long Seed { get; set; }
-    /// <summary>Parameter dtype while training: <c>f32</c> (default) or <c>bf16</c>/<c>f16</c> with float32 master weights in the optimiser.</summary>
+    /// <summary>
+    /// Parameter dtype while training: <c>f32</c> (default) or <c>bf16</c>/<c>f16</c> with float32 master weights in
+    /// the optimiser. The trainer follows the model it is given; this records the choice (the CLI loads the model in it).
+    /// </summary>
     public string DType { get; set; } = "f32";
-    /// <summary>Torch device (default <c>cpu</c>).</summary>
+    /// <summary>Torch device (default <c>cpu</c>). The trainer uses the model's device; this records the choice (the CLI loads the model on it).</summary>
     public string Device { get; set; } = "cpu";
     /// <summary>Request router logits and add <c>router_aux_loss_coef</c> × the load-balancing loss when the model has MoE layers (default true).</summary>
     public bool RouterAuxLoss { get; set; } = true;

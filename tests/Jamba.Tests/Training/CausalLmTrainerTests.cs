@@ -48,6 +48,22 @@ public sealed class CausalLmTrainerTests
     }
 
     [TestMethod]
+    public void EarlyStoppingStopsWhenValidationStopsImproving()
+    {
+        using var dir = new TempDir();
+        using var model = NewModel();
+        var o = Options(6, evalEvery: 1);
+        // A learning rate below float32 resolution leaves the weights unchanged: the validation loss cannot improve.
+        o.LearningRate = 1e-15;
+        o.EarlyStoppingPatience = 2;
+        using var trainer = new CausalLmTrainer(model, Data(), o) { OutputDirectory = dir.Path };
+        var result = trainer.Run();
+        Assert.IsTrue(result.EarlyStopped);
+        Assert.AreEqual(2, result.Step, "two evaluations after step 0 without a new best");
+        Assert.AreEqual(TrainingState.CheckpointName(2), Path.GetFileName(result.FinalCheckpoint));
+    }
+
+    [TestMethod]
     public void SameSeedGivesIdenticalLosses()
     {
         static List<double> Losses()
