@@ -118,10 +118,7 @@ public sealed class TrainCommand : ICommand
             $"data: {data.DocumentCount:N0} documents, {data.StreamTokens:N0} tokens → {trainer.TrainSequences} training + {trainer.ValidationSequences} validation sequences of {options.SequenceLength}; {options.BatchSize * options.GradientAccumulation * options.SequenceLength:N0} tokens per update"));
         if (resumeDir is not null) Console.WriteLine($"resuming from {resumeDir} at step {trainer.Step}");
         if (trainer.Step >= options.Steps)
-        {
-            Console.WriteLine($"nothing to do: the run is already at step {trainer.Step} of {options.Steps} (pass a larger --steps to train further)");
-            return 0;
-        }
+            Console.WriteLine($"nothing to train: the run is already at step {trainer.Step} of {options.Steps} (pass a larger --steps to train further); rewriting the loss curve");
 
         Directory.CreateDirectory(outDir);
         trainer.OutputDirectory = outDir;

@@ -35,7 +35,7 @@ public static class LossCurve
     }
 
     /// <summary>
-    /// Plots the training LM loss per step (and its running mean over 1/20 of the run, when there are many steps)
+    /// Plots the training LM loss per step (and its centred running mean over 1/20 of the run, from 40 steps on)
     /// and the validation loss at each evaluation, and writes the PNG atomically.
     /// </summary>
     public static void WritePng(IReadOnlyList<TrainingLogEntry> history, string path, string title = "Training", int width = 900, int height = 540)
@@ -49,18 +49,19 @@ public static class LossCurve
         if (train.Count > 0)
         {
             plot.Add("train loss", train.Select(h => (double)h.Step).ToList(), train.Select(h => h.LmLoss!.Value).ToList(), new Rgb(150, 190, 230));
-            int window = train.Count / 20;
-            if (window >= 3)
+            // A centred running mean: a trailing one lags behind the curve and makes training look slower than it is.
+            int half = train.Count / 40;
+            if (half >= 1)
             {
+                var prefix = new double[train.Count + 1];
+                for (int i = 0; i < train.Count; i++) prefix[i + 1] = prefix[i] + train[i].LmLoss!.Value;
                 var smooth = new List<double>(train.Count);
-                double sum = 0;
                 for (int i = 0; i < train.Count; i++)
                 {
-                    sum += train[i].LmLoss!.Value;
-                    if (i >= window) sum -= train[i - window].LmLoss!.Value;
-                    smooth.Add(sum / Math.Min(i + 1, window));
+                    int lo = Math.Max(0, i - half), hi = Math.Min(train.Count, i + half + 1);
+                    smooth.Add((prefix[hi] - prefix[lo]) / (hi - lo));
                 }
-                plot.Add($"train (mean of {window})", train.Select(h => (double)h.Step).ToList(), smooth, Rgb.Palette[0]);
+                plot.Add($"train (mean of {2 * half + 1})", train.Select(h => (double)h.Step).ToList(), smooth, Rgb.Palette[0]);
             }
         }
         var val = history.Where(h => h.ValidationLoss is not null).ToList();
