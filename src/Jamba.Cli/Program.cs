@@ -8,7 +8,8 @@ using Jamba.Cli.Commands;
 // exit code (2 for usage errors, 1 for everything else); stack traces only with JAMBA_DEBUG=1.
 var commands = new ICommand[]
 {
-    new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(), new TokenizeCommand(),
+    new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(),
+    new TokenizeCommand(), new TrainCommand(),
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
