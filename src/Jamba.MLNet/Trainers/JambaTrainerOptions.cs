@@ -27,7 +27,7 @@ public sealed class JambaTrainerOptions
     /// <summary>Fraction of steps warming the learning rate up linearly. Default 0.1.</summary>
     public float WarmupFraction { get; set; } = 0.1f;
     /// <summary>Learning-rate decay after warm-up. Default cosine.</summary>
-    public LearningRateSchedule LearningRateSchedule { get; set; } = LearningRateSchedule.Cosine;
+    public LearningRateDecay LearningRateSchedule { get; set; } = LearningRateDecay.Cosine;
     /// <summary>Global gradient-norm clip (0: off). Default 1.</summary>
     public float GradientClipNorm { get; set; } = 1f;
     /// <summary>Train only the new classification head, keeping the decoder stack as loaded. Default false.</summary>

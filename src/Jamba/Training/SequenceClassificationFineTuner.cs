@@ -18,17 +18,6 @@ public enum FineTuneObjective
     Regression,
 }
 
-/// <summary>How the learning rate moves after the linear warm-up.</summary>
-public enum LearningRateSchedule
-{
-    /// <summary>Stays at the peak.</summary>
-    Constant,
-    /// <summary>Falls linearly to zero at the last step.</summary>
-    Linear,
-    /// <summary>Follows half a cosine down to zero at the last step.</summary>
-    Cosine,
-}
-
 /// <summary>Settings of <see cref="SequenceClassificationFineTuner"/>.</summary>
 public sealed class FineTuneOptions
 {
@@ -43,7 +32,7 @@ public sealed class FineTuneOptions
     /// <summary>Fraction of all steps spent warming up linearly from 0 to the peak.</summary>
     public float WarmupFraction { get; set; } = 0.1f;
     /// <summary>Decay after warm-up.</summary>
-    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Cosine;
+    public LearningRateDecay Schedule { get; set; } = LearningRateDecay.Cosine;
     /// <summary>Global gradient-norm clip; 0 turns clipping off.</summary>
     public float GradientClipNorm { get; set; } = 1f;
     /// <summary>Train only the classification head; the decoder stack stays as loaded.</summary>
@@ -225,16 +214,12 @@ public static class SequenceClassificationFineTuner
             p.requires_grad = train_;
             if (train_) trainable.Add((name, p));
         }
-        var decay = trainable.Where(t => !NoDecay(t.name)).Select(t => t.p).ToList();
-        var noDecay = trainable.Where(t => NoDecay(t.name)).Select(t => t.p).ToList();
-        var groups = new List<AdamW.ParamGroup>();
-        if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay, new AdamW.Options { LearningRate = options.LearningRate, weight_decay = options.WeightDecay }));
-        if (noDecay.Count > 0) groups.Add(new AdamW.ParamGroup(noDecay, new AdamW.Options { LearningRate = options.LearningRate, weight_decay = 0 }));
-        using var optimizer = optim.AdamW(groups, options.LearningRate);
+        using var optimizer = new AdamW(ParameterGroups.Split(trainable, options.WeightDecay));
 
         int stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
         int totalSteps = stepsPerEpoch * options.Epochs;
         int warmup = (int)Math.Round(options.WarmupFraction * totalSteps);
+        var schedule = new LearningRateSchedule(options.LearningRate, warmup, totalSteps, MinRatio: 0, options.Schedule);
         var rng = new Random((int)(options.Seed ^ (options.Seed >> 32)));
         var order = Enumerable.Range(0, train.Count).ToArray();
 
@@ -256,15 +241,14 @@ public static class SequenceClassificationFineTuner
                     cancellationToken.ThrowIfCancellationRequested();
                     if (stopRequested?.Invoke() == true) throw new OperationCanceledException("fine-tuning was cancelled");
                     var batch = order.Skip(s * options.BatchSize).Take(options.BatchSize).Select(i => train[i]).ToList();
-                    double lr = LearningRateAt(step, totalSteps, warmup, options.LearningRate, options.Schedule);
-                    foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                    double lr = schedule.At(step + 1);
                     using (NewDisposeScope())
                     {
-                        optimizer.zero_grad();
+                        optimizer.ZeroGrad();
                         var loss = Loss(classifier, objective, batch, mean, scale);
                         loss.backward();
-                        if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(trainable.Select(t => t.p), options.GradientClipNorm);
-                        optimizer.step();
+                        if (options.GradientClipNorm > 0) GradientClipping.ClipByGlobalNorm(trainable.Select(t => (Tensor)t.p), options.GradientClipNorm);
+                        optimizer.Step(lr);
                         lossSum += loss.item<float>();
                     }
                     lossCount++;
@@ -289,7 +273,7 @@ public static class SequenceClassificationFineTuner
                     else sinceBest++;
                 }
                 progress?.Invoke(new FineTuneProgress(epoch, step, totalSteps, lossCount > 0 ? lossSum / lossCount : double.NaN,
-                    LearningRateAt(Math.Max(0, step - 1), totalSteps, warmup, options.LearningRate, options.Schedule),
+                    schedule.At(Math.Max(1, step)),
                     tokens > 0 ? tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds) : double.NaN, valLoss, valAccuracy, true));
                 lossSum = 0; lossCount = 0; tokens = 0; clock.Restart();
                 if (useValidation && options.EarlyStoppingPatience > 0 && sinceBest >= options.EarlyStoppingPatience) break;
@@ -338,21 +322,6 @@ public static class SequenceClassificationFineTuner
         }
         return (total / validation.Count, objective == FineTuneObjective.Regression ? null : (double)correct / validation.Count);
     }
-
-    /// <summary>The learning rate at a 0-based step: linear warm-up, then the schedule down to zero at the last step.</summary>
-    public static double LearningRateAt(int step, int totalSteps, int warmupSteps, double peak, LearningRateSchedule schedule)
-    {
-        if (warmupSteps > 0 && step < warmupSteps) return peak * (step + 1) / warmupSteps;
-        if (schedule == LearningRateSchedule.Constant) return peak;
-        int decaySteps = Math.Max(1, totalSteps - warmupSteps);
-        double progress = Math.Clamp((double)(step - warmupSteps) / decaySteps, 0, 1);
-        return schedule == LearningRateSchedule.Linear ? peak * (1 - progress) : peak * 0.5 * (1 + Math.Cos(Math.PI * progress));
-    }
-
-    /// <summary>Parameters that weight decay would only hurt: norms' gains, biases and the Mamba dynamics (A_log, D).</summary>
-    internal static bool NoDecay(string name) =>
-        name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("norm", StringComparison.OrdinalIgnoreCase)
-        || name.EndsWith("A_log", StringComparison.Ordinal) || name.EndsWith(".D", StringComparison.Ordinal);
 
     private static void ReplaceSnapshot(ref Dictionary<string, Tensor>? snapshot, nn.Module module)
     {

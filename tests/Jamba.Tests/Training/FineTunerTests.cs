@@ -6,18 +6,15 @@ namespace Jamba.Tests.Training;
 public sealed class FineTunerTests
 {
     [TestMethod]
-    public void ScheduleWarmsUpThenDecays()
+    public void ScheduleShapesWarmUpThenDecayToZero()
     {
-        Assert.AreEqual(0.5, SequenceClassificationFineTuner.LearningRateAt(0, 10, 2, 1, LearningRateSchedule.Cosine), 1e-12);
-        Assert.AreEqual(1.0, SequenceClassificationFineTuner.LearningRateAt(1, 10, 2, 1, LearningRateSchedule.Cosine), 1e-12);
-        Assert.AreEqual(1.0, SequenceClassificationFineTuner.LearningRateAt(2, 10, 2, 1, LearningRateSchedule.Cosine), 1e-12);
-        Assert.AreEqual(0.5, SequenceClassificationFineTuner.LearningRateAt(6, 10, 2, 1, LearningRateSchedule.Cosine), 1e-12);
-        Assert.AreEqual(0.5, SequenceClassificationFineTuner.LearningRateAt(6, 10, 2, 1, LearningRateSchedule.Linear), 1e-12);
-        Assert.AreEqual(1.0, SequenceClassificationFineTuner.LearningRateAt(9, 10, 2, 1, LearningRateSchedule.Constant), 1e-12);
-        Assert.IsTrue(SequenceClassificationFineTuner.NoDecay("model.layers.0.mamba.A_log"));
-        Assert.IsTrue(SequenceClassificationFineTuner.NoDecay("model.layers.0.mamba.D"));
-        Assert.IsTrue(SequenceClassificationFineTuner.NoDecay("model.final_layernorm.weight"));
-        Assert.IsFalse(SequenceClassificationFineTuner.NoDecay("model.layers.0.mamba.in_proj.weight"));
+        LearningRateSchedule S(LearningRateDecay d) => new(1, WarmupSteps: 2, TotalSteps: 10, MinRatio: 0, d);
+        Assert.AreEqual(0.5, S(LearningRateDecay.Cosine).At(1), 1e-12);
+        Assert.AreEqual(1.0, S(LearningRateDecay.Cosine).At(2), 1e-12);
+        Assert.AreEqual(0.5, S(LearningRateDecay.Cosine).At(6), 1e-12);
+        Assert.AreEqual(0.5, S(LearningRateDecay.Linear).At(6), 1e-12);
+        Assert.AreEqual(0.0, S(LearningRateDecay.Linear).At(10), 1e-12);
+        Assert.AreEqual(1.0, S(LearningRateDecay.Constant).At(9), 1e-12);
     }
 
     [TestMethod]
