@@ -18,6 +18,7 @@ public sealed class FineTunerTests
     }
 
     [TestMethod]
+    [TestCategory("EndToEnd")]
     public void LearnsASeparableTaskWithoutTouchingTheSource()
     {
         var config = TestConfigs.Tiny(c => c.VocabSize = 300);
