@@ -54,6 +54,7 @@ public sealed class PersistenceTests
 
     [TestMethod]
     [Timeout(600_000)]
+    [TestCategory("EndToEnd")]
     public void SavedPipelineLoadsInANewProcessWithIdenticalScores()
     {
         var ml = TestModels.Context();
