@@ -15,6 +15,7 @@ public sealed class MemoryTests
 
     [TestMethod]
     [Timeout(600_000)]
+    [TestCategory("EndToEnd")]
     public void ManyBatchesLeakNoTensorsAndKeepMemoryFlat()
     {
         var ml = TestModels.Context();
