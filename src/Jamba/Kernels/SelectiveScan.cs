@@ -62,6 +62,24 @@ public static class SelectiveScan
     }
 
     /// <summary>
+    /// <see cref="Forward"/> for callers that do not need the final state (a full sequence without a cache, as in
+    /// training): returns y [batch, channels, length] only. With gradients on, the autograd node then has y as its
+    /// only output, so nothing the caller drops is needed by backward.
+    /// </summary>
+    public static Tensor ForwardOutput(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor? z = null, Tensor? initialState = null)
+    {
+        bool fused = CpuKernelSupport.AllOnCpu(x, delta, A, B, C, D, z, initialState) && CpuKernelSupport.FitsSpan(x, B, C);
+        bool needsGrad = is_grad_enabled() && new[] { x, delta, A, B, C, D, z, initialState }.Any(t => t is not null && t.requires_grad);
+        if (!fused || !needsGrad)
+        {
+            var (y, state) = Forward(x, delta, A, B, C, D, z, initialState);
+            state.Dispose();
+            return y;
+        }
+        return SelectiveScanFunction.apply(x, delta, A, B, C, D, z!, initialState!, SelectiveScanCpu.DefaultChunk, false)[0];
+    }
+
+    /// <summary>
     /// One decode step, updating <paramref name="state"/> [batch, channels, state] (float32) in place.
     /// x, Δ, z: [batch, channels]; B, C: [batch, state]. Returns y [batch, channels] in x's dtype.
     /// </summary>

@@ -7,8 +7,11 @@ namespace Jamba.Kernels;
 /// <summary>
 /// The CPU selective scan as a libtorch autograd node: the forward runs the fused kernel and keeps only the inputs
 /// and one state per chunk; the backward runs the fused reverse kernel. Inputs to <c>apply</c>, in order:
-/// x, Δ, A, B, C, D, z (or null), initial state (or null), chunk length (int).
-/// Outputs: y (x's dtype) and the final state (float32).
+/// x, Δ, A, B, C, D, z (or null), initial state (or null), chunk length (int), and optionally whether to return the
+/// final state (bool, default true).
+/// Outputs: y (x's dtype) and, unless asked not to, the final state (float32). A caller that does not use the state
+/// must ask for y alone: autograd fills the missing gradient of an unused output with zeros shaped like that output,
+/// so the output would have to stay alive until backward, which a caller that disposes what it does not use breaks.
 /// </summary>
 internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction<SelectiveScanFunction>
 {
@@ -67,6 +70,11 @@ internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction
         ctx.save_data("dtypes", new[] { x.dtype, delta.dtype, A.dtype, B.dtype, C.dtype, D.dtype, z?.dtype ?? x.dtype, h0?.dtype ?? ScalarType.Float32 });
         ctx.save_data("chunk", chunk);
         ctx.save_data("hasInitialState", h0 is not null);
+        if (vars.Length > 9 && vars[9] is false)
+        {
+            state.Dispose();
+            return new List<Tensor> { y };
+        }
         return new List<Tensor> { y, state };
     }
 
@@ -103,6 +111,7 @@ internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction
             Out(gC.sum(0L), dtypes[4]), Out(gD.sum(0L), dtypes[5]),
             gz is null ? null! : Out(gz, dtypes[6]),
             hasH0 ? Out(gh0, dtypes[7]) : null!,
+            null!,
             null!,
         };
     }
