@@ -8,7 +8,7 @@ using Jamba.Cli.Commands;
 // exit code (2 for usage errors, 1 for everything else); stack traces only with JAMBA_DEBUG=1.
 var commands = new ICommand[]
 {
-    new DemoCommand(), new InfoCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(), new TokenizeCommand(),
+    new DemoCommand(), new InfoCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(), new TokenizeCommand(), new BenchCommand(),
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
@@ -34,7 +34,7 @@ try
         Console.WriteLine(command.Help);
         return 0;
     }
-    if (parsed.Positional.Count > 0) throw new UsageException($"unexpected argument '{parsed.Positional[0]}' (see jamba {command.Name} --help)");
+    if (parsed.Positional.Count > 0 && !command.TakesPositional) throw new UsageException($"unexpected argument '{parsed.Positional[0]}' (see jamba {command.Name} --help)");
     return command.Run(parsed);
 }
 catch (UsageException e)
