@@ -17,7 +17,7 @@ public sealed class BenchCommand : ICommand
     public IEnumerable<string> ValueOptions => new[]
     {
         "model", "config", "device", "dtype", "threads", "prompt-tokens", "new-tokens", "batch", "runs", "warmup",
-        "train-tokens", "prefill-chunk", "seed", "length", "channels", "moe-tokens", "moe-experts", "iterations", "reference-iterations",
+        "train-tokens", "prefill-chunk", "seed", "ceiling-mib", "ceiling-matmul", "length", "channels", "moe-tokens", "moe-experts", "iterations", "reference-iterations",
     };
     public IEnumerable<string> FlagOptions => Array.Empty<string>();
     public string Help =>
@@ -36,6 +36,7 @@ public sealed class BenchCommand : ICommand
         "  --runs R             timed runs (default 3); --warmup W untimed runs first (default 1)\n" +
         "  --train-tokens N     training-step tokens (default 256; 0 skips the training step)\n" +
         "  --prefill-chunk C    prefill positions per forward pass (default 512)\n" +
+        "  --ceiling-mib M      buffer of the bandwidth ceiling in MiB (default 512); --ceiling-matmul N: n of its n³ matmul (default 2048)\n" +
         "kernels: selective scan forward/backward/step, causal conv forward/backward, MoE dispatch (grouped vs dense twin\n" +
         "         vs two dense MLPs of the same width), each against its reference in the same run.";
 
@@ -71,10 +72,11 @@ public sealed class BenchCommand : ICommand
             PromptTokens = args.Int("prompt-tokens", 2048, 1), NewTokens = args.Int("new-tokens", 64, 1), Batch = args.Int("batch", 1, 1),
             Runs = args.Int("runs", 3, 1), Warmup = args.Int("warmup", 1, 0), TrainTokens = args.Int("train-tokens", 256, 0),
             PrefillChunk = args.Int("prefill-chunk", 512, 1), Seed = args.Long("seed") ?? 0,
+            CeilingBufferBytes = (long)args.Int("ceiling-mib", 512, 1) << 20, CeilingMatmulSize = args.Int("ceiling-matmul", 2048, 16),
             Progress = line => Console.Error.WriteLine(line),
         };
         Console.Error.WriteLine("measuring the machine's ceilings…");
-        var ceilings = MachineCeilings.Measure(options.TorchDevice);
+        var ceilings = MachineCeilings.Measure(options.TorchDevice, bench.CeilingBufferBytes, bench.CeilingMatmulSize);
         GC.Collect();
         long baseline = ProcessMemory.ResidentBytes;
         using var model = args.Get("config") is string configPath

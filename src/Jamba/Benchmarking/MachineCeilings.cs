@@ -40,6 +40,15 @@ public sealed record MachineCeilings(double ReadBytesPerSecond, double CopyBytes
         return new MachineCeilings(read, copy, Rate(ScalarType.Float32), Rate(ScalarType.BFloat16));
     }
 
+    /// <summary>
+    /// The larger of each figure of two measurements (say, before and after a benchmark). On a shared machine a
+    /// ceiling measured while others load it comes out low and would flatter every percentage of it; the higher
+    /// of two keeps the percentages conservative.
+    /// </summary>
+    public MachineCeilings Max(MachineCeilings other) => new(
+        Math.Max(ReadBytesPerSecond, other.ReadBytesPerSecond), Math.Max(CopyBytesPerSecond, other.CopyBytesPerSecond),
+        Math.Max(MatmulFlopsPerSecond, other.MatmulFlopsPerSecond), Math.Max(Bf16MatmulFlopsPerSecond, other.Bf16MatmulFlopsPerSecond));
+
     /// <summary>Waits for the device to finish (a no-op on CPU, where every op is synchronous).</summary>
     internal static void Sync(Tensor t)
     {

@@ -21,6 +21,10 @@ public sealed record ModelBenchmarkOptions
     public int DecodeWindow { get; init; } = 20;
     /// <summary>Seed of the random prompts and training batch.</summary>
     public long Seed { get; init; } = 0;
+    /// <summary>Buffer bytes of the bandwidth ceiling (far larger than the caches for a true figure).</summary>
+    public long CeilingBufferBytes { get; init; } = 512L << 20;
+    /// <summary>Matrix size n of the n×n×n matmul ceiling.</summary>
+    public int CeilingMatmulSize { get; init; } = 2048;
     /// <summary>Called with a line of progress (CLI output); null for silence.</summary>
     public Action<string>? Progress { get; init; }
 }

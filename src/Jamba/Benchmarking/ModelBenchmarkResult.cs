@@ -6,7 +6,7 @@ namespace Jamba.Benchmarking;
 /// </summary>
 public sealed record ModelBenchmarkResult
 {
-    /// <summary>The ceilings measured in the same run.</summary>
+    /// <summary>The ceilings measured in the same run (the higher of a measurement before and one after).</summary>
     public required MachineCeilings Ceilings { get; init; }
     /// <summary>The options the run used.</summary>
     public required ModelBenchmarkOptions Options { get; init; }
