@@ -78,6 +78,7 @@ public sealed class BenchCommand : ICommand
         Console.Error.WriteLine("measuring the machine's ceilings…");
         var ceilings = MachineCeilings.Measure(options.TorchDevice, bench.CeilingBufferBytes, bench.CeilingMatmulSize);
         GC.Collect();
+        ProcessMemory.TrimNativeHeap();
         long baseline = ProcessMemory.ResidentBytes;
         using var model = args.Get("config") is string configPath
             ? JambaModel.Create(JambaConfig.Load(configPath), options, args.Long("seed") ?? 0)
@@ -106,6 +107,9 @@ public sealed class BenchCommand : ICommand
         w.WriteLine($"resident memory       peak {MiB(r.PeakResidentBytes)}; before the model {MiB(r.BaselineResidentBytes)}; " +
             $"after early decode {MiB(r.ResidentAfterEarlyDecodeBytes)}, after the last step {MiB(r.ResidentAfterDecodeBytes)} " +
             $"({(r.ResidentAfterDecodeBytes - r.ResidentAfterEarlyDecodeBytes) * 100.0 / Math.Max(1, r.ResidentAfterEarlyDecodeBytes):+0.00;-0.00}%)");
+        double above = r.PeakResidentBytes - r.BaselineResidentBytes;
+        w.WriteLine($"peak above baseline   {MiB(above)} = weights + cache ({MiB(r.WeightBytes + r.CacheBytesAllocated)}) + {MiB(above - r.WeightBytes - r.CacheBytesAllocated)} workspace; " +
+            $"{above / (double)(r.WeightBytes + r.CacheBytesAllocated):F2}× (weights + cache)");
         return w.ToString();
     }
 }

@@ -38,6 +38,8 @@ public static class ModelBenchmark
         {
             bool timed = run >= o.Warmup;
             GC.Collect();
+            GC.WaitForPendingFinalizers();
+            ProcessMemory.TrimNativeHeap();
             ProcessMemory.ResetPeak();
             var stamps = new List<double>(o.NewTokens);
             var sw = Stopwatch.StartNew();

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Jamba.Benchmarking;
 
 /// <summary>
@@ -22,6 +24,20 @@ public static class ProcessMemory
         try { File.WriteAllText("/proc/self/clear_refs", "5"); return true; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException) { return false; }
     }
+
+    /// <summary>
+    /// Returns freed native heap to the system (glibc <c>malloc_trim</c>), so that memory freed by an earlier phase
+    /// is not counted in the next phase's resident figures. Returns false where there is no glibc.
+    /// </summary>
+    public static bool TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try { return malloc_trim(0) != 0; }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int malloc_trim(nuint pad);
 
     private static long Read(string key)
     {
