@@ -9,7 +9,7 @@ using Jamba.Cli.Commands;
 var commands = new ICommand[]
 {
     new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(),
-    new TokenizeCommand(), new TrainCommand(),
+    new TokenizeCommand(), new TrainCommand(), new BenchCommand(),
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
@@ -35,7 +35,7 @@ try
         Console.WriteLine(command.Help);
         return 0;
     }
-    if (parsed.Positional.Count > 0) throw new UsageException($"unexpected argument '{parsed.Positional[0]}' (see jamba {command.Name} --help)");
+    if (parsed.Positional.Count > 0 && !command.TakesPositional) throw new UsageException($"unexpected argument '{parsed.Positional[0]}' (see jamba {command.Name} --help)");
     return command.Run(parsed);
 }
 catch (UsageException e)

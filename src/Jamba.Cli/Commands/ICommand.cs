@@ -13,6 +13,8 @@ public interface ICommand
     IEnumerable<string> ValueOptions { get; }
     /// <summary>Options that are plain flags.</summary>
     IEnumerable<string> FlagOptions { get; }
+    /// <summary>Whether the command reads positional arguments itself (otherwise any is a usage error).</summary>
+    bool TakesPositional => false;
     /// <summary>Runs the command; returns the exit code.</summary>
     int Run(CliArgs args);
 }

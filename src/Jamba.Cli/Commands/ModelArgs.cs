@@ -16,6 +16,9 @@ internal static class ModelArgs
     public static JambaModelOptions ModelOptions(CliArgs args)
     {
         ApplyThreads(args);
+        // Long prompts allocate many megabyte-sized activations; return them to the system when freed so the
+        // resident size stays at weights + cache + the live workspace (see ProcessMemory.ReturnLargeBlocksToSystem).
+        Jamba.Benchmarking.ProcessMemory.ReturnLargeBlocksToSystem();
         var options = new JambaModelOptions { Device = args.Get("device") ?? "cpu", DType = args.Get("dtype") ?? "f32" };
         try { _ = options.TorchDType; }
         catch (ArgumentException e) { throw new UsageException($"--dtype: {e.Message}"); }

@@ -17,6 +17,16 @@ public sealed record KernelBenchmarkOptions
     public int State { get; init; } = 16;
     /// <summary>Causal conv kernel width.</summary>
     public int ConvWidth { get; init; } = 4;
+    /// <summary>Tokens routed through the MoE benchmark layer (prefill-sized).</summary>
+    public int MoeTokens { get; init; } = 4096;
+    /// <summary>Experts of the MoE benchmark layer.</summary>
+    public int MoeExperts { get; init; } = 16;
+    /// <summary>Experts per token of the MoE benchmark layer.</summary>
+    public int MoeTopK { get; init; } = 2;
+    /// <summary>Hidden width of the MoE benchmark layer (bench-30m's).</summary>
+    public int MoeHidden { get; init; } = 512;
+    /// <summary>Intermediate width of each expert (bench-30m's).</summary>
+    public int MoeIntermediate { get; init; } = 1024;
     /// <summary>Untimed runs before measuring (JIT, allocator and cache warm-up).</summary>
     public int Warmup { get; init; } = 1;
     /// <summary>Timed runs per measurement; the median is reported.</summary>
@@ -108,11 +118,11 @@ public static class KernelBenchmarks
             "autograd through libtorch conv1d", () => CausalConv1d.Reference(convLeaves[0], convLeaves[1], convLeaves[2]),
             gy, convLeaves));
 
-        // MoE dispatch timing goes here (added with the mixture-of-experts layer).
+        results.AddRange(MoeBenchmarks.Run(o, g));
         return results;
     }
 
-    static KernelTiming Compare(KernelBenchmarkOptions o, string name, string shape, string fastName, Func<object> fast,
+    internal static KernelTiming Compare(KernelBenchmarkOptions o, string name, string shape, string fastName, Func<object> fast,
         string refName, Func<object> reference, int inner = 1)
         => Report(o, new(name, shape, Median(o.Warmup, o.Iterations, () => { }, fast, inner),
             Median(0, o.ReferenceIterations, () => { }, reference, inner), fastName, refName));

@@ -46,13 +46,8 @@ public static class SelectiveScan
     /// autograd node when gradients are needed); on any other device the chunked tensor-op scan.
     /// </summary>
     /// <returns>y [batch, channels, length] in x's dtype and the final state [batch, channels, state] in float32.</returns>
-    /// <remarks>
-    /// With <paramref name="returnState"/> false the final state is not produced (state is then null). Callers that
-    /// do not keep the state must say so: an autograd output that is disposed before the backward runs would be
-    /// read by libtorch when it fills in that output's (absent) gradient.
-    /// </remarks>
     public static (Tensor y, Tensor state) Forward(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D,
-        Tensor? z = null, Tensor? initialState = null, bool returnState = true)
+        Tensor? z = null, Tensor? initialState = null)
     {
         if (!CpuKernelSupport.AllOnCpu(x, delta, A, B, C, D, z, initialState) || !CpuKernelSupport.FitsSpan(x, B, C))
             return SelectiveScanChunked.Forward(x, delta, A, B, C, D, z, initialState);
@@ -60,11 +55,28 @@ public static class SelectiveScan
         if (!needsGrad)
         {
             var (y, state, _) = SelectiveScanFunction.RunForward(x, delta, A, B, C, D, z, initialState, SelectiveScanCpu.DefaultChunk, keepCheckpoints: false);
-            if (!returnState) { state.Dispose(); state = null!; }
             return (y, state);
         }
-        var outputs = SelectiveScanFunction.apply(x, delta, A, B, C, D, z!, initialState!, SelectiveScanCpu.DefaultChunk, returnState);
-        return (outputs[0], returnState ? outputs[1] : null!);
+        var outputs = SelectiveScanFunction.apply(x, delta, A, B, C, D, z!, initialState!, SelectiveScanCpu.DefaultChunk);
+        return (outputs[0], outputs[1]);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> for callers that do not need the final state (a full sequence without a cache, as in
+    /// training): returns y [batch, channels, length] only. With gradients on, the autograd node then has y as its
+    /// only output, so nothing the caller drops is needed by backward.
+    /// </summary>
+    public static Tensor ForwardOutput(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor? z = null, Tensor? initialState = null)
+    {
+        bool fused = CpuKernelSupport.AllOnCpu(x, delta, A, B, C, D, z, initialState) && CpuKernelSupport.FitsSpan(x, B, C);
+        bool needsGrad = is_grad_enabled() && new[] { x, delta, A, B, C, D, z, initialState }.Any(t => t is not null && t.requires_grad);
+        if (!fused || !needsGrad)
+        {
+            var (y, state) = Forward(x, delta, A, B, C, D, z, initialState);
+            state.Dispose();
+            return y;
+        }
+        return SelectiveScanFunction.apply(x, delta, A, B, C, D, z!, initialState!, SelectiveScanCpu.DefaultChunk, false)[0];
     }
 
     /// <summary>

@@ -7,8 +7,11 @@ namespace Jamba.Kernels;
 /// <summary>
 /// The CPU selective scan as a libtorch autograd node: the forward runs the fused kernel and keeps only the inputs
 /// and one state per chunk; the backward runs the fused reverse kernel. Inputs to <c>apply</c>, in order:
-/// x, Δ, A, B, C, D, z (or null), initial state (or null), chunk length (int), whether to output the final state (bool).
-/// Outputs: y (x's dtype) and, when asked, the final state (float32).
+/// x, Δ, A, B, C, D, z (or null), initial state (or null), chunk length (int), and optionally whether to return the
+/// final state (bool, default true).
+/// Outputs: y (x's dtype) and, unless asked not to, the final state (float32). A caller that does not use the state
+/// must ask for y alone: autograd fills the missing gradient of an unused output with zeros shaped like that output,
+/// so the output would have to stay alive until backward, which a caller that disposes what it does not use breaks.
 /// </summary>
 internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction<SelectiveScanFunction>
 {
@@ -60,7 +63,6 @@ internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction
     {
         var (x, delta, A, B, C, D) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Tensor)vars[4], (Tensor)vars[5]);
         var z = vars[6] as Tensor; var h0 = vars[7] as Tensor; int chunk = (int)vars[8];
-        bool outputState = vars.Length <= 9 || (bool)vars[9];
         var (y, state, ck) = RunForward(x, delta, A, B, C, D, z, h0, chunk, keepCheckpoints: true);
         // Float32 contiguous copies, so the backward reads the same numbers the forward did (and bf16 inputs are
         // converted once, not twice).
@@ -68,9 +70,12 @@ internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction
         ctx.save_data("dtypes", new[] { x.dtype, delta.dtype, A.dtype, B.dtype, C.dtype, D.dtype, z?.dtype ?? x.dtype, h0?.dtype ?? ScalarType.Float32 });
         ctx.save_data("chunk", chunk);
         ctx.save_data("hasInitialState", h0 is not null);
-        if (outputState) return new List<Tensor> { y, state };
-        state.Dispose();
-        return new List<Tensor> { y };
+        if (vars.Length > 9 && vars[9] is false)
+        {
+            state.Dispose();
+            return new List<Tensor> { y };
+        }
+        return new List<Tensor> { y, state };
     }
 
     /// <inheritdoc/>

@@ -23,12 +23,19 @@ internal static class CausalMask
             if (queryLength == 1) return null;          // one new token sees every cached key
             if (past == 0) { isCausal = true; return null; }
         }
-        using var scope = NewDisposeScope();
         long keys = past + queryLength;
+        if (keyMask is null)
+        {
+            // A chunk after cached positions, nothing padded: query i may see keys j ≤ past + i. Built in place in
+            // one allocation (no boolean temporaries), since at long contexts this [T, S] bias is the largest
+            // buffer of a prefill chunk.
+            return full(new long[] { 1, 1, queryLength, keys }, MinValue(dtype), dtype: dtype, device: device).triu_(past + 1);
+        }
+        using var scope = NewDisposeScope();
         var keyPos = arange(keys, device: device).unsqueeze(0);                       // (1, S)
         var queryPos = arange(past, keys, device: device).unsqueeze(1);               // (T, 1)
         var allowed = keyPos.le(queryPos).unsqueeze(0);                                // (1, T, S)
-        if (keyMask is not null) allowed = allowed.logical_and(keyMask.gt(0.5f).unsqueeze(1)); // (B, T, S)
+        allowed = allowed.logical_and(keyMask.gt(0.5f).unsqueeze(1));                 // (B, T, S)
         var bias = zeros(allowed.shape, dtype: dtype, device: device).masked_fill(allowed.logical_not(), MinValue(dtype));
         return bias.unsqueeze(1).MoveToOuterDisposeScope();
     }

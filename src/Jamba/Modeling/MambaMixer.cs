@@ -90,10 +90,15 @@ public sealed class MambaMixer : nn.Module
         {
             y = SelectiveScan.Step(state!.Ssm, hs.squeeze(2), delta.squeeze(2), A, B.squeeze(1), C.squeeze(1), D, gate.squeeze(2)).unsqueeze(2);
         }
+        else if (state is null)
+        {
+            y = SelectiveScan.ForwardOutput(hs, delta, A, B, C, D, gate);
+        }
         else
         {
-            var (scanned, last) = SelectiveScan.Forward(hs, delta, A, B, C, D, gate, state is { HasState: true } ? state.Ssm : null, returnState: state is not null);
-            if (state is not null) { state.Ssm.copy_(last); state.HasState = true; }
+            var (scanned, last) = SelectiveScan.Forward(hs, delta, A, B, C, D, gate, state.HasState ? state.Ssm : null);
+            state.Ssm.copy_(last);
+            state.HasState = true;
             y = scanned;
         }
         return out_proj.forward(y.to_type(x.dtype).transpose(1, 2)).MoveToOuterDisposeScope();

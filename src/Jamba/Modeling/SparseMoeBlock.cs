@@ -40,25 +40,61 @@ public sealed class SparseMoeBlock : nn.Module
         var probs = nn.functional.softmax(routerLogits, 1, ScalarType.Float32);
         var (weights, selected) = probs.topk(topK, dim: -1);                           // (N, k)
         weights = weights.to_type(x.dtype);
+        // The choices go to the host once (N·k int64): which experts run, and on how many rows, decides which
+        // matmuls are issued at all. On CPU this is a copy; on a GPU it is the one sync a sparse dispatch needs.
+        long[] choice = selected.cpu().data<long>().ToArray();
+        var output = flat.shape[0] == 1 ? Single(flat, weights, choice) : Grouped(flat, weights, choice);
+        return (output.view(x.shape).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
+    }
 
-        // Sort the N*k (token, slot) assignments by expert so every expert sees one contiguous block.
-        var flatExperts = selected.flatten();
-        var (_, order) = flatExperts.sort(stable: true);
-        var tokenOfSlot = order.div(topK, rounding_mode: RoundingMode.floor);
-        var weightOfSlot = weights.flatten().index_select(0, order).unsqueeze(-1);
-        long[] counts = flatExperts.bincount(null, NumExperts).cpu().data<long>().ToArray();
+    /// <summary>
+    /// One token (a decode step at batch 1): its k experts are called directly on it; no gather, no scatter, no
+    /// sort. Slots are summed in order, as the grouped path's index_add does for a single row.
+    /// </summary>
+    private Tensor Single(Tensor flat, Tensor weights, long[] choice)
+    {
+        Tensor? output = null;
+        for (int j = 0; j < choice.Length; j++)
+        {
+            var y = experts[(int)choice[j]].forward(flat) * weights.narrow(1, j, 1);
+            output = output is null ? y : output.add_(y);
+        }
+        return output!;
+    }
 
+    /// <summary>
+    /// Several tokens: the N·k (token, slot) assignments are bucketed by expert on the host (a counting sort, no
+    /// device sort or bincount), and each expert that received tokens runs once on its gathered rows; the weighted
+    /// results are added back into place. Experts without tokens issue no operation.
+    /// </summary>
+    private Tensor Grouped(Tensor flat, Tensor weights, long[] choice)
+    {
+        int assignments = choice.Length, numExperts = NumExperts;
+        var counts = new int[numExperts];
+        foreach (long e in choice) counts[e]++;
+        var starts = new int[numExperts];
+        for (int e = 1; e < numExperts; e++) starts[e] = starts[e - 1] + counts[e - 1];
+        // First half: the token of each assignment, grouped by expert; second half: its slot (token·k + j), for the weight.
+        var index = new long[2 * assignments];
+        var fill = (int[])starts.Clone();
+        for (int slot = 0; slot < assignments; slot++)
+        {
+            int at = fill[choice[slot]]++;
+            index[at] = slot / topK;
+            index[assignments + at] = slot;
+        }
+        var indexTensor = tensor(index, device: flat.device);
+        var weightOfSlot = weights.reshape(-1, 1);
         var output = zeros_like(flat);
-        long start = 0;
-        for (int e = 0; e < counts.Length; e++)
+        for (int e = 0; e < numExperts; e++)
         {
             if (counts[e] == 0) continue;
-            var tokens = tokenOfSlot.narrow(0, start, counts[e]);
-            var y = experts[e].forward(flat.index_select(0, tokens)) * weightOfSlot.narrow(0, start, counts[e]);
+            var tokens = indexTensor.narrow(0, starts[e], counts[e]);
+            var slots = indexTensor.narrow(0, assignments + starts[e], counts[e]);
+            var y = experts[e].forward(flat.index_select(0, tokens)) * weightOfSlot.index_select(0, slots);
             output.index_add_(0, tokens, y, 1);
-            start += counts[e];
         }
-        return (output.view(x.shape).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
+        return output;
     }
 
     /// <summary>

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using Jamba.Inference;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Jamba.Benchmarking;
+
+/// <summary>
+/// Times a model end to end the way it is used (what <c>jamba bench</c> prints): generation through
+/// <see cref="TokenGenerator"/> with chunked prefill and the hybrid cache (time to first token, prefill and decode
+/// speed, speed late vs early in decoding, resident memory), and a training step (forward + backward + AdamW).
+/// Every figure is a median over timed runs after warm-up, and is related to a bound from
+/// <see cref="MachineCeilings"/> measured in the same process.
+/// </summary>
+public static class ModelBenchmark
+{
+    /// <summary>
+    /// Runs the benchmark on <paramref name="model"/> (a causal LM). <paramref name="baselineResidentBytes"/> is the
+    /// process's resident size before the model existed, reported next to the peak. The ceilings are measured once
+    /// more at the end; the result holds the higher of each figure.
+    /// </summary>
+    public static ModelBenchmarkResult Run(JambaModel model, ModelBenchmarkOptions o, MachineCeilings ceilings, long baselineResidentBytes)
+    {
+        var lm = model.CausalLM ?? throw new InvalidOperationException("the benchmark needs a causal LM checkpoint");
+        if (o.PromptTokens < 1 || o.NewTokens < 1 || o.Batch < 1) throw new ArgumentException("prompt tokens, new tokens and batch must be positive");
+        var config = model.Config;
+        var g = new Generator((ulong)o.Seed);
+        using var prompt = randint(3, config.VocabSize, new long[] { o.Batch, o.PromptTokens }, generator: g).to(model.Device);
+        var generation = new GenerationOptions { MaxNewTokens = o.NewTokens, IgnoreStopTokens = true, PrefillChunkSize = o.PrefillChunk };
+        var generator = new TokenGenerator(lm);
+
+        var ttft = new List<double>();
+        var steps = new List<double>();
+        var early = new List<double>();
+        var late = new List<double>();
+        long peak = 0, rssEarly = 0, rssEnd = 0;
+        for (int run = 0; run < o.Warmup + o.Runs; run++)
+        {
+            bool timed = run >= o.Warmup;
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            ProcessMemory.TrimNativeHeap();
+            ProcessMemory.ResetPeak();
+            var stamps = new List<double>(o.NewTokens);
+            var sw = Stopwatch.StartNew();
+            int produced = 0;
+            foreach (var _ in generator.Stream(prompt, null, generation))
+            {
+                stamps.Add(sw.Elapsed.TotalSeconds);
+                // Reading /proc costs microseconds; once early and once at the end is enough to see growth.
+                if (++produced == Math.Min(o.NewTokens, 5 + o.DecodeWindow)) rssEarly = ProcessMemory.ResidentBytes;
+            }
+            rssEnd = ProcessMemory.ResidentBytes;
+            if (!timed) { o.Progress?.Invoke($"warm-up run {run + 1}: {stamps[0]:F3} s to first token"); continue; }
+            peak = Math.Max(peak, ProcessMemory.PeakResidentBytes);
+            ttft.Add(stamps[0]);
+            var deltas = stamps.Zip(stamps.Skip(1), (a, b) => b - a).ToArray();
+            steps.AddRange(deltas);
+            // Skip the first few steps (allocator warm-up) for the early window.
+            early.AddRange(deltas.Skip(Math.Min(5, Math.Max(0, deltas.Length - o.DecodeWindow))).Take(o.DecodeWindow));
+            late.AddRange(deltas.Skip(Math.Max(0, deltas.Length - o.DecodeWindow)));
+            o.Progress?.Invoke($"run {run - o.Warmup + 1}: {stamps[0]:F3} s to first token, decode {(deltas.Length > 0 ? o.Batch / Timing.Median(deltas) : double.NaN):F1} tok/s");
+        }
+
+        long cacheUsed, cacheAllocated;
+        using (var cache = new HybridCache(config, o.Batch, o.PromptTokens + o.NewTokens, model.Device, model.DType))
+            (cacheUsed, cacheAllocated) = (Planning.CacheMemory.TotalBytes(config, o.Batch, o.PromptTokens + o.NewTokens - 1, model.DType), cache.BytesAllocated);
+
+        double trainSeconds = double.NaN, trainFlops = 0;
+        if (o.TrainTokens > 0)
+        {
+            trainSeconds = TrainStep(lm, o, g);
+            trainFlops = ModelCost.TrainingFlops(config, o.TrainTokens);
+            o.Progress?.Invoke($"training step ({o.TrainTokens} tokens): {trainSeconds:F3} s");
+        }
+
+        // Measured again after the work, and the higher of each kept (see MachineCeilings.Max).
+        var after = MachineCeilings.Measure(model.Device, o.CeilingBufferBytes, o.CeilingMatmulSize);
+        o.Progress?.Invoke($"ceilings before: read {ceilings.ReadBytesPerSecond / 1e9:F1} GB/s, f32 matmul {ceilings.MatmulFlopsPerSecond / 1e9:F0} GFLOP/s; " +
+            $"after: {after.ReadBytesPerSecond / 1e9:F1} GB/s, {after.MatmulFlopsPerSecond / 1e9:F0} GFLOP/s");
+        return new ModelBenchmarkResult
+        {
+            Ceilings = ceilings.Max(after),
+            Options = o,
+            DType = model.DType.ToString(),
+            Threads = torch.get_num_threads(),
+            WeightBytes = lm.parameters().Sum(p => p.numel() * p.ElementSize),
+            CacheBytes = cacheUsed,
+            CacheBytesAllocated = cacheAllocated,
+            TimeToFirstTokenSeconds = Timing.Median(ttft),
+            PrefillFlops = o.Batch * ModelCost.ForwardFlops(config, o.PromptTokens, 0, 1),
+            DecodeStepSeconds = steps.Count > 0 ? Timing.Median(steps) : double.NaN,
+            DecodeBytesPerStep = ModelCost.DecodeBytesPerStep(config, o.Batch, o.PromptTokens + o.NewTokens / 2, model.DType),
+            EarlyDecodeStepSeconds = early.Count > 0 ? Timing.Median(early) : double.NaN,
+            LateDecodeStepSeconds = late.Count > 0 ? Timing.Median(late) : double.NaN,
+            PeakResidentBytes = peak,
+            BaselineResidentBytes = baselineResidentBytes,
+            ResidentAfterEarlyDecodeBytes = rssEarly,
+            ResidentAfterDecodeBytes = rssEnd,
+            TrainStepSeconds = trainSeconds,
+            TrainFlops = trainFlops,
+        };
+    }
+
+    /// <summary>
+    /// Median seconds of a training step on one row of <see cref="ModelBenchmarkOptions.TrainTokens"/> random tokens:
+    /// forward with labels and the router loss, backward, AdamW step. The model's weights change; it is left in eval mode.
+    /// </summary>
+    private static double TrainStep(Modeling.JambaForCausalLM lm, ModelBenchmarkOptions o, Generator g)
+    {
+        var config = lm.Config;
+        var parameters = lm.parameters().ToArray();
+        foreach (var p in parameters) p.requires_grad_(true);
+        using var optimizer = torch.optim.AdamW(parameters, lr: 1e-4);
+        using var ids = randint(3, config.VocabSize, new long[] { 1, o.TrainTokens }, generator: g).to(lm.HeadWeight.device);
+        lm.train();
+        try
+        {
+            return Timing.MedianSeconds(1, o.Runs, () =>
+            {
+                using var scope = NewDisposeScope();
+                optimizer.zero_grad();
+                using var output = lm.Forward(ids, labels: ids, outputRouterLogits: true);
+                output.Loss!.backward();
+                optimizer.step();
+            });
+        }
+        finally
+        {
+            lm.eval();
+        }
+    }
+}

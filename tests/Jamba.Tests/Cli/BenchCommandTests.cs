@@ -1,0 +1,42 @@
+namespace Jamba.Tests.Cli;
+
+/// <summary>`jamba bench` end to end at toy sizes: every figure is printed and the options are checked. No timing is asserted.</summary>
+[TestClass]
+public sealed class BenchCommandTests
+{
+    [TestMethod]
+    public void ModelBenchPrintsEveryFigure()
+    {
+        string dir = CliRunner.TempDir();
+        string config = Path.Combine(dir, "config.json");
+        File.WriteAllText(config, """
+            {"model_type":"jamba","vocab_size":64,"hidden_size":16,"intermediate_size":24,"num_hidden_layers":4,
+             "num_attention_heads":4,"num_key_value_heads":2,"attn_layer_period":4,"attn_layer_offset":2,
+             "expert_layer_period":2,"expert_layer_offset":1,"num_experts":4,"num_experts_per_tok":2,
+             "mamba_d_state":8,"mamba_d_conv":4,"mamba_expand":2,"mamba_dt_rank":4,"pad_token_id":0,"bos_token_id":1,"eos_token_id":2}
+            """);
+        var r = CliRunner.Run("bench", "--config", config, "--prompt-tokens", "9", "--new-tokens", "4", "--runs", "1", "--warmup", "0",
+            "--train-tokens", "8", "--prefill-chunk", "4", "--ceiling-mib", "4", "--ceiling-matmul", "32", "--threads", "1");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        foreach (var line in new[] { "read bandwidth", "time to first token", "prefill", "decode", "training step", "cache", "resident memory" })
+            StringAssert.Contains(r.Stdout, line);
+    }
+
+    [TestMethod]
+    public void KernelsBenchPrintsEveryKernel()
+    {
+        var r = CliRunner.Run("bench", "kernels", "--length", "8", "--channels", "4", "--moe-tokens", "6", "--moe-experts", "4",
+            "--iterations", "1", "--reference-iterations", "1", "--threads", "1");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        foreach (var name in new[] { "scan.forward", "scan.backward", "scan.step", "conv.forward", "conv.backward", "moe.prefill", "moe.prefill.vs2mlp", "moe.decode" })
+            StringAssert.Contains(r.Stdout, name);
+    }
+
+    [TestMethod]
+    public void UsageErrors()
+    {
+        CliRunner.AssertCleanFailure(CliRunner.Run("bench"), "--model or --config", 2);
+        CliRunner.AssertCleanFailure(CliRunner.Run("bench", "kernel"), "unexpected argument", 2);
+        CliRunner.AssertCleanFailure(CliRunner.Run("bench", "--config", "x.json", "--batch", "0"), "--batch", 2);
+    }
+}
