@@ -37,12 +37,12 @@ public static class FirstMentionTask
     /// <summary>Neutral words between and around the animals (none of them an animal).</summary>
     public static IReadOnlyList<string> Filler { get; } = new[]
     {
-        "the", "a", "we", "saw", "then", "near", "old", "big", "small", "river", "hill", "road", "later", "and",
-        "by", "tree", "house", "in", "rain", "walked", "past", "slowly", "green", "field", "calm", "town",
+        "the", "a", "we", "saw", "then", "near", "old", "big", "red", "sea", "hill", "road", "late", "and",
+        "by", "tree", "home", "in", "rain", "ran", "past", "slow", "green", "far", "calm", "town",
     };
 
     /// <summary>The most filler words between the two animals.</summary>
-    public const int MaxGap = 6;
+    public const int MaxGap = 5;
 
     /// <summary>
     /// Hand-written stories for the reloaded classifier, in the task's vocabulary but not produced by the generator,
@@ -71,11 +71,13 @@ public static class FirstMentionTask
             // The second animal is uniform among the others, so (A, B) and (B, A) are equally likely.
             int second = (first + 1 + rng.NextInt(Animals.Count - 1)) % Animals.Count;
             var words = new List<string>();
-            AddFiller(words, rng, 1, 3);
+            AddFiller(words, rng, 1, 2);
             words.Add(Animals[first]);
             AddFiller(words, rng, 2, MaxGap);
             words.Add(Animals[second]);
-            AddFiller(words, rng, 1, 3);
+            AddFiller(words, rng, 1, 2);
+            bool last = Environment.GetEnvironmentVariable("QS_LAST") == "1";
+            if (last) { var w = words.ToArray(); Array.Reverse(w); words = w.ToList(); }
             rows[i] = new LabeledText { Text = string.Join(' ', words), Label = Animals[first] };
         }
         rng.Shuffle(rows);

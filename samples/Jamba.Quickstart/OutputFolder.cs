@@ -21,7 +21,11 @@ public sealed class OutputFolder : IDisposable
     {
         Target = target;
         Staging = staging;
+        // Ctrl-C or SIGTERM ends the process without running Dispose; this removes the staging folder then too.
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
     }
+
+    private void OnProcessExit(object? sender, EventArgs e) => Dispose();
 
     /// <summary>
     /// Checks that <paramref name="path"/> can be (re)placed and creates the staging folder.
@@ -57,11 +61,13 @@ public sealed class OutputFolder : IDisposable
         if (Directory.Exists(Target)) Directory.Delete(Target, recursive: true);
         Directory.Move(Staging, Target);
         committed = true;
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
     }
 
     /// <summary>Removes the staging folder unless <see cref="Commit"/> ran.</summary>
     public void Dispose()
     {
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         if (committed) return;
         try { if (Directory.Exists(Staging)) Directory.Delete(Staging, recursive: true); }
         catch (IOException) { } // Best effort: a staging folder left behind is hidden and replaced by the next run.

@@ -69,7 +69,7 @@ public static class QuickstartReport
                 Line($"  \"{g.Prompt}\" -> \"{new string(g.Continuation.Select(c => char.IsControl(c) ? '·' : c).ToArray())}\"  ({g.NewTokens} tokens, prefill {(g.PrefillSeconds * 1000).ToString("F0", CultureInfo.InvariantCulture)} ms, decode {g.DecodeTokensPerSecond.ToString("F1", CultureInfo.InvariantCulture)} tokens/s)");
         }
         Line();
-        Line($"time: {r.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture)} s ({string.Join(", ", r.Timings.Select(t => $"{t.Stage} {t.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s"))})");
+        Line($"time: {r.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture)} s wall, {r.CpuSeconds.ToString("F0", CultureInfo.InvariantCulture)} s CPU ({string.Join(", ", r.Timings.Select(t => $"{t.Stage} {t.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s"))})");
         return sb.ToString();
     }
 }

@@ -38,6 +38,8 @@ public sealed class QuickstartResult
     public required IReadOnlyList<(string Stage, double Seconds)> Timings { get; init; }
     /// <summary>The output folder (full path) after a successful run.</summary>
     public required string OutputDir { get; init; }
+    /// <summary>CPU seconds the process used up to the summary (all threads).</summary>
+    public required double CpuSeconds { get; init; }
     /// <summary>Wall time of the whole run.</summary>
     public double TotalSeconds => Timings.Sum(t => t.Seconds);
 }
