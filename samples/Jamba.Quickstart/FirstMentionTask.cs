@@ -8,7 +8,7 @@ namespace Jamba.Quickstart;
 /// </summary>
 /// <remarks>
 /// <para>
-/// A text is <c>F1 A F2 B F3</c>: <c>A</c> and <c>B</c> are two different animals, <c>F1</c> and <c>F3</c> are 1–3
+/// A text is <c>F1 A F2 B F3</c>: <c>A</c> and <c>B</c> are two different animals, <c>F1</c> and <c>F3</c> are 1–2
 /// filler words, <c>F2</c> is 2–<see cref="MaxGap"/> filler words, every filler word drawn independently and uniformly.
 /// The label is <c>A</c>.
 /// </para>
@@ -45,8 +45,8 @@ public static class FirstMentionTask
     public const int MaxGap = 5;
 
     /// <summary>
-    /// Hand-written stories for the reloaded classifier, in the task's vocabulary but not produced by the generator,
-    /// with the animal mentioned first.
+    /// Hand-written stories for the reloaded classifier, with the animal mentioned first. Most of their filler words
+    /// (river, house, walked, …) never occur in the generated data, so they test more than memorised n-grams.
     /// </summary>
     public static IReadOnlyList<LabeledText> NewSentences { get; } = new[]
     {
@@ -76,8 +76,6 @@ public static class FirstMentionTask
             AddFiller(words, rng, 2, MaxGap);
             words.Add(Animals[second]);
             AddFiller(words, rng, 1, 2);
-            bool last = Environment.GetEnvironmentVariable("QS_LAST") == "1";
-            if (last) { var w = words.ToArray(); Array.Reverse(w); words = w.ToList(); }
             rows[i] = new LabeledText { Text = string.Join(' ', words), Label = Animals[first] };
         }
         rng.Shuffle(rows);

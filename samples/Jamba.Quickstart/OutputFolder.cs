@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Jamba.Quickstart;
 
 /// <summary>
@@ -21,11 +23,12 @@ public sealed class OutputFolder : IDisposable
     {
         Target = target;
         Staging = staging;
-        // Ctrl-C or SIGTERM ends the process without running Dispose; this removes the staging folder then too.
-        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        // Ctrl-C or SIGTERM ends the process without running Dispose (and, measured, without ProcessExit while
+        // libtorch is training), so the signal handlers remove the staging folder before the default termination.
+        signals = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM }.Select(s => PosixSignalRegistration.Create(s, _ => DeleteStaging())).ToArray();
     }
 
-    private void OnProcessExit(object? sender, EventArgs e) => Dispose();
+    private readonly PosixSignalRegistration[] signals;
 
     /// <summary>
     /// Checks that <paramref name="path"/> can be (re)placed and creates the staging folder.
@@ -61,13 +64,18 @@ public sealed class OutputFolder : IDisposable
         if (Directory.Exists(Target)) Directory.Delete(Target, recursive: true);
         Directory.Move(Staging, Target);
         committed = true;
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        foreach (var r in signals) r.Dispose();
     }
 
     /// <summary>Removes the staging folder unless <see cref="Commit"/> ran.</summary>
     public void Dispose()
     {
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        DeleteStaging();
+        foreach (var r in signals) r.Dispose();
+    }
+
+    private void DeleteStaging()
+    {
         if (committed) return;
         try { if (Directory.Exists(Staging)) Directory.Delete(Staging, recursive: true); }
         catch (IOException) { } // Best effort: a staging folder left behind is hidden and replaced by the next run.

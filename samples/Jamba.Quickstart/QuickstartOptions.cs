@@ -27,7 +27,7 @@ public sealed class QuickstartOptions
     /// <summary>Fine-tuning batch size.</summary>
     public int BatchSize { get; set; } = 16;
     /// <summary>Peak fine-tuning learning rate (a from-scratch model this small wants a large one).</summary>
-    public float LearningRate { get; set; } = 3e-3f;
+    public float LearningRate { get; set; } = 2e-3f;
     /// <summary>Tokens kept per text (the byte tokenizer makes one token per character).</summary>
     public int MaxTokens { get; set; } = 128;
     /// <summary>New tokens per generated continuation.</summary>
@@ -49,7 +49,7 @@ public sealed class QuickstartOptions
         "  --epochs N          fine-tuning epochs (default 4)\n" +
         "  --train-rows N      generated training rows (default 800)\n" +
         "  --test-rows N       generated test rows (default 400)\n" +
-        "  --lr X              peak learning rate (default 0.003)\n" +
+        "  --lr X              peak learning rate (default 0.002)\n" +
         "  --threads N         libtorch CPU threads (default: libtorch's choice)\n";
 
     /// <summary>

@@ -26,7 +26,6 @@ public sealed class PipelineTests
     }
 
     [TestMethod]
-    [TestCategory("EndToEnd")]
     public void SameSeedGivesTheSameNumbersAndEveryFileIsWritten()
     {
         var first = QuickstartPipeline.Run(Small("a"), TextWriter.Null);
@@ -53,7 +52,6 @@ public sealed class PipelineTests
     }
 
     [TestMethod]
-    [TestCategory("EndToEnd")]
     public void RunsOnTheUsersTsv()
     {
         string path = Path.Combine(dir, "mine.tsv");
