@@ -63,4 +63,28 @@ public sealed class PipelineTests
         Assert.AreEqual(6, result.TestRows); // 20 % of each class of 10
         Assert.AreEqual(4, result.Predictions.Count);
     }
+
+    [TestMethod]
+    public void StartsFromACheckpointFolder()
+    {
+        var config = Jamba.Planning.Presets.FromName("tiny");
+        config.VocabSize = Jamba.Tokenization.ByteTokenizer.Instance.VocabSize;
+        string checkpoint = Path.Combine(dir, "checkpoint");
+        using (var model = JambaModel.Create(config, seed: 3)) model.Save(checkpoint);
+        var options = Small("from-checkpoint");
+        options.ModelDir = checkpoint;
+        var result = QuickstartPipeline.Run(options, TextWriter.Null);
+        StringAssert.Contains(result.ModelSource, checkpoint);
+        Assert.AreEqual(2, result.Generations.Count);
+    }
+
+    [TestMethod]
+    public void MissingCheckpointFolderIsAnInputError()
+    {
+        var options = Small("none");
+        options.ModelDir = Path.Combine(dir, "no-such-model");
+        var e = Assert.ThrowsExactly<QuickstartInputException>(() => QuickstartPipeline.Run(options, TextWriter.Null));
+        StringAssert.Contains(e.Message, "no-such-model");
+        Assert.IsFalse(Directory.Exists(options.OutputDir));
+    }
 }
