@@ -9,7 +9,7 @@ using Jamba.Cli.Commands;
 var commands = new ICommand[]
 {
     new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(),
-    new TokenizeCommand(), new TrainCommand(), new BenchContextCommand(),
+    new TokenizeCommand(), new TrainCommand(), new BenchContextCommand(), new AblateCommand(),
 };
 
 // `jamba bench context` is its own command class (the speed benchmark `jamba bench` lives elsewhere): route it.

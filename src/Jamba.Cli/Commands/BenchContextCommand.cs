@@ -21,7 +21,8 @@ public sealed class BenchContextCommand : ICommand
         "                           [--fill synthetic|prefill] [--prefill-chunk C] [--out DIR] [--quick]\n\n" +
         "Times batch-1 greedy decoding at each context for three models with the same active parameters: the hybrid\n" +
         "(the checkpoint's or the preset's config), its pure-attention twin and its pure-Mamba twin (random weights:\n" +
-        "speed does not depend on them). Writes context.csv, context-tokens-per-second.png and context-memory.png.\n" +
+        "speed does not depend on them). Writes context.csv and PNG plots of tokens/s (wall), tokens per CPU-second and\n" +
+        "cache memory against context. On a shared machine compare CPU time: wall time also counts waiting for a core.\n" +
         "  --preset NAME      base config (default small: 8 layers, attention:Mamba 1:7, MoE 8 experts top-2)\n" +
         "  --contexts LIST    comma-separated context lengths (default 1024,2048,4096,8192,16384,32768)\n" +
         "  --new-tokens N     timed decode steps per context after one warm-up step; speed = 1 / median step (default 24)\n" +
@@ -85,8 +86,9 @@ public sealed class BenchContextCommand : ICommand
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "context.csv"), Csv(rows));
         Plot(rows, r => r.DecodeTokensPerSecond, "decode tokens/s", $"Decode speed vs context ({source}, batch 1)").SavePng(Path.Combine(outDir, "context-tokens-per-second.png"));
+        Plot(rows, r => 1 / r.CpuSecondsPerToken, "decode tokens per CPU-second", $"Decode work vs context ({source}, batch 1)").SavePng(Path.Combine(outDir, "context-tokens-per-cpu-second.png"));
         Plot(rows, r => r.CacheBytes / 1048576.0, "KV cache + Mamba state (MiB)", $"Cache memory vs context ({source}, {modelOptions.DType})").SavePng(Path.Combine(outDir, "context-memory.png"));
-        Console.WriteLine($"\nwrote {Path.Combine(outDir, "context.csv")}, context-tokens-per-second.png, context-memory.png");
+        Console.WriteLine($"\nwrote {Path.Combine(outDir, "context.csv")}, context-tokens-per-second.png, context-tokens-per-cpu-second.png, context-memory.png");
         return 0;
     }
 
@@ -109,10 +111,10 @@ public sealed class BenchContextCommand : ICommand
     {
         string fillHeader = options.Fill == CacheFill.Prefill ? "prefill s" : "fill s";
         Console.WriteLine();
-        Console.WriteLine($"{"model",-16} {"context",8} {"tokens/s",9} {"ms/token",9} {fillHeader,9} {"KV MiB",9} {"Mamba MiB",9} {"RSS +MiB",9} {"RSS MiB",8}");
+        Console.WriteLine($"{"model",-16} {"context",8} {"tokens/s",9} {"ms/token",9} {"CPU ms/tok",10} {fillHeader,9} {"KV MiB",9} {"Mamba MiB",9} {"RSS +MiB",9} {"RSS MiB",8}");
         foreach (var r in rows)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Model,-16} {r.Context,8} {r.DecodeTokensPerSecond,9:F2} {r.MillisecondsPerToken,9:F1} {r.FillSeconds,9:F1} {r.KvBytes / 1048576.0,9:F1} {r.MambaStateBytes / 1048576.0,9:F2} {r.ResidentDeltaBytes / 1048576.0,9:F1} {r.ResidentBytes / 1048576.0,8:F0}"));
+                $"{r.Model,-16} {r.Context,8} {r.DecodeTokensPerSecond,9:F2} {r.MillisecondsPerToken,9:F1} {r.CpuSecondsPerToken * 1000,10:F1} {r.FillSeconds,9:F1} {r.KvBytes / 1048576.0,9:F1} {r.MambaStateBytes / 1048576.0,9:F2} {r.ResidentDeltaBytes / 1048576.0,9:F1} {r.ResidentBytes / 1048576.0,8:F0}"));
 
         int longest = rows.Max(r => r.Context);
         var at = rows.Where(r => r.Context == longest).ToList();
@@ -122,18 +124,18 @@ public sealed class BenchContextCommand : ICommand
         Console.WriteLine();
         if (attention is not null)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"at {longest:N0} tokens: {hybrid.Model} decodes {hybrid.DecodeTokensPerSecond / attention.DecodeTokensPerSecond:F2}x as fast as pure attention; its KV cache is 1/{(double)attention.KvBytes / Math.Max(1, hybrid.KvBytes):F1} of pure attention's"));
+                $"at {longest:N0} tokens: {hybrid.Model} decodes {hybrid.DecodeTokensPerSecond / attention.DecodeTokensPerSecond:F2}x as fast as pure attention (wall), {attention.CpuSecondsPerToken / hybrid.CpuSecondsPerToken:F2}x by CPU time per token; its KV cache is 1/{(double)attention.KvBytes / Math.Max(1, hybrid.KvBytes):F1} of pure attention's"));
         if (mamba is not null)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"at {longest:N0} tokens: pure Mamba decodes {mamba.DecodeTokensPerSecond / hybrid.DecodeTokensPerSecond:F2}x as fast as {hybrid.Model} (no KV cache; state {mamba.MambaStateBytes / 1048576.0:F2} MiB)"));
+                $"at {longest:N0} tokens: pure Mamba decodes {mamba.DecodeTokensPerSecond / hybrid.DecodeTokensPerSecond:F2}x as fast as {hybrid.Model} (wall), {hybrid.CpuSecondsPerToken / mamba.CpuSecondsPerToken:F2}x by CPU time (no KV cache; state {mamba.MambaStateBytes / 1048576.0:F2} MiB)"));
     }
 
     private static string Csv(List<ContextBenchmarkRow> rows)
     {
-        var sb = new StringBuilder("model,context,decode_tokens_per_s,ms_per_token,fill_s,prefilled,kv_bytes,mamba_state_bytes,resident_delta_bytes,resident_bytes\n");
+        var sb = new StringBuilder("model,context,decode_tokens_per_s,ms_per_token,cpu_ms_per_token,fill_s,prefilled,kv_bytes,mamba_state_bytes,resident_delta_bytes,resident_bytes\n");
         foreach (var r in rows)
             sb.Append(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Model},{r.Context},{r.DecodeTokensPerSecond:G6},{r.MillisecondsPerToken:G6},{r.FillSeconds:G6},{(r.Prefilled ? 1 : 0)},{r.KvBytes},{r.MambaStateBytes},{r.ResidentDeltaBytes},{r.ResidentBytes}\n"));
+                $"{r.Model},{r.Context},{r.DecodeTokensPerSecond:G6},{r.MillisecondsPerToken:G6},{r.CpuSecondsPerToken * 1000:G6},{r.FillSeconds:G6},{(r.Prefilled ? 1 : 0)},{r.KvBytes},{r.MambaStateBytes},{r.ResidentDeltaBytes},{r.ResidentBytes}\n"));
         return sb.ToString();
     }
 
