@@ -20,12 +20,20 @@ public static class AblationTrainer
     /// <summary>Trains <paramref name="variant"/> on <paramref name="task"/> with <paramref name="seed"/>.</summary>
     public static AblationRunResult Run(AblationVariant variant, IAblationTask task, long seed, AblationOptions options)
     {
+        var (result, model) = Train(variant, task, seed, options);
+        model.Dispose();
+        return result;
+    }
+
+    /// <summary>As <see cref="Run"/>, and hands over the trained model (the caller disposes it), e.g. to evaluate it elsewhere.</summary>
+    public static (AblationRunResult Result, JambaModel Model) Train(AblationVariant variant, IAblationTask task, long seed, AblationOptions options)
+    {
         options.Validate();
         var config = variant.Config;
         if (config.VocabSize < task.VocabSize) throw new ArgumentException($"variant {variant.Name} has {config.VocabSize} ids but task {task.Name} needs {task.VocabSize}");
         var clock = Stopwatch.StartNew();
         torch.random.manual_seed(seed);
-        using var model = JambaModel.Create(config.Clone(), new JambaModelOptions(), seed);
+        var model = JambaModel.Create(config.Clone(), new JambaModelOptions(), seed);
         var lm = model.CausalLM!;
         bool moe = Enumerable.Range(0, config.NumHiddenLayers).Any(config.IsMoeLayer);
         using var optimizer = AdamW.ForModule(lm, options.WeightDecay, 0.9, 0.95);
@@ -53,14 +61,20 @@ public static class AblationTrainer
                 if (evalAt.Contains(step)) curve.Add(Evaluate(lm, validIds, validLabels, step, options.BatchSize * 2));
             }
         }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         finally
         {
             validIds.Dispose();
             validLabels.Dispose();
         }
+        lm.eval();
         var count = ParameterCount.Of(config);
-        return new AblationRunResult(variant.Name, task.Name, seed, count.Total, count.Active, curve, clock.Elapsed.TotalSeconds,
-            (long)options.Steps * options.BatchSize * task.SequenceLength);
+        return (new AblationRunResult(variant.Name, task.Name, seed, count.Total, count.Active, curve, clock.Elapsed.TotalSeconds,
+            (long)options.Steps * options.BatchSize * task.SequenceLength), model);
     }
 
     /// <summary>Mean loss and accuracy over the scored positions of the validation set.</summary>
@@ -86,7 +100,8 @@ public static class AblationTrainer
         return new AblationEvaluation(step, lossSum / scored, correct / scored);
     }
 
-    private static (Tensor Ids, Tensor Labels) Batch(IAblationTask task, SplitMix64 rng, int rows)
+    /// <summary>Draws <paramref name="rows"/> sequences of <paramref name="task"/> as ids and labels [rows, length].</summary>
+    public static (Tensor Ids, Tensor Labels) Batch(IAblationTask task, SplitMix64 rng, int rows)
     {
         int length = task.SequenceLength;
         var ids = new long[rows * length];
