@@ -25,7 +25,7 @@ public sealed class BenchContextCommand : ICommand
         "cache memory against context. On a shared machine compare CPU time: wall time also counts waiting for a core.\n" +
         "  --preset NAME      base config (default small: 8 layers, attention:Mamba 1:7, MoE 8 experts top-2)\n" +
         "  --contexts LIST    comma-separated context lengths (default 1024,2048,4096,8192,16384,32768)\n" +
-        "  --new-tokens N     timed decode steps per context after one warm-up step; speed = 1 / median step (default 24)\n" +
+        "  --new-tokens N     timed decode steps per context after one warm-up step; speed = 1 / median step (default 64)\n" +
         "  --fill MODE        synthetic (default): random keys/values/states written into the cache (decode cost does not\n" +
         "                     depend on their values); prefill: a real chunked prefill of random tokens, timed separately\n" +
         "  --prefill-chunk C  positions per prefill forward (default 1024)\n" +
@@ -42,7 +42,7 @@ public sealed class BenchContextCommand : ICommand
         var options = new ContextBenchmarkOptions
         {
             Contexts = args.Get("contexts") is string list ? ParseContexts(list) : quick ? new[] { 1024, 8192, 32768 } : new[] { 1024, 2048, 4096, 8192, 16384, 32768 },
-            NewTokens = args.Int("new-tokens", quick ? 6 : 24, 1),
+            NewTokens = args.Int("new-tokens", quick ? 6 : 64, 1),
             Fill = (args.Get("fill") ?? "synthetic") switch
             {
                 "synthetic" => CacheFill.Synthetic,

@@ -19,7 +19,7 @@ public sealed class ContextBenchmarkOptions
     /// <summary>Context lengths at which decoding is timed (positions already in the cache).</summary>
     public IReadOnlyList<int> Contexts { get; set; } = new[] { 1024, 2048, 4096, 8192, 16384, 32768 };
     /// <summary>Timed decode steps per context (after one untimed warm-up step).</summary>
-    public int NewTokens { get; set; } = 24;
+    public int NewTokens { get; set; } = 64;
     /// <summary>How the cache is filled.</summary>
     public CacheFill Fill { get; set; } = CacheFill.Synthetic;
     /// <summary>Positions per forward pass of a real prefill.</summary>

@@ -6,7 +6,7 @@ public sealed class AblationOptions
     /// <summary>Training seeds per variant and task (error bars come from their spread).</summary>
     public int Seeds { get; set; } = 3;
     /// <summary>Optimiser updates per run.</summary>
-    public int Steps { get; set; } = 300;
+    public int Steps { get; set; } = 200;
     /// <summary>Sequences per update (token budget per run = Steps × BatchSize × sequence length).</summary>
     public int BatchSize { get; set; } = 16;
     /// <summary>Peak learning rate (10% linear warm-up, cosine decay to 10%).</summary>

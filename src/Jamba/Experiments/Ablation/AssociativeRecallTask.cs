@@ -14,7 +14,7 @@ public sealed class AssociativeRecallTask : IAblationTask
     private const int Bos = 1, Separator = 3, FirstKey = 8;
 
     /// <summary>Creates the task: <paramref name="pairs"/> pairs, <paramref name="queries"/> queries, sequences of <paramref name="sequenceLength"/> tokens.</summary>
-    public AssociativeRecallTask(int pairs = 16, int queries = 16, int sequenceLength = 128, int keys = 48, int values = 48, int fillerTokens = 24)
+    public AssociativeRecallTask(int pairs = 8, int queries = 16, int sequenceLength = 128, int keys = 48, int values = 48, int fillerTokens = 24)
     {
         if (pairs < 1 || pairs > keys) throw new ArgumentException($"pairs must be in [1, keys = {keys}]");
         if (queries < 1) throw new ArgumentException("queries must be positive");
