@@ -9,8 +9,11 @@ using Jamba.Cli.Commands;
 var commands = new ICommand[]
 {
     new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(),
-    new TokenizeCommand(), new TrainCommand(), new BenchCommand(),
+    new TokenizeCommand(), new TrainCommand(), new BenchCommand(), new BenchContextCommand(), new AblateCommand(),
 };
+
+// `jamba bench context` is its own command class (the speed benchmark `jamba bench` lives elsewhere): route it.
+if (args.Length >= 2 && args[0] == "bench" && args[1] == "context") args = new[] { "bench-context" }.Concat(args.Skip(2)).ToArray();
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
 {

@@ -97,6 +97,25 @@ public sealed class JambaConfig
     /// <summary>Fields of config.json this class does not model; written back unchanged.</summary>
     public JsonObject ExtraFields { get; set; } = new();
 
+    /// <summary>The <c>config.json</c> key of <see cref="MambaInnerLayerNorms"/> (not a reference field; kept in <see cref="ExtraFields"/>).</summary>
+    public const string MambaInnerLayerNormsKey = "mamba_inner_layernorms";
+
+    /// <summary>
+    /// Whether the Mamba mixers RMS-normalise Δ, B and C (Jamba's addition; true, the reference behaviour, unless
+    /// config.json says <c>"mamba_inner_layernorms": false</c>). Only for ablations: the reference has no such switch,
+    /// so the value lives in <see cref="ExtraFields"/> and is written only when false, which keeps every reference
+    /// config byte-for-byte unchanged. The norm weights exist either way (same checkpoint layout); off, they are unused.
+    /// </summary>
+    public bool MambaInnerLayerNorms
+    {
+        get => ExtraFields[MambaInnerLayerNormsKey]?.GetValueKind() != JsonValueKind.False;
+        set
+        {
+            if (value) ExtraFields.Remove(MambaInnerLayerNormsKey);
+            else ExtraFields[MambaInnerLayerNormsKey] = false;
+        }
+    }
+
     /// <summary>The Δ-projection rank with "auto" resolved.</summary>
     public int MambaDtRank => MambaDtRankValue ?? (HiddenSize + 15) / 16;
     /// <summary>Inner width of the Mamba mixer.</summary>

@@ -36,6 +36,8 @@ public sealed class MambaMixer : nn.Module
     /// <summary>RMSNorm on C.</summary>
     public readonly RmsNorm c_layernorm;
     private readonly long dInner, dState, dtRank, dConv;
+    // False only in ablations (config "mamba_inner_layernorms": false): Δ, B and C enter unnormalised.
+    private readonly bool innerNorms;
 
     /// <summary>Creates the mixer of one Mamba layer.</summary>
     public MambaMixer(JambaConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) : base(nameof(MambaMixer))
@@ -44,6 +46,7 @@ public sealed class MambaMixer : nn.Module
         dState = config.MambaDState;
         dtRank = config.MambaDtRank;
         dConv = config.MambaDConv;
+        innerNorms = config.MambaInnerLayerNorms;
         in_proj = nn.Linear(config.HiddenSize, 2 * dInner, hasBias: config.MambaProjBias, device: device, dtype: dtype);
         conv1d = nn.Conv1d(dInner, dInner, dConv, padding: dConv - 1, groups: dInner, bias: config.MambaConvBias, device: device, dtype: dtype);
         x_proj = nn.Linear(dInner, dtRank + 2 * dState, hasBias: false, device: device, dtype: dtype);
@@ -79,9 +82,9 @@ public sealed class MambaMixer : nn.Module
         if (m is not null) hs = hs * m;
 
         var ssm = x_proj.forward(hs.transpose(1, 2));                                  // (B, T, R + 2N)
-        var dt = dt_layernorm.forward(ssm.narrow(-1, 0, dtRank));
-        var B = b_layernorm.forward(ssm.narrow(-1, dtRank, dState));                  // (B, T, N)
-        var C = c_layernorm.forward(ssm.narrow(-1, dtRank + dState, dState));
+        var dt = Norm(dt_layernorm, ssm.narrow(-1, 0, dtRank));
+        var B = Norm(b_layernorm, ssm.narrow(-1, dtRank, dState));                    // (B, T, N)
+        var C = Norm(c_layernorm, ssm.narrow(-1, dtRank + dState, dState));
         var delta = nn.functional.softplus(dt_proj.forward(dt)).transpose(1, 2);       // (B, D, T)
         var A = -exp(A_log.to_type(ScalarType.Float32));                               // (D, N)
 
@@ -103,6 +106,8 @@ public sealed class MambaMixer : nn.Module
         }
         return out_proj.forward(y.to_type(x.dtype).transpose(1, 2)).MoveToOuterDisposeScope();
     }
+
+    private Tensor Norm(RmsNorm norm, Tensor x) => innerNorms ? norm.forward(x) : x;
 
     /// <summary>The full-sequence convolution; with a state, continues from its window and stores the new one.</summary>
     private Tensor Convolve(Tensor hs, MambaState? state)

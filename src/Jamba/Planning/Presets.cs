@@ -140,6 +140,14 @@ public static class Presets
         return MatchActive(c, ParameterCount.Of(config).Active);
     }
 
+    /// <summary>
+    /// A copy of <paramref name="config"/> whose intermediate size is chosen so that its active parameters per token
+    /// are as close as possible to <paramref name="targetActive"/> (the layer layout is kept). For ablations that
+    /// compare layouts at equal active compute.
+    /// </summary>
+    /// <exception cref="ArgumentException">No positive intermediate size reaches the target.</exception>
+    public static JambaConfig WithActiveParameters(JambaConfig config, long targetActive) => MatchActive(config.Clone(), targetActive);
+
     // Active parameters are linear in the intermediate size I: active(I) = active(0) + slope·I with
     // slope = 3·H·(plain layers + k·MoE layers); solve for I and round to the nearest integer.
     private static JambaConfig MatchActive(JambaConfig c, long target)

@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Text;
+using Jamba.Experiments;
+using Jamba.Planning;
+using Jamba.Plotting;
+
+namespace Jamba.Cli.Commands;
+
+/// <summary>
+/// `jamba bench context`: decode tokens/s and memory from 1K to 32K context for a hybrid and its pure-attention and
+/// pure-Mamba twins of equal active parameters; a table, a CSV and two PNG plots.
+/// </summary>
+public sealed class BenchContextCommand : ICommand
+{
+    public string Name => "bench-context";
+    public string Summary => "(also 'bench context') decode speed and memory vs context: hybrid, pure attention, pure Mamba at equal active params";
+    public IEnumerable<string> ValueOptions => new[] { "model", "preset", "contexts", "new-tokens", "threads", "fill", "prefill-chunk", "seed", "out", "dtype" };
+    public IEnumerable<string> FlagOptions => new[] { "quick" };
+    public string Help =>
+        "usage: jamba bench context [--model DIR | --preset NAME] [--contexts 1024,2048,...,32768] [--new-tokens N] [--threads T]\n" +
+        "                           [--fill synthetic|prefill] [--prefill-chunk C] [--out DIR] [--quick]\n\n" +
+        "Times batch-1 greedy decoding at each context for three models with the same active parameters: the hybrid\n" +
+        "(the checkpoint's or the preset's config), its pure-attention twin and its pure-Mamba twin (random weights:\n" +
+        "speed does not depend on them). Writes context.csv and PNG plots of tokens/s (wall), tokens per CPU-second and\n" +
+        "cache memory against context. On a shared machine compare CPU time: wall time also counts waiting for a core.\n" +
+        "  --preset NAME      base config (default small: 8 layers, attention:Mamba 1:7, MoE 8 experts top-2)\n" +
+        "  --contexts LIST    comma-separated context lengths (default 1024,2048,4096,8192,16384,32768)\n" +
+        "  --new-tokens N     timed decode steps per context after one warm-up step; speed = 1 / median step (default 64)\n" +
+        "  --fill MODE        synthetic (default): random keys/values/states written into the cache (decode cost does not\n" +
+        "                     depend on their values); prefill: a real chunked prefill of random tokens, timed separately\n" +
+        "  --prefill-chunk C  positions per prefill forward (default 1024)\n" +
+        "  --dtype T          f32 (default) or bf16\n" +
+        "  --threads T        CPU threads (default: all cores)\n" +
+        "  --out DIR          where the CSV and plots go (default bench-context)\n" +
+        "  --quick            contexts 1024,8192,32768 and 6 decode steps (about a minute on 2 cores)";
+
+    public int Run(CliArgs args)
+    {
+        if (args.Has("model") && args.Has("preset")) throw new UsageException("give at most one of --model or --preset");
+        var modelOptions = ModelArgs.ModelOptions(args);
+        bool quick = args.Flag("quick");
+        var options = new ContextBenchmarkOptions
+        {
+            Contexts = args.Get("contexts") is string list ? ParseContexts(list) : quick ? new[] { 1024, 8192, 32768 } : new[] { 1024, 2048, 4096, 8192, 16384, 32768 },
+            NewTokens = args.Int("new-tokens", quick ? 6 : 64, 1),
+            Fill = (args.Get("fill") ?? "synthetic") switch
+            {
+                "synthetic" => CacheFill.Synthetic,
+                "prefill" => CacheFill.Prefill,
+                var f => throw new UsageException($"--fill must be synthetic or prefill, got '{f}'"),
+            },
+            PrefillChunk = args.Int("prefill-chunk", 1024, 1),
+            Seed = args.Long("seed") ?? 0,
+            Progress = line => Console.Error.WriteLine(line),
+        };
+        string outDir = args.Get("out") ?? "bench-context";
+        List<ContextBenchmarkRow> rows;
+
+        JambaModel? loaded = args.Get("model") is string dir ? JambaModel.Load(dir, modelOptions) : null;
+        var baseConfig = loaded?.Config ?? Presets.FromName(args.Get("preset") ?? "small");
+        string source = args.Get("model") ?? "preset " + (args.Get("preset") ?? "small");
+        Console.WriteLine($"jamba bench context — {source}; {MachineInfo.Describe()}");
+        Console.WriteLine($"fill {options.Fill.ToString().ToLowerInvariant()}, {options.NewTokens} timed decode steps per context, batch 1, {modelOptions.DType}");
+
+        var models = new List<(string Label, JambaModel Model)>();
+        try
+        {
+            foreach (var (label, config) in MixerVariants.EqualActive(baseConfig))
+            {
+                var count = ParameterCount.Of(config);
+                Console.Error.WriteLine($"{label}: {config.LayerMap()}, {Units.Params(count.Total)} total, {Units.Params(count.Active)} active");
+                // The hybrid of --model keeps its weights; the twins (and presets) get random ones.
+                var model = loaded is not null && models.Count == 0 ? loaded : JambaModel.Create(config, modelOptions, options.Seed);
+                models.Add((label, model));
+                if (model.CausalLM is null) throw new UsageException("the model is a classifier; bench context needs a causal LM");
+            }
+            rows = ContextBenchmark.Run(models.Select(m => (m.Label, m.Model.CausalLM!)).ToList(), options).ToList();
+        }
+        finally
+        {
+            foreach (var (_, m) in models) m.Dispose();
+            if (loaded is not null && !models.Any(m => ReferenceEquals(m.Model, loaded))) loaded.Dispose();
+        }
+
+        PrintTable(rows, options);
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, "context.csv"), Csv(rows));
+        Plot(rows, r => r.DecodeTokensPerSecond, "decode tokens/s", $"Decode speed vs context ({source}, batch 1)").SavePng(Path.Combine(outDir, "context-tokens-per-second.png"));
+        Plot(rows, r => 1 / r.CpuSecondsPerToken, "decode tokens per CPU-second", $"Decode work vs context ({source}, batch 1)").SavePng(Path.Combine(outDir, "context-tokens-per-cpu-second.png"));
+        Plot(rows, r => r.CacheBytes / 1048576.0, "KV cache + Mamba state (MiB)", $"Cache memory vs context ({source}, {modelOptions.DType})").SavePng(Path.Combine(outDir, "context-memory.png"));
+        Console.WriteLine($"\nwrote {Path.Combine(outDir, "context.csv")}, context-tokens-per-second.png, context-tokens-per-cpu-second.png, context-memory.png");
+        return 0;
+    }
+
+    private static int[] ParseContexts(string list)
+    {
+        try
+        {
+            var values = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(s => int.Parse(s.EndsWith('K') || s.EndsWith('k') ? s[..^1] : s, CultureInfo.InvariantCulture) * (s.EndsWith('K') || s.EndsWith('k') ? 1024 : 1)).ToArray();
+            if (values.Length == 0 || values.Any(v => v < 1)) throw new FormatException();
+            return values;
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new UsageException($"--contexts must be positive integers separated by commas (e.g. 1024,4096 or 1K,4K), got '{list}'");
+        }
+    }
+
+    private static void PrintTable(List<ContextBenchmarkRow> rows, ContextBenchmarkOptions options)
+    {
+        string fillHeader = options.Fill == CacheFill.Prefill ? "prefill s" : "fill s";
+        Console.WriteLine();
+        Console.WriteLine($"{"model",-16} {"context",8} {"tokens/s",9} {"ms/token",9} {"CPU ms/tok",10} {fillHeader,9} {"KV MiB",9} {"Mamba MiB",9} {"RSS +MiB",9} {"RSS MiB",8}");
+        foreach (var r in rows)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{r.Model,-16} {r.Context,8} {r.DecodeTokensPerSecond,9:F2} {r.MillisecondsPerToken,9:F1} {r.CpuSecondsPerToken * 1000,10:F1} {r.FillSeconds,9:F1} {r.KvBytes / 1048576.0,9:F1} {r.MambaStateBytes / 1048576.0,9:F2} {r.ResidentDeltaBytes / 1048576.0,9:F1} {r.ResidentBytes / 1048576.0,8:F0}"));
+
+        int longest = rows.Max(r => r.Context);
+        var at = rows.Where(r => r.Context == longest).ToList();
+        var hybrid = at[0];
+        var attention = at.FirstOrDefault(r => r.Model == "pure attention");
+        var mamba = at.FirstOrDefault(r => r.Model == "pure Mamba");
+        Console.WriteLine();
+        if (attention is not null)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"at {longest:N0} tokens: {hybrid.Model} decodes {hybrid.DecodeTokensPerSecond / attention.DecodeTokensPerSecond:F2}x as fast as pure attention (wall), {attention.CpuSecondsPerToken / hybrid.CpuSecondsPerToken:F2}x by CPU time per token; its KV cache is 1/{(double)attention.KvBytes / Math.Max(1, hybrid.KvBytes):F1} of pure attention's"));
+        if (mamba is not null)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"at {longest:N0} tokens: pure Mamba decodes {mamba.DecodeTokensPerSecond / hybrid.DecodeTokensPerSecond:F2}x as fast as {hybrid.Model} (wall), {hybrid.CpuSecondsPerToken / mamba.CpuSecondsPerToken:F2}x by CPU time (no KV cache; state {mamba.MambaStateBytes / 1048576.0:F2} MiB)"));
+    }
+
+    private static string Csv(List<ContextBenchmarkRow> rows)
+    {
+        var sb = new StringBuilder("model,context,decode_tokens_per_s,ms_per_token,cpu_ms_per_token,fill_s,prefilled,kv_bytes,mamba_state_bytes,resident_delta_bytes,resident_bytes\n");
+        foreach (var r in rows)
+            sb.Append(string.Create(CultureInfo.InvariantCulture,
+                $"{r.Model},{r.Context},{r.DecodeTokensPerSecond:G6},{r.MillisecondsPerToken:G6},{r.CpuSecondsPerToken * 1000:G6},{r.FillSeconds:G6},{(r.Prefilled ? 1 : 0)},{r.KvBytes},{r.MambaStateBytes},{r.ResidentDeltaBytes},{r.ResidentBytes}\n"));
+        return sb.ToString();
+    }
+
+    private static LinePlot Plot(List<ContextBenchmarkRow> rows, Func<ContextBenchmarkRow, double> y, string yLabel, string title)
+    {
+        var plot = new LinePlot { Title = title, XLabel = "context (K tokens)", YLabel = yLabel };
+        foreach (var group in rows.GroupBy(r => r.Model))
+            plot.Add(group.Key, group.Select(r => r.Context / 1024.0).ToArray(), group.Select(y).ToArray(), markers: true);
+        return plot;
+    }
+}
