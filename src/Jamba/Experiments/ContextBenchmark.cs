@@ -1,3 +1,4 @@
+using Jamba.Benchmarking;
 using System.Diagnostics;
 using Jamba.Inference;
 using Jamba.Modeling;
@@ -52,8 +53,10 @@ public static class ContextBenchmark
         var config = lm.Config;
         var device = lm.HeadWeight.device;
         var dtype = lm.HeadWeight.dtype;
-        ResidentMemory.Trim();
-        long residentBefore = ResidentMemory.Bytes;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        ProcessMemory.TrimNativeHeap();
+        long residentBefore = ProcessMemory.ResidentBytes;
         // Room for the context plus every decode step, so no KV buffer grows (and copies) while timing.
         using var cache = new HybridCache(config, 1, context + options.NewTokens + 2, device, dtype);
         // A CPU generator: the random inputs are made on the host and moved, so the same seed gives the same inputs anywhere.
@@ -84,7 +87,7 @@ public static class ContextBenchmark
             cpu[i] = (process.TotalProcessorTime - cpuStarted).TotalSeconds;
         }
 
-        long resident = ResidentMemory.Bytes;
+        long resident = ProcessMemory.ResidentBytes;
         return new ContextBenchmarkRow(label, context, fill.Elapsed.TotalSeconds, options.Fill == CacheFill.Prefill,
             1 / Median(steps), Median(cpu), cache.KvBytesUsed, cache.MambaStateBytes,
             Math.Max(0, resident - residentBefore), resident);
