@@ -50,15 +50,8 @@ public sealed class ByteTokenizer : IJambaTokenizer, IDecodeVocabulary
     }
 
     /// <inheritdoc/>
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        var output = new StringBuilder();
-        var state = new DecodeState(this, skipSpecialTokens);
-        foreach (int id in ids) state.Add(id, output);
-        state.Finish(output);
-        return output.ToString();
-    }
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) =>
+        DecodeState.DecodeAll(this, ids, skipSpecialTokens);
 
     /// <inheritdoc/>
     public string IdToToken(int id)

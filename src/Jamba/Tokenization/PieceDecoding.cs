@@ -37,6 +37,17 @@ internal interface IDecodeVocabulary
 /// </summary>
 internal sealed class DecodeState(IDecodeVocabulary vocabulary, bool skipSpecialTokens)
 {
+    /// <summary>Decodes a whole id sequence with the shared piece rules (what every tokenizer's <c>Decode</c> does).</summary>
+    public static string DecodeAll(IDecodeVocabulary vocabulary, IEnumerable<int> ids, bool skipSpecialTokens)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var output = new StringBuilder();
+        var state = new DecodeState(vocabulary, skipSpecialTokens);
+        foreach (int id in ids) state.Add(id, output);
+        state.Finish(output);
+        return output.ToString();
+    }
+
     private const char MetaSpace = '\u2581';
     private readonly List<byte> _pendingBytes = new();
     private bool _beforeFirstPiece = true;
