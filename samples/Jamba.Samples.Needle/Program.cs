@@ -43,11 +43,16 @@ foreach (var variant in variants)
         foreach (int context in contexts)
         {
             var predictions = NeedleEvaluation.Predict(model.CausalLM!, new NeedleTask(context), queries);
-            // ML.NET keys are 1-based (0 means missing): class c is key c + 1.
-            var rows = predictions.Select(p => new NeedleRow { Label = (uint)p.TrueClass + 1, PredictedLabel = (uint)p.PredictedClass + 1, Score = p.Scores });
+            // ML.NET keys are 1-based inside (0 means missing), but LoadFromEnumerable stores a uint v of a key-typed
+            // column as key v + 1 (and v ≥ the key count as missing), so class c goes in as c, not c + 1.
+            var rows = predictions.Select(p => new NeedleRow { Label = (uint)p.TrueClass, PredictedLabel = (uint)p.PredictedClass, Score = p.Scores });
             var view = ml.Data.LoadFromEnumerable(rows, SchemaFor(train.Values));
             var metrics = ml.MulticlassClassification.Evaluate(view, labelColumnName: "Label", scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
             results.Add((variant.Name, context, metrics));
+            // The evaluator's accuracy must be the one counted here: a mismatch means rows were mis-keyed or dropped.
+            double own = predictions.Count(p => p.PredictedClass == p.TrueClass) / (double)predictions.Count;
+            if (Math.Abs(own - metrics.MicroAccuracy) > 1e-9)
+                throw new InvalidOperationException(string.Create(inv, $"ML.NET scored {metrics.MicroAccuracy:P2} where the predictions give {own:P2}"));
             Console.Error.WriteLine(string.Create(inv, $"  {context,5} tokens: micro-accuracy {metrics.MicroAccuracy:P1}, log-loss {metrics.LogLoss:F3}"));
         }
     }

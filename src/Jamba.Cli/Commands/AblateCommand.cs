@@ -15,23 +15,25 @@ public sealed class AblateCommand : ICommand
 {
     public string Name => "ablate";
     public string Summary => "train small hybrids, pure attention and pure Mamba (± MoE, ± inner norms) on LM and recall, with error bars";
-    public IEnumerable<string> ValueOptions => new[] { "seeds", "steps", "batch", "lr", "eval-sequences", "hidden", "variants", "tasks", "threads", "out" };
+    public IEnumerable<string> ValueOptions => new[] { "seeds", "steps", "batch", "lr", "eval-sequences", "hidden", "variants", "tasks", "threads", "jobs", "out" };
     public IEnumerable<string> FlagOptions => new[] { "quick" };
     public string Help =>
-        "usage: jamba ablate [--quick] [--seeds 3] [--steps N] [--out DIR] [--variants a,b] [--tasks lm,recall] [--threads T]\n\n" +
+        "usage: jamba ablate [--quick] [--seeds 3] [--steps N] [--out DIR] [--variants a,b] [--tasks lm,recall] [--jobs J] [--threads T]\n\n" +
         "Trains every variant from scratch on each task with each seed (same active parameters, same tokens, same\n" +
         "validation set) and reports the final validation loss and accuracy as mean ± standard deviation over seeds.\n" +
         "Variants: pure-attention, pure-mamba, hybrid-1:3, hybrid-1:7 (no MoE), hybrid-1:7-moe, hybrid-1:7-no-norms.\n" +
-        "Tasks: lm (a generated corpus: sparse 2nd-order Markov text with verbatim quotations), recall (8 key-value\n" +
-        "pairs at the start, 16 queries at the end; only answers scored). Writes ablation-runs.csv, ablation.md and plots.\n" +
+        "Tasks: lm (a generated corpus: sparse 2nd-order Markov text with verbatim quotations; 128-token sequences),\n" +
+        "recall (4 key-value pairs at the start, filler, 12 queries at the end; 48-token sequences; only answers scored).\n" +
+        "Writes ablation-runs.csv, ablation.md and plots.\n" +
         "  --seeds N           seeds per variant and task (default 3; --quick 1)\n" +
-        "  --steps N           updates per run (default 200; --quick 40)\n" +
-        "  --batch B           sequences of 128 tokens per update (default 16)\n" +
+        "  --steps N           updates per run (default: lm 200, recall 800; --quick 40)\n" +
+        "  --batch B           sequences per update (default: lm 16, recall 32)\n" +
         "  --lr X              peak learning rate (default 3e-3)\n" +
         "  --eval-sequences N  validation sequences per task (default 128; --quick 32)\n" +
         "  --hidden H          model width (default 64)\n" +
         "  --variants LIST     run only these variants; --tasks LIST only these tasks\n" +
-        "  --threads T         torch threads (default 1)\n" +
+        "  --jobs J            runs trained side by side (default: one per core); results do not depend on it\n" +
+        "  --threads T         torch threads per run (default 1)\n" +
         "  --out DIR           output folder (default ablation)";
 
     public int Run(CliArgs args)
@@ -43,20 +45,26 @@ public sealed class AblateCommand : ICommand
         var options = new AblationOptions
         {
             Seeds = args.Int("seeds", quick ? 1 : 3, 1, 100),
-            Steps = args.Int("steps", quick ? 40 : 200, 1),
-            BatchSize = args.Int("batch", 16, 1),
+            Steps = args.Has("steps") || quick ? args.Int("steps", 40, 1) : null,
+            BatchSize = args.Has("batch") ? args.Int("batch", 16, 1) : null,
             LearningRate = args.Float("lr", 3e-3f),
             EvalSequences = args.Int("eval-sequences", quick ? 32 : 128, 1),
             Hidden = args.Int("hidden", 64, 8),
             Variants = List(args.Get("variants")),
             Tasks = List(args.Get("tasks")),
+            Jobs = args.Int("jobs", Environment.ProcessorCount, 1, 1024),
             Progress = line => Console.Error.WriteLine(line),
         };
         string outDir = args.Get("out") ?? "ablation";
         string machine = MachineInfo.Describe();
         Console.WriteLine($"jamba ablate{(quick ? " --quick" : "")} — {machine}");
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{options.Seeds} seed(s), {options.Steps} updates × {options.BatchSize} sequences × 128 tokens = {(long)options.Steps * options.BatchSize * 128:N0} tokens per run, peak lr {options.LearningRate:G3}"));
+        foreach (var task in AblationStudy.DefaultTasks().Where(t => options.Tasks is null || options.Tasks.Contains(t.Name)))
+        {
+            int steps = options.StepsFor(task), batch = options.BatchSizeFor(task);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{task.Name}: {options.Seeds} seed(s), {steps} updates × {batch} sequences × {task.SequenceLength} tokens = {(long)steps * batch * task.SequenceLength:N0} tokens per run, peak lr {options.LearningRate:G3}"));
+        }
+        Console.WriteLine($"{options.Jobs} run(s) side by side, {TorchSharp.torch.get_num_threads()} torch thread(s) each");
         var started = DateTime.UtcNow;
         IReadOnlyList<AblationSummary> summaries;
         try { summaries = AblationStudy.Run(options); }
@@ -100,14 +108,19 @@ public sealed class AblateCommand : ICommand
             foreach (var s in rows)
             {
                 var r = s.Runs[0];
-                var config = AblationVariant.Catalogue(AblationStudy.DefaultTasks().Max(t => t.VocabSize), options.Hidden).First(v => v.Name == s.Variant).Config;
+                var config = AblationVariant.Catalogue(AblationStudy.VocabSize, options.Hidden).First(v => v.Name == s.Variant).Config;
                 sb.AppendLine(inv, $"| {s.Variant} | {config.LayerMap()} | {Units.Params(r.TotalParameters)} | {Units.Params(r.ActiveParameters)} | {s.LossMean:F4} ± {s.LossStd:F4} | {s.AccuracyMean * 100:F1} ± {s.AccuracyStd * 100:F1}% | {s.Runs.Average(x => x.Seconds):F0} |");
+            }
+            if (task == "recall")
+            {
+                var recall = new AssociativeRecallTask();
+                sb.AppendLine().AppendLine(inv, $"Chance is {100.0 / recall.Values:F1}%; copying any value stated in the context scores {100.0 / recall.Pairs:F0}%; only a model that binds each value to its key scores above that.");
             }
             sb.AppendLine();
         }
         sb.AppendLine("Findings (a difference counts when it exceeds the two standard deviations added; otherwise \"no clear difference\"):").AppendLine();
         foreach (var line in Findings(summaries)) sb.AppendLine("- " + line);
-        sb.AppendLine().AppendLine(inv, $"Machine: {machine}. Wall time {minutes:F1} min.");
+        sb.AppendLine().AppendLine(inv, $"Machine: {machine}. {options.Jobs} run(s) side by side. Wall time {minutes:F1} min.");
         return sb.ToString();
     }
 

@@ -5,10 +5,15 @@ public sealed class AblationOptions
 {
     /// <summary>Training seeds per variant and task (error bars come from their spread).</summary>
     public int Seeds { get; set; } = 3;
-    /// <summary>Optimiser updates per run.</summary>
-    public int Steps { get; set; } = 200;
-    /// <summary>Sequences per update (token budget per run = Steps × BatchSize × sequence length).</summary>
-    public int BatchSize { get; set; } = 16;
+    /// <summary>Optimiser updates per run; null: each task's <see cref="IAblationTask.DefaultSteps"/>.</summary>
+    public int? Steps { get; set; }
+    /// <summary>Sequences per update (token budget per run = steps × batch × sequence length); null: each task's <see cref="IAblationTask.DefaultBatchSize"/>.</summary>
+    public int? BatchSize { get; set; }
+
+    /// <summary>The updates a run of <paramref name="task"/> takes.</summary>
+    public int StepsFor(IAblationTask task) => Steps ?? task.DefaultSteps;
+    /// <summary>The sequences per update for <paramref name="task"/>.</summary>
+    public int BatchSizeFor(IAblationTask task) => BatchSize ?? task.DefaultBatchSize;
     /// <summary>Peak learning rate (10% linear warm-up, cosine decay to 10%).</summary>
     public double LearningRate { get; set; } = 3e-3;
     /// <summary>AdamW weight decay (norms, biases, A_log and D exempt).</summary>
@@ -23,6 +28,8 @@ public sealed class AblationOptions
     public IReadOnlyCollection<string>? Variants { get; set; }
     /// <summary>Task names to run (null: both).</summary>
     public IReadOnlyCollection<string>? Tasks { get; set; }
+    /// <summary>Runs trained side by side, each on its own thread (1: one after another). Results do not depend on it.</summary>
+    public int Jobs { get; set; } = 1;
     /// <summary>Receives one line per finished run; null for silence.</summary>
     public Action<string>? Progress { get; set; }
 
@@ -30,11 +37,12 @@ public sealed class AblationOptions
     public void Validate()
     {
         if (Seeds < 1) throw new ArgumentException("seeds must be positive");
-        if (Steps < 1) throw new ArgumentException("steps must be positive");
-        if (BatchSize < 1) throw new ArgumentException("batch size must be positive");
+        if (Steps is < 1) throw new ArgumentException("steps must be positive");
+        if (BatchSize is < 1) throw new ArgumentException("batch size must be positive");
         if (!(LearningRate > 0)) throw new ArgumentException("the learning rate must be positive");
         if (EvalSequences < 1) throw new ArgumentException("eval sequences must be positive");
         if (EvalPoints < 1) throw new ArgumentException("eval points must be positive");
+        if (Jobs < 1) throw new ArgumentException("jobs must be positive");
         if (Hidden < 8 || Hidden % 4 != 0) throw new ArgumentException("hidden must be a multiple of 4, at least 8");
     }
 }

@@ -30,6 +30,9 @@ public sealed record AblationSummary(string Variant, string Task, IReadOnlyList<
 /// </summary>
 public static class AblationStudy
 {
+    /// <summary>Vocabulary of every ablation model: room for the ids of every task here and of the needle task.</summary>
+    public const int VocabSize = 128;
+
     /// <summary>The two tasks, in report order.</summary>
     public static IReadOnlyList<IAblationTask> DefaultTasks() => new IAblationTask[] { new MarkovLanguageTask(), new AssociativeRecallTask() };
 
@@ -39,20 +42,27 @@ public static class AblationStudy
         options.Validate();
         var tasks = DefaultTasks().Where(t => options.Tasks is null || options.Tasks.Contains(t.Name)).ToList();
         if (tasks.Count == 0) throw new ArgumentException($"no task matches; tasks: {string.Join(", ", DefaultTasks().Select(t => t.Name))}");
-        int vocab = DefaultTasks().Max(t => t.VocabSize);
+        int vocab = VocabSize;
         var variants = AblationVariant.Catalogue(vocab, options.Hidden).Where(v => options.Variants is null || options.Variants.Contains(v.Name)).ToList();
         if (variants.Count == 0)
             throw new ArgumentException($"no variant matches; variants: {string.Join(", ", AblationVariant.Catalogue(vocab, options.Hidden).Select(v => v.Name))}");
-        var runs = new List<AblationRunResult>();
-        foreach (var task in tasks)
-            for (int seed = 0; seed < options.Seeds; seed++)
-                foreach (var variant in variants)
-                {
-                    var run = AblationTrainer.Run(variant, task, seed, options);
-                    runs.Add(run);
-                    options.Progress?.Invoke(System.FormattableString.Invariant(
-                        $"{task.Name,-6} seed {seed} {variant.Name,-20} loss {run.FinalLoss:F4} accuracy {run.FinalAccuracy:P1} ({run.Seconds:F0} s)"));
-                }
+        var grid = (from task in tasks from seed in Enumerable.Range(0, options.Seeds) from variant in variants select (task, seed, variant)).ToArray();
+        var runs = new AblationRunResult[grid.Length];
+        var progressLock = new object();
+        void RunOne(int i)
+        {
+            var (task, seed, variant) = grid[i];
+            var run = AblationTrainer.Run(variant, task, seed, options);
+            runs[i] = run;
+            lock (progressLock)
+                options.Progress?.Invoke(System.FormattableString.Invariant(
+                    $"{task.Name,-6} seed {seed} {variant.Name,-20} loss {run.FinalLoss:F4} accuracy {run.FinalAccuracy:P1} ({run.Seconds:F0} s)"));
+        }
+        // Runs are independent and each is too small to use two cores well, so several run side by side (each on
+        // torch's intra-op setting); a run's result depends on its seed only, so the grid gives the same numbers
+        // whatever the number of jobs.
+        if (options.Jobs <= 1) for (int i = 0; i < grid.Length; i++) RunOne(i);
+        else Parallel.For(0, grid.Length, new ParallelOptions { MaxDegreeOfParallelism = options.Jobs }, RunOne);
         return tasks.SelectMany(t => variants.Select(v => new AblationSummary(v.Name, t.Name, runs.Where(r => r.Task == t.Name && r.Variant == v.Name).ToList()))).ToList();
     }
 }

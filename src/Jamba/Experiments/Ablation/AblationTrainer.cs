@@ -37,19 +37,20 @@ public static class AblationTrainer
         var lm = model.CausalLM!;
         bool moe = Enumerable.Range(0, config.NumHiddenLayers).Any(config.IsMoeLayer);
         using var optimizer = AdamW.ForModule(lm, options.WeightDecay, 0.9, 0.95);
-        var schedule = new LearningRateSchedule(options.LearningRate, Math.Max(1, options.Steps / 10), options.Steps);
+        int steps = options.StepsFor(task), batchSize = options.BatchSizeFor(task);
+        var schedule = new LearningRateSchedule(options.LearningRate, Math.Max(1, steps / 10), steps);
         var (validIds, validLabels) = Batch(task, new SplitMix64(ValidationSeed), options.EvalSequences);
         var trainRng = new SplitMix64(0x7EA1_0000UL + (ulong)seed);
-        var evalAt = Enumerable.Range(1, options.EvalPoints).Select(i => (int)Math.Round((double)options.Steps * i / options.EvalPoints)).ToHashSet();
+        var evalAt = Enumerable.Range(1, options.EvalPoints).Select(i => (int)Math.Round((double)steps * i / options.EvalPoints)).ToHashSet();
         var curve = new List<AblationEvaluation>();
         try
         {
-            for (int step = 1; step <= options.Steps; step++)
+            for (int step = 1; step <= steps; step++)
             {
                 lm.train();
                 using (NewDisposeScope())
                 {
-                    var (ids, labels) = Batch(task, trainRng, options.BatchSize);
+                    var (ids, labels) = Batch(task, trainRng, batchSize);
                     using var output = lm.Forward(ids, labels: labels, outputRouterLogits: moe);
                     double loss = output.Loss!.item<float>();
                     if (!double.IsFinite(loss)) throw new InvalidOperationException($"{variant.Name} on {task.Name}, seed {seed}: the loss became {loss} at step {step}");
@@ -58,7 +59,7 @@ public static class AblationTrainer
                     optimizer.Step(schedule.At(step));
                     optimizer.ZeroGrad();
                 }
-                if (evalAt.Contains(step)) curve.Add(Evaluate(lm, validIds, validLabels, step, options.BatchSize * 2));
+                if (evalAt.Contains(step)) curve.Add(Evaluate(lm, validIds, validLabels, step, batchSize * 2));
             }
         }
         catch
@@ -74,7 +75,7 @@ public static class AblationTrainer
         lm.eval();
         var count = ParameterCount.Of(config);
         return (new AblationRunResult(variant.Name, task.Name, seed, count.Total, count.Active, curve, clock.Elapsed.TotalSeconds,
-            (long)options.Steps * options.BatchSize * task.SequenceLength), model);
+            (long)steps * batchSize * task.SequenceLength), model);
     }
 
     /// <summary>Mean loss and accuracy over the scored positions of the validation set.</summary>

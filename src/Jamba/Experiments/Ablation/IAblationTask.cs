@@ -17,6 +17,10 @@ public interface IAblationTask
     int VocabSize { get; }
     /// <summary>Length of every sequence.</summary>
     int SequenceLength { get; }
+    /// <summary>Optimiser updates a full run takes when the options leave it open.</summary>
+    int DefaultSteps { get; }
+    /// <summary>Sequences per update when the options leave it open.</summary>
+    int DefaultBatchSize { get; }
 
     /// <summary>
     /// Writes one sequence into <paramref name="ids"/> and its labels into <paramref name="labels"/> (both of length

@@ -44,6 +44,10 @@ public sealed class MarkovLanguageTask : IAblationTask
     /// <inheritdoc/>
     public int VocabSize => FirstWord + Words;
     /// <inheritdoc/>
+    public int DefaultSteps => 200;
+    /// <inheritdoc/>
+    public int DefaultBatchSize => 16;
+    /// <inheritdoc/>
     public int SequenceLength { get; }
 
     /// <inheritdoc/>

@@ -8,7 +8,7 @@ namespace Jamba.Experiments.Needle;
 /// value — at a random depth; the sequence ends with a query (<c>SEP key</c>) whose answer, the needle's value, is
 /// the only scored position. The value is one of <see cref="Values"/> classes, so retrieval is a K-class
 /// classification whose metrics ML.NET can compute. Layout: <c>BOS f f … key value … f f SEP key | value</c>.
-/// Shares the token layout of <see cref="AssociativeRecallTask"/> (keys from 8, then values, then filler).
+/// Laid out like <see cref="AssociativeRecallTask"/> (keys from id 8, then values, then filler).
 /// </summary>
 public sealed class NeedleTask : IAblationTask
 {
@@ -34,10 +34,14 @@ public sealed class NeedleTask : IAblationTask
     public string Name => "needle";
     /// <inheritdoc/>
     public string AccuracyMeaning => "needles retrieved (argmax = the needle's value)";
-    /// <summary>Laid out like <see cref="AssociativeRecallTask"/>'s defaults (48 keys, 48 values, 24 filler): the same vocabulary.</summary>
+    /// <summary>Keys, then room for 48 value tokens (of which <see cref="Values"/> are used), then filler: 128 ids with the defaults.</summary>
     public int VocabSize => FirstKey + Keys + 48 + FillerTokens;
     /// <inheritdoc/>
     public int SequenceLength { get; }
+    /// <inheritdoc/>
+    public int DefaultSteps => 400;
+    /// <inheritdoc/>
+    public int DefaultBatchSize => 16;
 
     /// <inheritdoc/>
     public void Sample(SplitMix64 rng, Span<long> ids, Span<long> labels)
