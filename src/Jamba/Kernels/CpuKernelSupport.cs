@@ -49,6 +49,18 @@ internal static class CpuKernelSupport
         return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
     }
 
+    /// <summary>
+    /// Raw pointer to the first element of a contiguous CPU tensor of 16-bit elements (bfloat16 bits), under the
+    /// same lifetime rule as <see cref="Ptr"/>.
+    /// </summary>
+    public static unsafe ushort* Ptr16(Tensor t)
+    {
+        if (t.ElementSize != 2 || !t.is_contiguous() || t.device_type != DeviceType.CPU)
+            throw new ArgumentException("Expected a contiguous 16-bit CPU tensor.", nameof(t));
+        if (t.numel() == 0) return null;
+        return (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+    }
+
     /// <summary>The pointer of an optional tensor, or null.</summary>
     public static unsafe float* PtrOrNull(Tensor? t) => t is null ? null : Ptr(t);
 

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Jamba.Inference;
+using Jamba.Kernels;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -44,9 +45,9 @@ public sealed class JambaAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, heads, headDim).transpose(1, 2);        // (B, H, T, hd)
-        var k = k_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);      // (B, KV, T, hd)
-        var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        var q = DecodeLinear.Forward(x, q_proj).view(b, t, heads, headDim).transpose(1, 2);        // (B, H, T, hd)
+        var k = DecodeLinear.Forward(x, k_proj).view(b, t, kvHeads, headDim).transpose(1, 2);      // (B, KV, T, hd)
+        var v = DecodeLinear.Forward(x, v_proj).view(b, t, kvHeads, headDim).transpose(1, 2);
         if (cache is not null) (k, v) = cache.Append(k, v);                          // (B, KV, S, hd)
         if (t == 1 && kvHeads != heads && !isCausal)
         {
@@ -55,7 +56,7 @@ public sealed class JambaAttention : nn.Module
             // and the padding bias (B, 1, 1, S) broadcasts over the folded axis.
             long rep = heads / kvHeads;
             var grouped = nn.functional.scaled_dot_product_attention(q.reshape(b, kvHeads, rep, headDim), k, v, bias, 0.0, false);
-            return o_proj.forward(grouped.reshape(b, 1, heads * headDim)).MoveToOuterDisposeScope();
+            return DecodeLinear.Forward(grouped.reshape(b, 1, heads * headDim), o_proj).MoveToOuterDisposeScope();
         }
         if (kvHeads != heads)
         {
@@ -65,6 +66,6 @@ public sealed class JambaAttention : nn.Module
             v = v.unsqueeze(2).expand(b, kvHeads, rep, s, headDim).reshape(b, heads, s, headDim);
         }
         var o = nn.functional.scaled_dot_product_attention(q, k, v, bias, training ? dropout : 0.0, isCausal);
-        return o_proj.forward(o.transpose(1, 2).reshape(b, t, heads * headDim)).MoveToOuterDisposeScope();
+        return DecodeLinear.Forward(o.transpose(1, 2).reshape(b, t, heads * headDim), o_proj).MoveToOuterDisposeScope();
     }
 }

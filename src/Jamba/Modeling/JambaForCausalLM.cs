@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Jamba.Inference;
+using Jamba.Kernels;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -44,7 +45,7 @@ public sealed class JambaForCausalLM : nn.Module
         var backbone = model.Forward(inputIds, attentionMask, cache, outputHiddenStates, router);
         var h = backbone.LastHiddenState;
         if (logitsToKeep > 0 && logitsToKeep < h.shape[1]) h = h.narrow(1, h.shape[1] - logitsToKeep, logitsToKeep);
-        var logits = nn.functional.linear(h, HeadWeight).to_type(ScalarType.Float32);
+        var logits = DecodeLinear.Forward(h, HeadWeight).to_type(ScalarType.Float32);
 
         Tensor? lmLoss = null, auxLoss = null, loss = null;
         if (labels is not null)

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Jamba.Kernels;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -27,6 +28,7 @@ public sealed class JambaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        var hidden = nn.functional.silu(DecodeLinear.Forward(x, gate_proj)) * DecodeLinear.Forward(x, up_proj);
+        return DecodeLinear.Forward(hidden, down_proj).MoveToOuterDisposeScope();
     }
 }

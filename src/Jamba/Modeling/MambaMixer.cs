@@ -60,6 +60,9 @@ public sealed class MambaMixer : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Whether a CPU decode step runs the fused kernel (the default) or its tensor-operation twin.</summary>
+    public bool FusedDecodeStep { get; set; } = true;
+
     /// <summary>
     /// Mixes x [batch, T, hidden]. <paramref name="mask"/> [batch, T] (1 real, 0 padding) or null.
     /// With <paramref name="state"/>, continues from it and leaves the updated conv window and SSM state there.
@@ -68,7 +71,16 @@ public sealed class MambaMixer : nn.Module
     {
         using var scope = NewDisposeScope();
         long t = x.shape[1];
-        var projected = in_proj.forward(x).transpose(1, 2);                           // (B, 2D, T)
+        var projected = DecodeLinear.Forward(x, in_proj);                                           // (B, T, 2D)
+        if (FusedDecodeStep && state is { HasState: true } && t == 1 && mask is null)
+        {
+            // A decode step on CPU: everything between in_proj and out_proj in one fused pass (null elsewhere).
+            var fused = MambaStep.TryForward(projected, state.Conv, state.Ssm, conv1d.weight!, conv1d.bias, x_proj.weight!,
+                innerNorms ? dt_layernorm.weight : null, innerNorms ? b_layernorm.weight : null, innerNorms ? c_layernorm.weight : null,
+                dt_layernorm.Eps, dt_proj.weight!, dt_proj.bias!, A_log, D);
+            if (fused is not null) return DecodeLinear.Forward(fused.to_type(x.dtype), out_proj).MoveToOuterDisposeScope();
+        }
+        projected = projected.transpose(1, 2);                                                       // (B, 2D, T)
         var hs = projected.narrow(1, 0, dInner);
         var gate = projected.narrow(1, dInner, dInner);
         var m = mask?.to_type(x.dtype).unsqueeze(1);                                   // (B, 1, T)
@@ -81,11 +93,11 @@ public sealed class MambaMixer : nn.Module
             hs = Convolve(hs, state);
         if (m is not null) hs = hs * m;
 
-        var ssm = x_proj.forward(hs.transpose(1, 2));                                  // (B, T, R + 2N)
+        var ssm = DecodeLinear.Forward(hs.transpose(1, 2), x_proj);                                  // (B, T, R + 2N)
         var dt = Norm(dt_layernorm, ssm.narrow(-1, 0, dtRank));
         var B = Norm(b_layernorm, ssm.narrow(-1, dtRank, dState));                    // (B, T, N)
         var C = Norm(c_layernorm, ssm.narrow(-1, dtRank + dState, dState));
-        var delta = nn.functional.softplus(dt_proj.forward(dt)).transpose(1, 2);       // (B, D, T)
+        var delta = nn.functional.softplus(DecodeLinear.Forward(dt, dt_proj)).transpose(1, 2);       // (B, D, T)
         var A = -exp(A_log.to_type(ScalarType.Float32));                               // (D, N)
 
         Tensor y;
@@ -104,7 +116,7 @@ public sealed class MambaMixer : nn.Module
             state.HasState = true;
             y = scanned;
         }
-        return out_proj.forward(y.to_type(x.dtype).transpose(1, 2)).MoveToOuterDisposeScope();
+        return DecodeLinear.Forward(y.to_type(x.dtype).transpose(1, 2), out_proj).MoveToOuterDisposeScope();
     }
 
     private Tensor Norm(RmsNorm norm, Tensor x) => innerNorms ? norm.forward(x) : x;

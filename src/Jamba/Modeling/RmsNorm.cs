@@ -19,6 +19,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The epsilon added to the mean square.</summary>
+    public double Eps => eps;
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Jamba.Kernels;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -36,7 +37,7 @@ public sealed class SparseMoeBlock : nn.Module
         using var scope = NewDisposeScope();
         long hidden = x.shape[^1];
         var flat = x.reshape(-1, hidden);                                              // (N, H)
-        var routerLogits = router.forward(flat);                                       // (N, E)
+        var routerLogits = DecodeLinear.Forward(flat, router);                                       // (N, E)
         var probs = nn.functional.softmax(routerLogits, 1, ScalarType.Float32);
         var (weights, selected) = probs.topk(topK, dim: -1);                           // (N, k)
         weights = weights.to_type(x.dtype);
@@ -105,7 +106,7 @@ public sealed class SparseMoeBlock : nn.Module
     {
         using var scope = NewDisposeScope();
         var flat = x.reshape(-1, x.shape[^1]);
-        var probs = nn.functional.softmax(router.forward(flat), 1, ScalarType.Float32);
+        var probs = nn.functional.softmax(DecodeLinear.Forward(flat, router), 1, ScalarType.Float32);
         var (weights, selected) = probs.topk(topK, dim: -1);
         var dense = zeros_like(probs).scatter(1, selected, weights).to_type(x.dtype);  // (N, E), zero off the top-k
         var output = zeros_like(flat);

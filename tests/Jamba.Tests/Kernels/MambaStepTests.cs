@@ -1,0 +1,59 @@
+using Jamba.Inference;
+using Jamba.Kernels;
+using Jamba.Modeling;
+using TorchSharp;
+using static Jamba.Tests.Kernels.KernelAssert;
+using static TorchSharp.torch;
+
+namespace Jamba.Tests.Kernels;
+
+[TestClass]
+public sealed class MambaStepTests
+{
+    /// <summary>Decode steps through the fused kernel equal the mixer's tensor-operation twin, state included.</summary>
+    [TestMethod]
+    public void FusedDecodeStepMatchesTensorTwin()
+    {
+        // batch, d_state (not a multiple of the vector width in one case), inner norms, conv bias, d_conv.
+        var cases = new (int batch, int state, bool norms, bool convBias, int conv)[]
+        {
+            (1, 8, true, true, 4), (3, 5, true, false, 4), (2, 16, false, true, 2), (1, 16, true, true, 1),
+        };
+        int seed = 0;
+        foreach (var c in cases)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var config = TestConfigs.Tiny(k =>
+            {
+                k.MambaDState = c.state; k.MambaInnerLayerNorms = c.norms; k.MambaConvBias = c.convBias; k.MambaDConv = c.conv;
+                k.AttnLayerPeriod = 8; k.AttnLayerOffset = 7; k.NumHiddenLayers = 1; k.MaxPositionEmbeddings = 64;
+            });
+            var mixer = new MambaMixer(config);
+            JambaInit.Apply(mixer, config, seed);
+            var g = new Generator((ulong)seed++);
+            var prompt = randn(new long[] { c.batch, 5, config.HiddenSize }, generator: g);
+            var steps = randn(new long[] { c.batch, 3, config.HiddenSize }, generator: g);
+            using var fusedCache = new HybridCache(config, c.batch, 16);
+            using var twinCache = new HybridCache(config, c.batch, 16);
+            mixer.Forward(prompt, null, fusedCache.Mamba(0));
+            mixer.Forward(prompt, null, twinCache.Mamba(0));
+            // The kernel really runs for these inputs (it returns null where it does not apply).
+            var state = fusedCache.Mamba(0);
+            Assert.IsNotNull(MambaStep.TryForward(mixer.in_proj.forward(steps.narrow(1, 0, 1)), state.Conv.clone(), state.Ssm.clone(),
+                mixer.conv1d.weight!, mixer.conv1d.bias, mixer.x_proj.weight!, mixer.dt_layernorm.weight, mixer.b_layernorm.weight,
+                mixer.c_layernorm.weight, 1e-6, mixer.dt_proj.weight!, mixer.dt_proj.bias!, mixer.A_log, mixer.D), $"{c}");
+            for (int t = 0; t < 3; t++)
+            {
+                var token = steps.narrow(1, t, 1);
+                mixer.FusedDecodeStep = true;
+                var fused = mixer.Forward(token, null, fusedCache.Mamba(0));
+                mixer.FusedDecodeStep = false;
+                var twin = mixer.Forward(token, null, twinCache.Mamba(0));
+                Close(fused, twin, 2e-6, $"{c}, step {t}: output");
+                Close(fusedCache.Mamba(0).Ssm, twinCache.Mamba(0).Ssm, 2e-6, $"{c}, step {t}: SSM state");
+                Close(fusedCache.Mamba(0).Conv, twinCache.Mamba(0).Conv, 0, $"{c}, step {t}: conv window");
+            }
+        }
+    }
+}
