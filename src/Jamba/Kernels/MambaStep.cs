@@ -6,22 +6,27 @@ namespace Jamba.Kernels;
 /// <summary>
 /// The fused Mamba decode step (<see cref="MambaStepCpu"/>) behind tensors: from in_proj's output of one token to
 /// the gated y that out_proj takes, updating the conv window and SSM state in place. Runs only where the kernel
-/// can (CPU, float32 throughout, no gradients); otherwise returns null and the mixer takes its tensor path.
+/// can (CPU, float32 or bfloat16 parameters, no gradients); otherwise returns null and the mixer takes its tensor path.
+/// With bfloat16 parameters the arithmetic is float32 throughout (the tensor path rounds to bfloat16 between steps).
 /// </summary>
 public static class MambaStep
 {
     /// <summary>
     /// projected [batch, 1, 2·d_inner] (in_proj output: x then gate); convState [batch, d_inner, K] and ssmState
     /// [batch, d_inner, N] updated in place; the mixer's parameters as named in the reference (norm weights null
-    /// when the model has no inner norms). Returns y [batch, 1, d_inner], or null when the kernel does not apply.
+    /// when the model has no inner norms). Returns y [batch, 1, d_inner] in float32, or null when the kernel does not apply.
     /// </summary>
     public static unsafe Tensor? TryForward(Tensor projected, Tensor convState, Tensor ssmState, Tensor convWeight, Tensor? convBias,
         Tensor xProj, Tensor? dtNorm, Tensor? bNorm, Tensor? cNorm, double eps, Tensor dtProj, Tensor dtBias, Tensor aLog, Tensor d)
     {
-        var all = new[] { projected, convState, ssmState, convWeight, convBias, xProj, dtNorm, bNorm, cNorm, dtProj, dtBias, aLog, d };
-        foreach (var t in all)
-            if (t is not null && (t.dtype != ScalarType.Float32 || !t.is_contiguous() || t.device_type != DeviceType.CPU)) return null;
-        if (is_grad_enabled() && all.Any(t => t is not null && t.requires_grad)) return null;
+        // float32 or bfloat16 parameters and activations (widened here: they are small), a float32 SSM state.
+        var dtype = projected.dtype;
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || convState.dtype != dtype || ssmState.dtype != ScalarType.Float32) return null;
+        var parameters = new[] { convWeight, convBias, xProj, dtNorm, bNorm, cNorm, dtProj, dtBias, d };
+        foreach (var t in parameters.Append(projected).Append(convState).Append(ssmState).Append(aLog))
+            if (t is not null && (!t.is_contiguous() || t.device_type != DeviceType.CPU)) return null;
+        if (parameters.Any(t => t is not null && t.dtype != dtype) || aLog.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
+        if (is_grad_enabled() && parameters.Append(projected).Append(aLog).Any(t => t is not null && t.requires_grad)) return null;
         if ((dtNorm is null) != (bNorm is null) || (dtNorm is null) != (cNorm is null)) return null;
         long batch = convState.shape[0], channels = convState.shape[1], k = convState.shape[2], n = ssmState.shape[2], r = dtProj.shape[1];
         if (projected.numel() != batch * 2 * channels || ssmState.shape[0] != batch || ssmState.shape[1] != channels
@@ -29,18 +34,20 @@ public static class MambaStep
             || dtProj.shape[0] != channels || aLog.numel() != channels * n || d.numel() != channels)
             throw new ArgumentException("Mamba decode step: the state and parameter shapes do not agree.");
         using var scope = NewDisposeScope();
+        Tensor F(Tensor t) => CpuKernelSupport.F32(t);
+        float* P(Tensor? t) => t is null ? null : CpuKernelSupport.Ptr(F(t));
         var y = empty(new[] { batch, 1, channels }, ScalarType.Float32, projected.device);
-        float* proj = CpuKernelSupport.Ptr(projected);
+        float* proj = P(projected);
         var buffers = new MambaStepBuffers
         {
             Batch = (int)batch, Channels = (int)channels, State = (int)n, DtRank = (int)r, ConvWidth = (int)k,
             X = proj, Gate = proj + channels, XStride = 2 * channels,
-            ConvState = CpuKernelSupport.Ptr(convState), SsmState = CpuKernelSupport.Ptr(ssmState),
-            ConvWeight = CpuKernelSupport.Ptr(convWeight), ConvBias = CpuKernelSupport.PtrOrNull(convBias),
-            XProj = CpuKernelSupport.Ptr(xProj),
-            DtNorm = CpuKernelSupport.PtrOrNull(dtNorm), BNorm = CpuKernelSupport.PtrOrNull(bNorm), CNorm = CpuKernelSupport.PtrOrNull(cNorm),
-            Eps = (float)eps, DtProj = CpuKernelSupport.Ptr(dtProj), DtBias = CpuKernelSupport.Ptr(dtBias),
-            ALog = CpuKernelSupport.Ptr(aLog), D = CpuKernelSupport.Ptr(d), Y = CpuKernelSupport.Ptr(y),
+            ConvState = dtype == ScalarType.Float32 ? CpuKernelSupport.Ptr(convState) : null,
+            ConvState16 = dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(convState) : null,
+            SsmState = CpuKernelSupport.Ptr(ssmState),
+            ConvWeight = P(convWeight), ConvBias = P(convBias), XProj = P(xProj),
+            DtNorm = P(dtNorm), BNorm = P(bNorm), CNorm = P(cNorm),
+            Eps = (float)eps, DtProj = P(dtProj), DtBias = P(dtBias), ALog = P(aLog), D = P(d), Y = CpuKernelSupport.Ptr(y),
         };
         MambaStepCpu.Step(buffers, CpuKernelSupport.Threads);
         return y.MoveToOuterDisposeScope();

@@ -14,6 +14,8 @@ internal unsafe struct MambaStepBuffers
     public long XStride;
     /// <summary>Rolling conv window [batch, channels, K] and SSM state [batch, channels, N], both updated in place.</summary>
     public float* ConvState, SsmState;
+    /// <summary>The conv window as bfloat16 bits instead (a bf16 model's cache); <see cref="ConvState"/> is then null.</summary>
+    public ushort* ConvState16;
     /// <summary>Depthwise conv weight [channels, K] and bias [channels] (null: none).</summary>
     public float* ConvWeight, ConvBias;
     /// <summary>x_proj weight [R + 2N, channels].</summary>
@@ -70,15 +72,33 @@ internal static unsafe class MambaStepCpu
         float* x = p.X + b * p.XStride, gate = p.Gate + b * p.XStride, y = p.Y + (long)b * d;
 
         // Causal conv: shift the window, append x, dot with the channel's kernel, SiLU.
-        float* window = p.ConvState + (long)b * d * k;
-        for (int c = 0; c < d; c++)
+        if (p.ConvState16 == null)
         {
-            float* wnd = window + (long)c * k, w = p.ConvWeight + (long)c * k;
-            float acc = p.ConvBias == null ? 0f : p.ConvBias[c];
-            for (int i = 0; i < k - 1; i++) { wnd[i] = wnd[i + 1]; acc += wnd[i] * w[i]; }
-            wnd[k - 1] = x[c];
-            acc += x[c] * w[k - 1];
-            u[c] = acc / (1f + MathF.Exp(-acc));
+            float* window = p.ConvState + (long)b * d * k;
+            for (int c = 0; c < d; c++)
+            {
+                float* wnd = window + (long)c * k, w = p.ConvWeight + (long)c * k;
+                float acc = p.ConvBias == null ? 0f : p.ConvBias[c];
+                for (int i = 0; i < k - 1; i++) { wnd[i] = wnd[i + 1]; acc += wnd[i] * w[i]; }
+                wnd[k - 1] = x[c];
+                acc += x[c] * w[k - 1];
+                u[c] = acc / (1f + MathF.Exp(-acc));
+            }
+        }
+        else
+        {
+            // x came from a bfloat16 in_proj, so storing it as bfloat16 is exact.
+            ushort* window = p.ConvState16 + (long)b * d * k;
+            for (int c = 0; c < d; c++)
+            {
+                ushort* wnd = window + (long)c * k;
+                float* w = p.ConvWeight + (long)c * k;
+                float acc = p.ConvBias == null ? 0f : p.ConvBias[c];
+                for (int i = 0; i < k - 1; i++) { wnd[i] = wnd[i + 1]; acc += BFloat16.ToSingle(wnd[i]) * w[i]; }
+                wnd[k - 1] = BFloat16.FromSingle(x[c]);
+                acc += x[c] * w[k - 1];
+                u[c] = acc / (1f + MathF.Exp(-acc));
+            }
         }
 
         // x_proj to (Δ, B, C), each RMS-normed.
