@@ -59,7 +59,7 @@ internal static unsafe class DecodeLinearCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float DotF32(float* a, float* b, int n)
+    internal static float DotF32(float* a, float* b, int n)
     {
         // Four independent accumulators hide the FMA latency; the loop is bound by the weight stream anyway.
         var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
@@ -78,7 +78,7 @@ internal static unsafe class DecodeLinearCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float DotBF16(ushort* a, float* b, int n)
+    internal static float DotBF16(ushort* a, float* b, int n)
     {
         // bfloat16 is the top half of a float32: widening to 32 bits and shifting left by 16 is the exact conversion.
         var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;

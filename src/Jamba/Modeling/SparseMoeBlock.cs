@@ -38,6 +38,9 @@ public sealed class SparseMoeBlock : nn.Module
         long hidden = x.shape[^1];
         var flat = x.reshape(-1, hidden);                                              // (N, H)
         var routerLogits = DecodeLinear.Forward(flat, router);                                       // (N, E)
+        // Host routing drops the router's gradient, so it serves inference only.
+        if (flat.shape[0] == 1 && flat.device_type == DeviceType.CPU && (!is_grad_enabled() || !flat.requires_grad && !parameters().Any(p => p.requires_grad)))
+            return (DecodeToken(flat, routerLogits).view(x.shape).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
         var probs = nn.functional.softmax(routerLogits, 1, ScalarType.Float32);
         var (weights, selected) = probs.topk(topK, dim: -1);                           // (N, k)
         weights = weights.to_type(x.dtype);
@@ -46,6 +49,32 @@ public sealed class SparseMoeBlock : nn.Module
         long[] choice = selected.cpu().data<long>().ToArray();
         var output = flat.shape[0] == 1 ? Single(flat, weights, choice) : Grouped(flat, weights, choice);
         return (output.view(x.shape).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// One token on CPU without gradients (a decode step at batch 1): the router's E probabilities are ranked on the
+    /// host, where the choice is needed anyway, and the k experts run through the fused SwiGLU kernel, summed in
+    /// float32 with their weights. The same softmax-then-top-k as <see cref="Forward"/>'s tensor path (the weights
+    /// are not renormalised).
+    /// </summary>
+    private Tensor DecodeToken(Tensor flat, Tensor routerLogits)
+    {
+        float[] logits = routerLogits.to_type(ScalarType.Float32).cpu().data<float>().ToArray();
+        double max = logits.Max(), sum = logits.Sum(l => Math.Exp(l - max));
+        // Highest probability first; equal ones in expert order, as topk returns them.
+        var chosen = Enumerable.Range(0, logits.Length).OrderByDescending(e => logits[e]).ThenBy(e => e).Take(topK).ToArray();
+        var x32 = flat.to_type(ScalarType.Float32).contiguous();
+        var y32 = zeros(flat.shape, ScalarType.Float32, flat.device);
+        foreach (int e in chosen)
+        {
+            float weight = (float)(Math.Exp(logits[e] - max) / sum);
+            var expert = experts[e];
+            if (DecodeMlp.Applies(flat, expert.gate_proj.weight!, expert.up_proj.weight!, expert.down_proj.weight!))
+                DecodeMlp.MixInto(y32, x32, expert.gate_proj.weight!, expert.up_proj.weight!, expert.down_proj.weight!, weight, accumulate: true);
+            else
+                y32.add_(expert.forward(flat).to_type(ScalarType.Float32), weight);
+        }
+        return y32.to_type(flat.dtype);
     }
 
     /// <summary>

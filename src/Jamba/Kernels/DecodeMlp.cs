@@ -1,0 +1,54 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Jamba.Kernels;
+
+/// <summary>
+/// The SwiGLU feed-forward (an MLP or one expert) of a decode step's few rows through <see cref="SwiGluCpu"/>: two
+/// passes over the weights instead of three products and two elementwise operations. Where it does not apply
+/// (more rows, gradients, other devices or dtypes) the callers take their tensor path, which is its twin.
+/// </summary>
+public static class DecodeMlp
+{
+    /// <summary>Whether the kernel takes x [..., hidden] with these gate/up [inter, hidden] and down [hidden, inter] weights.</summary>
+    public static bool Applies(Tensor x, Tensor gate, Tensor up, Tensor down) =>
+        DecodeLinear.Applies(x, gate, null) && DecodeLinear.Applies(x, up, null)
+        && gate.shape[0] == up.shape[0] && down.dim() == 2 && down.shape[0] == x.shape[^1] && down.shape[1] == gate.shape[0]
+        && down.dtype == x.dtype && down.is_contiguous() && down.device_type == DeviceType.CPU
+        && (!is_grad_enabled() || !down.requires_grad);
+
+    /// <summary>down(SiLU(gate(x)) ⊙ up(x)) for x [..., hidden]: [..., hidden] in x's dtype. Check <see cref="Applies"/> first.</summary>
+    public static unsafe Tensor Forward(Tensor x, Tensor gate, Tensor up, Tensor down)
+    {
+        using var scope = NewDisposeScope();
+        var x32 = CpuKernelSupport.F32(x.contiguous());
+        var y32 = empty(x.shape, ScalarType.Float32, x.device);
+        Run(x32, gate, up, down, y32, null, accumulate: false);
+        return (x.dtype == ScalarType.Float32 ? y32 : y32.to_type(x.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// y32 [rows, hidden] (float32) += scale · down(SiLU(gate(x)) ⊙ up(x)) for x32 [rows, hidden] (float32), or
+    /// y32 = … when <paramref name="accumulate"/> is false: an MoE layer sums its chosen experts this way.
+    /// </summary>
+    public static unsafe void MixInto(Tensor y32, Tensor x32, Tensor gate, Tensor up, Tensor down, float scale, bool accumulate)
+    {
+        long rows = x32.numel() / x32.shape[^1];
+        var scales = stackalloc float[(int)rows];
+        for (int r = 0; r < rows; r++) scales[r] = scale;
+        Run(x32, gate, up, down, y32, scales, accumulate);
+    }
+
+    private static unsafe void Run(Tensor x32, Tensor gate, Tensor up, Tensor down, Tensor y32, float* scales, bool accumulate)
+    {
+        long hidden = gate.shape[1], inter = gate.shape[0], rows = x32.numel() / hidden;
+        if (x32.dtype != ScalarType.Float32 || !x32.is_contiguous() || y32.dtype != ScalarType.Float32 || !y32.is_contiguous() || y32.numel() != rows * hidden)
+            throw new ArgumentException("DecodeMlp: x and y must be contiguous float32 [rows, hidden].");
+        using var scope = NewDisposeScope();
+        var h32 = empty(new[] { rows, inter }, ScalarType.Float32, x32.device);
+        bool bf16 = gate.dtype == ScalarType.BFloat16;
+        void* W(Tensor w) => bf16 ? CpuKernelSupport.Ptr16(w) : CpuKernelSupport.Ptr(w);
+        SwiGluCpu.Forward(CpuKernelSupport.Ptr(x32), W(gate), W(up), W(down), bf16, CpuKernelSupport.Ptr(h32), CpuKernelSupport.Ptr(y32),
+            scales, accumulate, (int)rows, (int)hidden, (int)inter, CpuKernelSupport.Threads);
+    }
+}

@@ -1,0 +1,48 @@
+using System.Runtime.CompilerServices;
+
+namespace Jamba.Kernels;
+
+/// <summary>
+/// The SwiGLU feed-forward of a few rows in two passes over the weights: h = SiLU(x W_gateᵀ) ⊙ (x W_upᵀ) with the
+/// gate and up rows read side by side, then y (+)= scale · h W_downᵀ. Each pass splits its outputs across the cores
+/// like <see cref="DecodeLinearCpu"/>; h stays in float32 between them (the tensor path rounds it to the model dtype).
+/// </summary>
+internal static unsafe class SwiGluCpu
+{
+    /// <summary>
+    /// x32 [rows, hidden] (float32), weights as float32 (<paramref name="bf16"/> false) or bfloat16 bits; h32 scratch
+    /// [rows, inter]; y32 [rows, hidden] float32, overwritten (<paramref name="accumulate"/> false) or added to, each
+    /// row's result multiplied by scale[r] (null: 1).
+    /// </summary>
+    public static void Forward(float* x32, void* gate, void* up, void* down, bool bf16, float* h32, float* y32, float* scale,
+        bool accumulate, int rows, int hidden, int inter, int threads)
+    {
+        int blocks = threads <= 1 || (long)hidden * inter < 1 << 16 ? 1 : threads;
+        SpinPool.Shared.For(blocks, threads, block =>
+        {
+            int i0 = (int)((long)inter * block / blocks), i1 = (int)((long)inter * (block + 1) / blocks);
+            for (int i = i0; i < i1; i++)
+                for (int r = 0; r < rows; r++)
+                {
+                    float* xr = x32 + (long)r * hidden;
+                    float g = Dot(gate, bf16, (long)i * hidden, xr, hidden), u = Dot(up, bf16, (long)i * hidden, xr, hidden);
+                    h32[(long)r * inter + i] = g / (1f + MathF.Exp(-g)) * u;
+                }
+        });
+        SpinPool.Shared.For(blocks, threads, block =>
+        {
+            int o0 = (int)((long)hidden * block / blocks), o1 = (int)((long)hidden * (block + 1) / blocks);
+            for (int o = o0; o < o1; o++)
+                for (int r = 0; r < rows; r++)
+                {
+                    float v = Dot(down, bf16, (long)o * inter, h32 + (long)r * inter, inter) * (scale == null ? 1f : scale[r]);
+                    float* yo = y32 + (long)r * hidden + o;
+                    *yo = accumulate ? *yo + v : v;
+                }
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Dot(void* w, bool bf16, long offset, float* x, int n) =>
+        bf16 ? DecodeLinearCpu.DotBF16((ushort*)w + offset, x, n) : DecodeLinearCpu.DotF32((float*)w + offset, x, n);
+}

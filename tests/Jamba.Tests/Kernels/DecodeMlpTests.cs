@@ -1,0 +1,37 @@
+using Jamba.Kernels;
+using Jamba.Modeling;
+using TorchSharp;
+using static Jamba.Tests.Kernels.KernelAssert;
+using static TorchSharp.torch;
+
+namespace Jamba.Tests.Kernels;
+
+[TestClass]
+public sealed class DecodeMlpTests
+{
+    /// <summary>The fused SwiGLU of a few rows equals the MLP's tensor path (taken when gradients are wanted).</summary>
+    [TestMethod]
+    public void FusedSwiGluMatchesTensorPath()
+    {
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+            foreach (var (rows, hidden, inter) in new[] { (1, 8, 12), (3, 33, 50), (4, 512, 1024) })
+            {
+                using var scope = NewDisposeScope();
+                var config = TestConfigs.Tiny(c => { c.HiddenSize = hidden; c.IntermediateSize = inter; c.NumAttentionHeads = 1; c.NumKeyValueHeads = 1; });
+                var mlp = new JambaMlp(config);
+                using (no_grad()) foreach (var p in mlp.parameters()) p.normal_(0, 0.2);
+                mlp.to(dtype);
+                var x = randn(rows, 1, hidden).to_type(dtype);
+                var tensorPath = mlp.forward(x);
+                Assert.IsTrue(tensorPath.requires_grad, "with gradients the tensor path runs");
+                Tensor fused;
+                using (no_grad())
+                {
+                    Assert.IsTrue(DecodeMlp.Applies(x, mlp.gate_proj.weight!, mlp.up_proj.weight!, mlp.down_proj.weight!));
+                    fused = mlp.forward(x);
+                }
+                // bfloat16: the kernel keeps the hidden activations in float32, the tensor path rounds them.
+                Close(fused, tensorPath.detach(), dtype == ScalarType.Float32 ? 1e-5 : 3e-2, $"{dtype} rows {rows}, {hidden}x{inter}");
+            }
+    }
+}
