@@ -47,6 +47,15 @@ public sealed class CliArgs
         }
     }
 
+    /// <summary>The options as given (last value of each), minus <paramref name="except"/>: to pass them on to a child process.</summary>
+    public IEnumerable<string> Forwarded(params string[] except)
+    {
+        foreach (var (name, list) in values)
+            if (!except.Contains(name)) { yield return "--" + name; yield return list[^1]; }
+        foreach (var flag in flags)
+            if (flag != "help" && !except.Contains(flag)) yield return "--" + flag;
+    }
+
     /// <summary>Whether the flag was given.</summary>
     public bool Flag(string name) => flags.Contains(name);
     /// <summary>Whether the option was given.</summary>

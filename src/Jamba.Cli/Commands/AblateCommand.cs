@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using System.Text;
 using Jamba.Experiments;
 using Jamba.Experiments.Ablation;
@@ -15,7 +17,7 @@ public sealed class AblateCommand : ICommand
 {
     public string Name => "ablate";
     public string Summary => "train small hybrids, pure attention and pure Mamba (± MoE, ± inner norms) on LM and recall, with error bars";
-    public IEnumerable<string> ValueOptions => new[] { "seeds", "steps", "batch", "lr", "eval-sequences", "hidden", "variants", "tasks", "threads", "jobs", "out" };
+    public IEnumerable<string> ValueOptions => new[] { "seeds", "steps", "batch", "lr", "eval-sequences", "hidden", "variants", "tasks", "threads", "jobs", "shard", "shard-out", "out" };
     public IEnumerable<string> FlagOptions => new[] { "quick" };
     public string Help =>
         "usage: jamba ablate [--quick] [--seeds 3] [--steps N] [--out DIR] [--variants a,b] [--tasks lm,recall] [--jobs J] [--threads T]\n\n" +
@@ -32,7 +34,7 @@ public sealed class AblateCommand : ICommand
         "  --eval-sequences N  validation sequences per task (default 128; --quick 32)\n" +
         "  --hidden H          model width (default 64)\n" +
         "  --variants LIST     run only these variants; --tasks LIST only these tasks\n" +
-        "  --jobs J            runs trained side by side (default: one per core); results do not depend on it\n" +
+        "  --jobs J            processes training runs side by side (default: one per core); results do not depend on it\n" +
         "  --threads T         torch threads per run (default 1)\n" +
         "  --out DIR           output folder (default ablation)";
 
@@ -52,9 +54,10 @@ public sealed class AblateCommand : ICommand
             Hidden = args.Int("hidden", 64, 8),
             Variants = List(args.Get("variants")),
             Tasks = List(args.Get("tasks")),
-            Jobs = args.Int("jobs", Environment.ProcessorCount, 1, 1024),
             Progress = line => Console.Error.WriteLine(line),
         };
+        if (args.Get("shard") is { } shard) return RunShard(args, options, shard);
+        int jobs = args.Int("jobs", Environment.ProcessorCount, 1, 1024);
         string outDir = args.Get("out") ?? "ablation";
         string machine = MachineInfo.Describe();
         Console.WriteLine($"jamba ablate{(quick ? " --quick" : "")} — {machine}");
@@ -64,14 +67,14 @@ public sealed class AblateCommand : ICommand
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{task.Name}: {options.Seeds} seed(s), {steps} updates × {batch} sequences × {task.SequenceLength} tokens = {(long)steps * batch * task.SequenceLength:N0} tokens per run, peak lr {options.LearningRate:G3}"));
         }
-        Console.WriteLine($"{options.Jobs} run(s) side by side, {TorchSharp.torch.get_num_threads()} torch thread(s) each");
+        Console.WriteLine($"{jobs} process(es) side by side, {TorchSharp.torch.get_num_threads()} torch thread(s) each");
         var started = DateTime.UtcNow;
         IReadOnlyList<AblationSummary> summaries;
-        try { summaries = AblationStudy.Run(options); }
+        try { summaries = jobs == 1 ? AblationStudy.Run(options) : AblationStudy.Summarize(RunShardsInChildren(args, jobs, outDir), options); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         double minutes = (DateTime.UtcNow - started).TotalMinutes;
 
-        string report = Report(summaries, options, machine, quick, minutes);
+        string report = Report(summaries, options, machine, quick, minutes, jobs);
         Console.WriteLine();
         Console.Write(report);
         Directory.CreateDirectory(outDir);
@@ -90,11 +93,60 @@ public sealed class AblateCommand : ICommand
         return 0;
     }
 
+    /// <summary>
+    /// Child mode (`--shard i/n --shard-out FILE`, set by the parent): trains shard i of n and writes its runs as JSON.
+    /// Separate processes, not threads: TorchSharp is not safe for concurrent training in one process.
+    /// </summary>
+    private static int RunShard(CliArgs args, AblationOptions options, string shard)
+    {
+        var parts = shard.Split('/');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out int index) || !int.TryParse(parts[1], out int count))
+            throw new UsageException($"--shard takes i/n, not '{shard}'");
+        options.ShardIndex = index;
+        options.ShardCount = count;
+        string file = args.Required("shard-out");
+        IReadOnlyList<AblationRunResult> runs;
+        try { runs = AblationStudy.RunShard(options); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        File.WriteAllText(file, JsonSerializer.Serialize(runs));
+        return 0;
+    }
+
+    /// <summary>Starts one child process per shard with the same options, waits for all, and collects their runs.</summary>
+    private static List<AblationRunResult> RunShardsInChildren(CliArgs args, int jobs, string outDir)
+    {
+        Directory.CreateDirectory(outDir);
+        var children = new List<(Process Process, string File)>();
+        for (int i = 0; i < jobs; i++)
+        {
+            string file = Path.Combine(outDir, $".ablation-shard-{i}-of-{jobs}.json");
+            File.Delete(file);
+            var start = new ProcessStartInfo { UseShellExecute = false };
+            string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program's path to start the shards");
+            start.FileName = self;
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(AblateCommand).Assembly.Location);
+            foreach (var a in new[] { "ablate" }.Concat(args.Forwarded("jobs", "out", "shard", "shard-out"))
+                .Concat(new[] { "--jobs", "1", "--shard", $"{i}/{jobs}", "--shard-out", file }))
+                start.ArgumentList.Add(a);
+            children.Add((Process.Start(start)!, file));
+        }
+        var runs = new List<AblationRunResult>();
+        foreach (var (process, file) in children)
+        {
+            process.WaitForExit();
+            if (process.ExitCode != 0 || !File.Exists(file))
+                throw new InvalidOperationException($"an ablation shard failed (exit code {process.ExitCode}); its error is above");
+            runs.AddRange(JsonSerializer.Deserialize<List<AblationRunResult>>(File.ReadAllText(file))!);
+            File.Delete(file);
+        }
+        return runs;
+    }
+
     private static IReadOnlyCollection<string>? List(string? text) =>
         text?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The markdown report: one table per task, then the paper's findings checked against the numbers.</summary>
-    private static string Report(IReadOnlyList<AblationSummary> summaries, AblationOptions options, string machine, bool quick, double minutes)
+    private static string Report(IReadOnlyList<AblationSummary> summaries, AblationOptions options, string machine, bool quick, double minutes, int jobs)
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -120,7 +172,7 @@ public sealed class AblateCommand : ICommand
         }
         sb.AppendLine("Findings (a difference counts when it exceeds the two standard deviations added; otherwise \"no clear difference\"):").AppendLine();
         foreach (var line in Findings(summaries)) sb.AppendLine("- " + line);
-        sb.AppendLine().AppendLine(inv, $"Machine: {machine}. {options.Jobs} run(s) side by side. Wall time {minutes:F1} min.");
+        sb.AppendLine().AppendLine(inv, $"Machine: {machine}. {jobs} process(es) side by side. Wall time {minutes:F1} min.");
         return sb.ToString();
     }
 

@@ -68,22 +68,24 @@ public sealed class PaperExperimentTests
     }
 
     [TestMethod]
-    public void AblationRunsSideBySideGiveTheSameNumbersAsOneAfterAnother()
+    public void ShardsOfTheGridMergeIntoTheSameNumbersAsOneRun()
     {
-        AblationOptions Options(int jobs) => new()
+        AblationOptions Options(int index, int count) => new()
         {
-            Seeds = 2, Steps = 3, BatchSize = 2, EvalSequences = 4, EvalPoints = 1, Hidden = 16, Jobs = jobs,
+            Seeds = 2, Steps = 3, BatchSize = 2, EvalSequences = 4, EvalPoints = 1, Hidden = 16, ShardIndex = index, ShardCount = count,
             Variants = new[] { "hybrid-1:7", "pure-attention" }, Tasks = new[] { "recall" },
         };
-        var sequential = AblationStudy.Run(Options(1));
-        var parallel = AblationStudy.Run(Options(2));
-        Assert.AreEqual(sequential.Count, parallel.Count);
-        for (int i = 0; i < sequential.Count; i++)
+        var whole = AblationStudy.Run(Options(0, 1));
+        var shards = Enumerable.Range(0, 3).SelectMany(i => AblationStudy.RunShard(Options(i, 3))).ToList();
+        Assert.AreEqual(4, shards.Count, "2 variants x 2 seeds, each in exactly one of 3 shards");
+        var merged = AblationStudy.Summarize(shards, Options(0, 1));
+        Assert.AreEqual(whole.Count, merged.Count);
+        for (int i = 0; i < whole.Count; i++)
         {
-            Assert.AreEqual(sequential[i].Variant, parallel[i].Variant);
-            CollectionAssert.AreEqual(sequential[i].Runs.Select(r => r.Seed).ToArray(), parallel[i].Runs.Select(r => r.Seed).ToArray());
-            CollectionAssert.AreEqual(sequential[i].Runs.Select(r => r.FinalLoss).ToArray(), parallel[i].Runs.Select(r => r.FinalLoss).ToArray(),
-                $"{sequential[i].Variant}: a run's numbers depend on its seed only");
+            Assert.AreEqual(whole[i].Variant, merged[i].Variant);
+            CollectionAssert.AreEqual(whole[i].Runs.Select(r => r.Seed).ToArray(), merged[i].Runs.Select(r => r.Seed).ToArray());
+            CollectionAssert.AreEqual(whole[i].Runs.Select(r => r.FinalLoss).ToArray(), merged[i].Runs.Select(r => r.FinalLoss).ToArray(),
+                $"{whole[i].Variant}: a run's numbers depend on its seed only");
         }
     }
 

@@ -28,8 +28,14 @@ public sealed class AblationOptions
     public IReadOnlyCollection<string>? Variants { get; set; }
     /// <summary>Task names to run (null: both).</summary>
     public IReadOnlyCollection<string>? Tasks { get; set; }
-    /// <summary>Runs trained side by side, each on its own thread (1: one after another). Results do not depend on it.</summary>
-    public int Jobs { get; set; } = 1;
+    /// <summary>
+    /// Which part of the grid this process trains: variant v of the b-th (task, seed) block when
+    /// (v + b) mod <see cref="ShardCount"/> = <see cref="ShardIndex"/>. Shards run in separate processes side by side and
+    /// their runs are merged with <see cref="AblationStudy.Summarize"/>; a run's numbers depend on its seed only.
+    /// </summary>
+    public int ShardIndex { get; set; }
+    /// <summary>Number of shards (1: the whole grid).</summary>
+    public int ShardCount { get; set; } = 1;
     /// <summary>Receives one line per finished run; null for silence.</summary>
     public Action<string>? Progress { get; set; }
 
@@ -42,7 +48,7 @@ public sealed class AblationOptions
         if (!(LearningRate > 0)) throw new ArgumentException("the learning rate must be positive");
         if (EvalSequences < 1) throw new ArgumentException("eval sequences must be positive");
         if (EvalPoints < 1) throw new ArgumentException("eval points must be positive");
-        if (Jobs < 1) throw new ArgumentException("jobs must be positive");
+        if (ShardCount < 1 || ShardIndex < 0 || ShardIndex >= ShardCount) throw new ArgumentException($"shard {ShardIndex}/{ShardCount} is not one of 0 … count-1");
         if (Hidden < 8 || Hidden % 4 != 0) throw new ArgumentException("hidden must be a multiple of 4, at least 8");
     }
 }

@@ -37,32 +37,50 @@ public static class AblationStudy
     public static IReadOnlyList<IAblationTask> DefaultTasks() => new IAblationTask[] { new MarkovLanguageTask(), new AssociativeRecallTask() };
 
     /// <summary>Runs the grid (task by task, then seed by seed, then variant by variant) and returns the summaries.</summary>
-    public static IReadOnlyList<AblationSummary> Run(AblationOptions options)
+    public static IReadOnlyList<AblationSummary> Run(AblationOptions options) => Summarize(RunShard(options), options);
+
+    /// <summary>
+    /// Trains this process's shard of the grid (all of it with the default options) one run after another and returns
+    /// the runs. Runs are not trained on parallel threads in one process: TorchSharp's error reporting and autograd
+    /// callbacks are not safe for that (a threaded attempt failed with a foreign "Unknown scalar type" error).
+    /// </summary>
+    public static IReadOnlyList<AblationRunResult> RunShard(AblationOptions options)
     {
         options.Validate();
+        var (tasks, variants) = Select(options);
+        var runs = new List<AblationRunResult>();
+        int block = 0;
+        foreach (var task in tasks)
+            for (int seed = 0; seed < options.Seeds; seed++, block++)
+                for (int v = 0; v < variants.Count; v++)
+                {
+                    // Rotating the shards by one per (task, seed) block spreads the slow variants over all of them.
+                    if ((v + block) % options.ShardCount != options.ShardIndex) continue;
+                    var variant = variants[v];
+                    var run = AblationTrainer.Run(variant, task, seed, options);
+                    runs.Add(run);
+                    options.Progress?.Invoke(System.FormattableString.Invariant(
+                        $"{task.Name,-6} seed {seed} {variant.Name,-20} loss {run.FinalLoss:F4} accuracy {run.FinalAccuracy:P1} ({run.Seconds:F0} s)"));
+                }
+        return runs;
+    }
+
+    /// <summary>Groups runs (from one process or several shards) into one summary per task and variant, in grid order.</summary>
+    public static IReadOnlyList<AblationSummary> Summarize(IEnumerable<AblationRunResult> runs, AblationOptions options)
+    {
+        var all = runs.ToList();
+        var (tasks, variants) = Select(options);
+        return tasks.SelectMany(t => variants.Select(v => new AblationSummary(v.Name, t.Name,
+            all.Where(r => r.Task == t.Name && r.Variant == v.Name).OrderBy(r => r.Seed).ToList()))).Where(s => s.Runs.Count > 0).ToList();
+    }
+
+    private static (List<IAblationTask> Tasks, List<AblationVariant> Variants) Select(AblationOptions options)
+    {
         var tasks = DefaultTasks().Where(t => options.Tasks is null || options.Tasks.Contains(t.Name)).ToList();
         if (tasks.Count == 0) throw new ArgumentException($"no task matches; tasks: {string.Join(", ", DefaultTasks().Select(t => t.Name))}");
-        int vocab = VocabSize;
-        var variants = AblationVariant.Catalogue(vocab, options.Hidden).Where(v => options.Variants is null || options.Variants.Contains(v.Name)).ToList();
-        if (variants.Count == 0)
-            throw new ArgumentException($"no variant matches; variants: {string.Join(", ", AblationVariant.Catalogue(vocab, options.Hidden).Select(v => v.Name))}");
-        var grid = (from task in tasks from seed in Enumerable.Range(0, options.Seeds) from variant in variants select (task, seed, variant)).ToArray();
-        var runs = new AblationRunResult[grid.Length];
-        var progressLock = new object();
-        void RunOne(int i)
-        {
-            var (task, seed, variant) = grid[i];
-            var run = AblationTrainer.Run(variant, task, seed, options);
-            runs[i] = run;
-            lock (progressLock)
-                options.Progress?.Invoke(System.FormattableString.Invariant(
-                    $"{task.Name,-6} seed {seed} {variant.Name,-20} loss {run.FinalLoss:F4} accuracy {run.FinalAccuracy:P1} ({run.Seconds:F0} s)"));
-        }
-        // Runs are independent and each is too small to use two cores well, so several run side by side (each on
-        // torch's intra-op setting); a run's result depends on its seed only, so the grid gives the same numbers
-        // whatever the number of jobs.
-        if (options.Jobs <= 1) for (int i = 0; i < grid.Length; i++) RunOne(i);
-        else Parallel.For(0, grid.Length, new ParallelOptions { MaxDegreeOfParallelism = options.Jobs }, RunOne);
-        return tasks.SelectMany(t => variants.Select(v => new AblationSummary(v.Name, t.Name, runs.Where(r => r.Task == t.Name && r.Variant == v.Name).ToList()))).ToList();
+        var catalogue = AblationVariant.Catalogue(VocabSize, options.Hidden);
+        var variants = catalogue.Where(v => options.Variants is null || options.Variants.Contains(v.Name)).ToList();
+        if (variants.Count == 0) throw new ArgumentException($"no variant matches; variants: {string.Join(", ", catalogue.Select(v => v.Name))}");
+        return (tasks, variants);
     }
 }
