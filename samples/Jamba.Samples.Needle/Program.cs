@@ -1,6 +1,7 @@
 // Needle in a haystack at growing context lengths, evaluated with ML.NET's multiclass metrics.
 //
-//   dotnet run -c Release --project samples/Jamba.Samples.Needle -- [--quick] [--steps N] [--out DIR] [--threads T]
+//   dotnet run -c Release --project samples/Jamba.Samples.Needle -- [--quick] [--steps N] [--batch B] [--train-tokens T]
+//                                                                  [--variants a,b] [--out DIR] [--threads T]
 //
 // Three models of equal active parameters (hybrid 1:7, pure attention, pure Mamba; no positional embedding in any)
 // are trained from scratch to retrieve a needle (a key and its value hidden at a random depth in random filler)
@@ -21,16 +22,19 @@ string Option(string name, string fallback) => args.SkipWhile(a => a != name).Sk
 int steps = int.Parse(Option("--steps", quick ? "60" : "400"), inv);
 string outDir = Option("--out", "needle");
 TorchSharp.torch.set_num_threads(int.Parse(Option("--threads", "1"), inv));
-int[] contexts = quick ? new[] { 128, 512 } : new[] { 128, 256, 512, 1024, 2048 };
+int[] defaultContexts = quick ? new[] { 128, 512 } : new[] { 128, 256, 512, 1024, 2048 };
 int queries = quick ? 32 : 128;
-const int TrainLength = 128;
+int TrainLength = int.Parse(Option("--train-tokens", "128"), inv);
+int batch = int.Parse(Option("--batch", "16"), inv);
+string[] only = Option("--variants", "hybrid-1:7,pure-attention,pure-mamba").Split(',');
+int[] contexts = defaultContexts.Prepend(TrainLength).Distinct().Order().ToArray();
 
 var clock = System.Diagnostics.Stopwatch.StartNew();
 Console.WriteLine($"needle in a haystack{(quick ? " (QUICK)" : "")} — {MachineInfo.Describe()}");
 var train = new NeedleTask(TrainLength);
-var variants = AblationVariant.Catalogue(train.VocabSize).Where(v => v.Name is "hybrid-1:7" or "pure-attention" or "pure-mamba").ToList();
-var options = new AblationOptions { Steps = steps, BatchSize = 16, EvalSequences = 64, EvalPoints = 1 };
-Console.WriteLine($"training at {TrainLength} tokens: {steps} updates × 16 sequences; {queries} queries per context; {train.Values} classes");
+var variants = AblationVariant.Catalogue(train.VocabSize).Where(v => only.Contains(v.Name)).ToList();
+var options = new AblationOptions { Steps = steps, BatchSize = batch, EvalSequences = 64, EvalPoints = 1 };
+Console.WriteLine($"training at {TrainLength} tokens: {steps} updates × {batch} sequences; {queries} queries per context; {train.Values} classes");
 
 var ml = new MLContext(seed: 1);
 var results = new List<(string Variant, int Context, MulticlassClassificationMetrics Metrics)>();

@@ -19,7 +19,7 @@ public static class MambaStep
     public static unsafe Tensor? TryForward(Tensor projected, Tensor convState, Tensor ssmState, Tensor convWeight, Tensor? convBias,
         Tensor xProj, Tensor? dtNorm, Tensor? bNorm, Tensor? cNorm, double eps, Tensor dtProj, Tensor dtBias, Tensor aLog, Tensor d)
     {
-        // float32 or bfloat16 parameters and activations (widened here: they are small), a float32 SSM state.
+        // float32 or bfloat16 parameters, read as they are; activations widened to float32; a float32 SSM state.
         var dtype = projected.dtype;
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || convState.dtype != dtype || ssmState.dtype != ScalarType.Float32) return null;
         var parameters = new[] { convWeight, convBias, xProj, dtNorm, bNorm, cNorm, dtProj, dtBias, d };
@@ -33,19 +33,20 @@ public static class MambaStep
             || convWeight.numel() != channels * k || xProj.shape[0] != r + 2 * n || xProj.shape[1] != channels
             || dtProj.shape[0] != channels || aLog.numel() != channels * n || d.numel() != channels)
             throw new ArgumentException("Mamba decode step: the state and parameter shapes do not agree.");
+        if (aLog.dtype != dtype) return null;
         using var scope = NewDisposeScope();
-        Tensor F(Tensor t) => CpuKernelSupport.F32(t);
-        float* P(Tensor? t) => t is null ? null : CpuKernelSupport.Ptr(F(t));
+        bool bf16 = dtype == ScalarType.BFloat16;
+        void* P(Tensor? t) => t is null ? null : bf16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);
         var y = empty(new[] { batch, 1, channels }, ScalarType.Float32, projected.device);
-        float* proj = P(projected);
+        float* proj = CpuKernelSupport.Ptr(CpuKernelSupport.F32(projected));
         var buffers = new MambaStepBuffers
         {
             Batch = (int)batch, Channels = (int)channels, State = (int)n, DtRank = (int)r, ConvWidth = (int)k,
             X = proj, Gate = proj + channels, XStride = 2 * channels,
-            ConvState = dtype == ScalarType.Float32 ? CpuKernelSupport.Ptr(convState) : null,
-            ConvState16 = dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(convState) : null,
+            ConvState = bf16 ? null : CpuKernelSupport.Ptr(convState),
+            ConvState16 = bf16 ? CpuKernelSupport.Ptr16(convState) : null,
             SsmState = CpuKernelSupport.Ptr(ssmState),
-            ConvWeight = P(convWeight), ConvBias = P(convBias), XProj = P(xProj),
+            Bf16Params = bf16, ConvWeight = P(convWeight), ConvBias = P(convBias), XProj = P(xProj),
             DtNorm = P(dtNorm), BNorm = P(bNorm), CNorm = P(cNorm),
             Eps = (float)eps, DtProj = P(dtProj), DtBias = P(dtBias), ALog = P(aLog), D = P(d), Y = CpuKernelSupport.Ptr(y),
         };

@@ -35,7 +35,7 @@ public sealed class MambaStepTests
             JambaInit.Apply(mixer, config, seed);
             mixer.to(c.dtype);
             // bfloat16: the kernel computes in float32 throughout, the twin rounds to bfloat16 between operations.
-            double tol = c.dtype == f32 ? 2e-6 : 5e-2;
+            double tol = c.dtype == f32 ? 1e-5 : 5e-2;
             var g = new Generator((ulong)seed++);
             var prompt = randn(new long[] { c.batch, 5, config.HiddenSize }, generator: g).to_type(c.dtype);
             var steps = randn(new long[] { c.batch, 3, config.HiddenSize }, generator: g).to_type(c.dtype);
