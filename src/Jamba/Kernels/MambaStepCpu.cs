@@ -48,67 +48,39 @@ internal static unsafe class MambaStepCpu
 {
     static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
 
-    /// <summary>Runs the step for every row; rows run in parallel when there are several.</summary>
+    /// <summary>
+    /// Runs the step for every row. One row (batch-1 decoding) splits its channels across the threads for the conv
+    /// and the recurrence; several rows run in parallel, one thread each.
+    /// </summary>
     public static void Step(MambaStepBuffers p, int threads)
     {
         int projected = p.DtRank + 2 * p.State;
+        int rowThreads = p.Batch == 1 ? threads : 1;
         CpuKernelSupport.For(p.Batch, Math.Min(threads, p.Batch), b =>
         {
-            // Per-row scratch: u (conv output), the x_proj output (Δ, B, C) and Δ after dt_proj; on the stack, so
-            // a decode step allocates nothing here.
+            // Per-row scratch: u (conv output), the x_proj output (Δ, B, C) and Δ; on the stack, so a decode step
+            // allocates nothing here.
             int size = 2 * p.Channels + projected;
             if (size <= 1 << 15)
             {
                 float* s = stackalloc float[size];
-                Row(p, b, s, s + p.Channels, s + p.Channels + projected);
+                Row(p, b, s, s + p.Channels, s + p.Channels + projected, rowThreads);
             }
             else
             {
                 var heap = new float[size];
-                fixed (float* s = heap) Row(p, b, s, s + p.Channels, s + p.Channels + projected);
+                fixed (float* s = heap) Row(p, b, s, s + p.Channels, s + p.Channels + projected, rowThreads);
             }
         });
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Row(in MambaStepBuffers p, int b, float* u, float* ssm, float* delta)
+    static void Row(MambaStepBuffers p, int b, float* u, float* ssm, float* delta, int threads)
     {
-        int d = p.Channels, n = p.State, r = p.DtRank, k = p.ConvWidth;
+        int d = p.Channels, r = p.DtRank, n = p.State;
+        // Channel blocks for the two channel-parallel phases; x_proj between them needs every channel's u.
+        int blocks = threads > 1 && d >= 256 ? threads : 1;
+        SpinPool.Shared.For(blocks, threads, block => Conv(p, b, u, d * block / blocks, d * (block + 1) / blocks));
         bool bf = p.Bf16Params;
-        float* x = p.X + b * p.XStride, gate = p.Gate + b * p.XStride, y = p.Y + (long)b * d;
-
-        // Causal conv: shift the window, append x, dot with the channel's kernel, SiLU.
-        if (p.ConvState16 == null)
-        {
-            float* window = p.ConvState + (long)b * d * k;
-            for (int c = 0; c < d; c++)
-            {
-                float* wnd = window + (long)c * k;
-                long w = (long)c * k;
-                float acc = p.ConvBias == null ? 0f : At(p.ConvBias, bf, c);
-                for (int i = 0; i < k - 1; i++) { wnd[i] = wnd[i + 1]; acc += wnd[i] * At(p.ConvWeight, bf, w + i); }
-                wnd[k - 1] = x[c];
-                acc += x[c] * At(p.ConvWeight, bf, w + k - 1);
-                u[c] = acc / (1f + MathF.Exp(-acc));
-            }
-        }
-        else
-        {
-            // x came from a bfloat16 in_proj, so storing it as bfloat16 is exact.
-            ushort* window = p.ConvState16 + (long)b * d * k;
-            for (int c = 0; c < d; c++)
-            {
-                ushort* wnd = window + (long)c * k;
-                long w = (long)c * k;
-                float acc = p.ConvBias == null ? 0f : At(p.ConvBias, bf, c);
-                for (int i = 0; i < k - 1; i++) { wnd[i] = wnd[i + 1]; acc += BFloat16.ToSingle(wnd[i]) * At(p.ConvWeight, bf, w + i); }
-                wnd[k - 1] = BFloat16.FromSingle(x[c]);
-                acc += x[c] * At(p.ConvWeight, bf, w + k - 1);
-                u[c] = acc / (1f + MathF.Exp(-acc));
-            }
-        }
-
-        // x_proj to (Δ, B, C), each RMS-normed.
         for (int j = 0; j < r + 2 * n; j++) ssm[j] = Dot(p.XProj, bf, (long)j * d, u, d);
         if (p.DtNorm != null)
         {
@@ -116,43 +88,97 @@ internal static unsafe class MambaStepCpu
             RmsNorm(ssm + r, p.BNorm, bf, n, p.Eps);
             RmsNorm(ssm + r + n, p.CNorm, bf, n, p.Eps);
         }
-        float* dt = ssm, B = ssm + r, C = ssm + r + n;
+        SpinPool.Shared.For(blocks, threads, block => Scan(p, b, u, ssm, delta, d * block / blocks, d * (block + 1) / blocks));
+    }
 
-        // Δ = softplus(dt_proj(dt)), with libtorch's threshold: above 20 softplus(v) is v to float precision.
-        for (int c = 0; c < d; c++)
+    /// <summary>Causal conv of channels [c0, c1): shift the window, append x, dot with the channel's kernel, SiLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Conv(in MambaStepBuffers p, int b, float* u, int c0, int c1)
+    {
+        int d = p.Channels, k = p.ConvWidth;
+        bool bf = p.Bf16Params;
+        float* x = p.X + b * p.XStride;
+        if (p.ConvState16 == null)
         {
-            float v = Dot(p.DtProj, bf, (long)c * r, dt, r) + At(p.DtBias, bf, c);
-            delta[c] = v > 20f ? v : MathF.Log(1f + MathF.Exp(v));
+            float* window = p.ConvState + (long)b * d * k;
+            for (int c = c0; c < c1; c++)
+            {
+                float* wnd = window + (long)c * k;
+                long w = (long)c * k;
+                float acc = p.ConvBias == null ? 0f : At(p.ConvBias, bf, c);
+                for (int i = 0; i < k - 1; i++) { wnd[i] = wnd[i + 1]; acc += wnd[i] * At(p.ConvWeight, bf, w + i); }
+                wnd[k - 1] = x[c];
+                u[c] = acc + x[c] * At(p.ConvWeight, bf, w + k - 1);
+            }
         }
+        else
+        {
+            // x came from a bfloat16 in_proj, so storing it as bfloat16 is exact.
+            ushort* window = p.ConvState16 + (long)b * d * k;
+            for (int c = c0; c < c1; c++)
+            {
+                ushort* wnd = window + (long)c * k;
+                long w = (long)c * k;
+                float acc = p.ConvBias == null ? 0f : At(p.ConvBias, bf, c);
+                for (int i = 0; i < k - 1; i++) { wnd[i] = wnd[i + 1]; acc += BFloat16.ToSingle(wnd[i]) * At(p.ConvWeight, bf, w + i); }
+                wnd[k - 1] = BFloat16.FromSingle(x[c]);
+                u[c] = acc + x[c] * At(p.ConvWeight, bf, w + k - 1);
+            }
+        }
+        int c2 = c0;
+        for (; c2 <= c1 - W; c2 += W) VectorMath.Silu(Vector.Load(u + c2)).Store(u + c2);
+        for (; c2 < c1; c2++) u[c2] /= 1f + MathF.Exp(-u[c2]);
+    }
 
-        // h ← exp(Δ A) h + Δ B u; y = C · h + D u, gated by SiLU(gate). A = −exp(A_log).
+    /// <summary>
+    /// Channels [c0, c1): Δ = softplus(dt_proj(dt)) (libtorch's threshold: above 20 it is the identity), then
+    /// h ← exp(Δ A) h + Δ B u, y = (C · h + D u) · SiLU(gate), with A = −exp(A_log).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Scan(in MambaStepBuffers p, int b, float* u, float* ssm, float* delta, int c0, int c1)
+    {
+        int d = p.Channels, n = p.State, r = p.DtRank;
+        bool bf = p.Bf16Params;
+        float* dt = ssm, B = ssm + r, C = ssm + r + n;
+        float* gate = p.Gate + b * p.XStride, y = p.Y + (long)b * d;
+        for (int c = c0; c < c1; c++) delta[c] = Dot(p.DtProj, bf, (long)c * r, dt, r) + At(p.DtBias, bf, c);
+        var threshold = new Vector<float>(20f);
+        int c2 = c0;
+        for (; c2 <= c1 - W; c2 += W)
+        {
+            var v = Vector.Load(delta + c2);
+            Vector.ConditionalSelect(Vector.GreaterThan(v, threshold), v, Vector.Log(Vector<float>.One + VectorMath.Exp(Vector.Min(v, threshold)))).Store(delta + c2);
+        }
+        for (; c2 < c1; c2++) delta[c2] = delta[c2] > 20f ? delta[c2] : MathF.Log(1f + MathF.Exp(delta[c2]));
+
         int nv = n - n % W;
         float* state = p.SsmState + (long)b * d * n;
         float* aRow = stackalloc float[n];
-        for (int c = 0; c < d; c++)
+        for (int c = c0; c < c1; c++)
         {
-            float* h = state + (long)c * n, aLog = aRow;
-            for (int j2 = 0; j2 < n; j2++) aRow[j2] = At(p.ALog, bf, (long)c * n + j2);
+            float* h = state + (long)c * n;
+            for (int j = 0; j < n; j++) aRow[j] = At(p.ALog, bf, (long)c * n + j);
             float dtc = delta[c], uc = u[c], dtu = dtc * uc;
             var acc = Vector<float>.Zero;
-            int j = 0;
-            for (; j < nv; j += W)
+            int i = 0;
+            for (; i < nv; i += W)
             {
-                var a = -VectorMath.Exp(Vector.Load(aLog + j));
-                var hv = VectorMath.Exp(a * dtc) * Vector.Load(h + j) + Vector.Load(B + j) * dtu;
-                hv.Store(h + j);
-                acc += Vector.Load(C + j) * hv;
+                var a = -VectorMath.Exp(Vector.Load(aRow + i));
+                var hv = VectorMath.Exp(a * dtc) * Vector.Load(h + i) + Vector.Load(B + i) * dtu;
+                hv.Store(h + i);
+                acc += Vector.Load(C + i) * hv;
             }
             float yc = Vector.Sum(acc);
-            for (; j < n; j++)
+            for (; i < n; i++)
             {
-                h[j] = MathF.Exp(-MathF.Exp(aLog[j]) * dtc) * h[j] + B[j] * dtu;
-                yc += C[j] * h[j];
+                h[i] = MathF.Exp(-MathF.Exp(aRow[i]) * dtc) * h[i] + B[i] * dtu;
+                yc += C[i] * h[i];
             }
-            yc += At(p.D, bf, c) * uc;
-            float g = gate[c];
-            y[c] = yc * (g / (1f + MathF.Exp(-g)));
+            y[c] = yc + At(p.D, bf, c) * uc;
         }
+        c2 = c0;
+        for (; c2 <= c1 - W; c2 += W) (Vector.Load(y + c2) * VectorMath.Silu(Vector.Load(gate + c2))).Store(y + c2);
+        for (; c2 < c1; c2++) y[c2] *= gate[c2] / (1f + MathF.Exp(-gate[c2]));
     }
 
     /// <summary>Element i of a float32 or bfloat16 parameter, as float32.</summary>
