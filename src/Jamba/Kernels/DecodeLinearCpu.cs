@@ -18,7 +18,7 @@ internal static unsafe class DecodeLinearCpu
     public static void ForwardF32(float* x, float* w, float* bias, float* y, int rows, int inF, int outF, int threads)
     {
         int blocks = BlockCount(inF, outF, threads);
-        SpinPool.Shared.For(blocks, threads, block =>
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
             var (o0, o1) = Range(block, blocks, outF);
             for (int o = o0; o < o1; o++)
@@ -37,7 +37,7 @@ internal static unsafe class DecodeLinearCpu
     public static void ForwardBF16(float* x32, ushort* w, ushort* bias, ushort* y, int rows, int inF, int outF, int threads)
     {
         int blocks = BlockCount(inF, outF, threads);
-        SpinPool.Shared.For(blocks, threads, block =>
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
             var (o0, o1) = Range(block, blocks, outF);
             for (int o = o0; o < o1; o++)

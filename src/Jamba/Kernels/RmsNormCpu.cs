@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 
 namespace Jamba.Kernels;
@@ -10,6 +11,7 @@ namespace Jamba.Kernels;
 internal static unsafe class RmsNormCpu
 {
     /// <summary>float32 rows x [rows, size] into y, weight [size].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardF32(float* x, float* weight, float* y, int rows, int size, float eps)
     {
         for (int r = 0; r < rows; r++)
@@ -24,6 +26,7 @@ internal static unsafe class RmsNormCpu
     /// bfloat16 rows (bits) into y: normalised in float32, rounded to bfloat16, then scaled by the bfloat16 weight and
     /// rounded again: the reference's <c>weight * normed.to(dtype)</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardBF16(ushort* x, ushort* weight, ushort* y, int rows, int size, float eps)
     {
         for (int r = 0; r < rows; r++)

@@ -18,7 +18,7 @@ internal static unsafe class SwiGluCpu
         bool accumulate, int rows, int hidden, int inter, int threads)
     {
         int blocks = threads <= 1 || (long)hidden * inter < 1 << 16 ? 1 : threads;
-        SpinPool.Shared.For(blocks, threads, block =>
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
             int i0 = (int)((long)inter * block / blocks), i1 = (int)((long)inter * (block + 1) / blocks);
             for (int i = i0; i < i1; i++)
@@ -29,7 +29,7 @@ internal static unsafe class SwiGluCpu
                     h32[(long)r * inter + i] = g / (1f + MathF.Exp(-g)) * u;
                 }
         });
-        SpinPool.Shared.For(blocks, threads, block =>
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
             int o0 = (int)((long)hidden * block / blocks), o1 = (int)((long)hidden * (block + 1) / blocks);
             for (int o = o0; o < o1; o++)
