@@ -99,8 +99,12 @@ public sealed class BenchCommand : ICommand
         w.WriteLine($"model: {r.DType}, weights {MiB(r.WeightBytes)}; batch {o.Batch}, prompt {o.PromptTokens}, new {o.NewTokens}, chunk {o.PrefillChunk}; medians of {o.Runs} runs after {o.Warmup} warm-up");
         w.WriteLine($"time to first token   {r.TimeToFirstTokenSeconds * 1e3,10:F1} ms");
         w.WriteLine($"prefill               {r.PrefillTokensPerSecond,10:F1} tok/s   {r.PrefillPercentOfBound,5:F1}% of matmul bound ({r.PrefillFlops / 1e9:F1} GFLOP)");
-        w.WriteLine($"decode                {r.DecodeTokensPerSecond,10:F1} tok/s   {r.DecodePercentOfBound,5:F1}% of bandwidth bound ({MiB(r.DecodeBytesPerStep)} per step; {r.DecodeStepSeconds * 1e3:F2} ms/step)");
-        w.WriteLine($"decode early / late   {o.Batch / r.EarlyDecodeStepSeconds,10:F1} / {o.Batch / r.LateDecodeStepSeconds:F1} tok/s (late/early {r.EarlyDecodeStepSeconds / r.LateDecodeStepSeconds:F3})");
+        // One new token is all prefill: there is no decode step to report.
+        if (!double.IsNaN(r.DecodeStepSeconds))
+        {
+            w.WriteLine($"decode                {r.DecodeTokensPerSecond,10:F1} tok/s   {r.DecodePercentOfBound,5:F1}% of bandwidth bound ({MiB(r.DecodeBytesPerStep)} per step; {r.DecodeStepSeconds * 1e3:F2} ms/step)");
+            w.WriteLine($"decode early / late   {o.Batch / r.EarlyDecodeStepSeconds,10:F1} / {o.Batch / r.LateDecodeStepSeconds:F1} tok/s (late/early {r.EarlyDecodeStepSeconds / r.LateDecodeStepSeconds:F3})");
+        }
         if (!double.IsNaN(r.TrainStepSeconds))
             w.WriteLine($"training step         {r.TrainStepSeconds * 1e3,10:F1} ms      {r.TrainPercentOfBound,5:F1}% of matmul bound ({o.TrainTokens} tokens, {r.TrainFlops / 1e9:F1} GFLOP, AdamW)");
         w.WriteLine($"cache                 {MiB(r.CacheBytes)} (KV + Mamba state at {o.PromptTokens + o.NewTokens - 1} positions), {MiB(r.CacheBytesAllocated)} allocated");
