@@ -220,7 +220,7 @@ public sealed class JambaModel : IDisposable
         using (ids)
         using (mask)
         {
-            bool padded = prompts.Any(p => p.Count != ids.shape[1]);
+            bool padded = prompts.Any(p => p.Count != ids.size(1));
             foreach (var step in new TokenGenerator(lm).Stream(ids, padded ? mask : null, options, cancellationToken))
                 yield return step.Select(t => (int)t).ToArray();
         }

@@ -72,8 +72,8 @@ public sealed class HybridCache : IDisposable
 
     private void EnsureMaskCapacity(long needed)
     {
-        if (needed <= mask.shape[1]) return;
-        long cap = Math.Max(needed, 2 * mask.shape[1]);
+        if (needed <= mask.size(1)) return;
+        long cap = Math.Max(needed, 2 * mask.size(1));
         var grown = ones(Batch, cap, dtype: ScalarType.Float32, device: mask.device).DetachFromDisposeScope();
         grown.narrow(1, 0, SeqLen).copy_(mask.narrow(1, 0, SeqLen));
         mask.Dispose();
@@ -97,7 +97,7 @@ public sealed class KvCache : IDisposable
     /// <summary>Positions stored.</summary>
     public long Length { get; private set; }
     /// <summary>Positions that fit before the next growth.</summary>
-    public long Capacity => keys.shape[2];
+    public long Capacity => keys.size(2);
 
     internal KvCache(long batch, long kvHeads, long headDim, long capacity, Device device, ScalarType dtype)
     {
@@ -111,7 +111,7 @@ public sealed class KvCache : IDisposable
     /// </summary>
     public (Tensor keys, Tensor values) Append(Tensor k, Tensor v)
     {
-        long t = k.shape[2];
+        long t = k.size(2);
         if (Length + t > Capacity) Grow(Math.Max(Length + t, 2 * Capacity));
         keys.narrow(2, Length, t).copy_(k);
         values.narrow(2, Length, t).copy_(v);
@@ -132,7 +132,7 @@ public sealed class KvCache : IDisposable
     }
 
     /// <summary>Bytes of the stored positions (keys and values).</summary>
-    public long BytesUsed => 2 * keys.shape[0] * keys.shape[1] * Length * keys.shape[3] * keys.ElementSize;
+    public long BytesUsed => 2 * keys.size(0) * keys.size(1) * Length * keys.size(3) * keys.ElementSize;
     /// <summary>Bytes allocated (keys and values at capacity).</summary>
     public long BytesAllocated => 2 * keys.numel() * keys.ElementSize;
 

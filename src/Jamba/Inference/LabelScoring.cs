@@ -46,13 +46,13 @@ public static class LabelScoring
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var (ids, mask) = TextEncoding.LeftPad(sequences, lm.Config.PadTokenId ?? 0, device);
-        bool padded = sequences.Any(s => s.Count != ids.shape[1]);
-        long t = ids.shape[1];
+        bool padded = sequences.Any(s => s.Count != ids.size(1));
+        long t = ids.size(1);
         // Positions t-1-L .. t-2 predict the last L tokens; keep just those logits (vocab × T would dominate memory).
         int keep = longestChoice + 1;
         using var output = lm.Forward(ids, padded ? mask : null, logitsToKeep: keep);
         var logProbs = nn.functional.log_softmax(output.Logits, -1);          // [N, keep, V]
-        long kept = logProbs.shape[1];
+        long kept = logProbs.size(1);
         var targets = ids.narrow(1, t - kept + 1, kept - 1);                  // tokens predicted by kept positions 0..kept-2
         var picked = logProbs.narrow(1, 0, kept - 1).gather(2, targets.unsqueeze(-1)).squeeze(-1).to_type(ScalarType.Float64).cpu();
         var values = picked.data<double>().ToArray();

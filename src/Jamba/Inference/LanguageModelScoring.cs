@@ -28,8 +28,8 @@ public static class LanguageModelScoring
         using var _ = no_grad();
         var batch = used.Select(i => rows[i]).ToList();
         var (ids, mask) = TextEncoding.LeftPad(batch, lm.Config.PadTokenId ?? 0, device);
-        bool padded = batch.Any(r => r.Count != ids.shape[1]);
-        long t = ids.shape[1];
+        bool padded = batch.Any(r => r.Count != ids.size(1));
+        long t = ids.size(1);
         using var output = lm.Forward(ids, padded ? mask : null);
         var logProbs = nn.functional.log_softmax(output.Logits.narrow(1, 0, t - 1), -1);
         var targets = ids.narrow(1, 1, t - 1);

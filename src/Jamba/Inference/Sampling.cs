@@ -12,7 +12,7 @@ public static class Sampling
         if (options.Temperature == 0) return logits.argmax(-1);
         using var scope = NewDisposeScope();
         var scores = logits.to_type(ScalarType.Float32) / options.Temperature;
-        if (options.TopK > 0 && options.TopK < scores.shape[^1])
+        if (options.TopK > 0 && options.TopK < scores.size(-1))
         {
             var kth = scores.topk(options.TopK, dim: -1).values.narrow(-1, options.TopK - 1, 1);
             scores = scores.masked_fill(scores.lt(kth), float.NegativeInfinity);
@@ -23,7 +23,7 @@ public static class Sampling
             var (sorted, order) = scores.sort(-1, descending: false);
             var cumulative = nn.functional.softmax(sorted, -1).cumsum(-1);
             var dropSorted = cumulative.le(1 - options.TopP);
-            dropSorted.select(-1, dropSorted.shape[^1] - 1).fill_(false);
+            dropSorted.select(-1, dropSorted.size(-1) - 1).fill_(false);
             var drop = zeros_like(dropSorted).scatter(-1, order, dropSorted);
             scores = scores.masked_fill(drop, float.NegativeInfinity);
         }

@@ -46,12 +46,12 @@ public static class TextEmbedding
         {
             var batch = nonEmpty.Select(i => rows[i]).ToList();
             var (ids, mask) = TextEncoding.LeftPad(batch, backbone.Config.PadTokenId ?? 0, device);
-            bool padded = batch.Any(r => r.Count != ids.shape[1]);
+            bool padded = batch.Any(r => r.Count != ids.size(1));
             using var output = backbone.Forward(ids, padded ? mask : null);
             var h = output.LastHiddenState.to_type(ScalarType.Float32);
             Tensor pooled;
             if (pooling == EmbeddingPooling.LastToken)
-                pooled = h.select(1, h.shape[1] - 1);
+                pooled = h.select(1, h.size(1) - 1);
             else
             {
                 var m = mask.to_type(ScalarType.Float32).unsqueeze(-1);

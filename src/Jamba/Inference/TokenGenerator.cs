@@ -27,7 +27,7 @@ public sealed class TokenGenerator
         options.Validate();
         var config = model.Config;
         var device = model.HeadWeight.device;
-        long batch = inputIds.shape[0], promptLength = inputIds.shape[1];
+        long batch = inputIds.size(0), promptLength = inputIds.size(1);
         if (promptLength == 0) throw new ArgumentException("every prompt needs at least one token (add BOS to an empty prompt)", nameof(inputIds));
         var stopIds = options.IgnoreStopTokens ? new HashSet<long>() : new HashSet<long>((options.StopTokenIds ?? config.EosTokenIds).Select(i => (long)i));
         long pad = config.PadTokenId ?? 0;
@@ -72,7 +72,7 @@ public sealed class TokenGenerator
     /// <summary>Generates and returns each row's prompt (padding included) followed by its new tokens.</summary>
     public long[][] Generate(Tensor inputIds, Tensor? attentionMask, GenerationOptions options, CancellationToken cancellationToken = default)
     {
-        long batch = inputIds.shape[0];
+        long batch = inputIds.size(0);
         List<long>[] rows;
         using (NewDisposeScope())
             rows = Enumerable.Range(0, (int)batch).Select(b => inputIds[b].cpu().to_type(ScalarType.Int64).data<long>().ToList()).ToArray();
@@ -102,7 +102,7 @@ public sealed class TokenGenerator
 
     private Tensor Prefill(Tensor ids, Tensor? mask, HybridCache cache, int chunk)
     {
-        long length = ids.shape[1];
+        long length = ids.size(1);
         Tensor? last = null;
         for (long start = 0; start < length; start += chunk)
         {

@@ -29,8 +29,8 @@ public static class CausalConv1d
     public static Tensor Reference(Tensor x, Tensor weight, Tensor? bias)
     {
         using var scope = NewDisposeScope();
-        long k = weight.shape[2], length = x.shape[2];
-        var y = nn.functional.conv1d(x, weight, bias, padding: k - 1, groups: x.shape[1]);
+        long k = weight.size(2), length = x.size(2);
+        var y = nn.functional.conv1d(x, weight, bias, padding: k - 1, groups: x.size(1));
         return nn.functional.silu(y.narrow(2, 0, length)).MoveToOuterDisposeScope();
     }
 
@@ -43,7 +43,7 @@ public static class CausalConv1d
         if (convState.dtype != ScalarType.Float32 || !convState.is_contiguous() || !CpuKernelSupport.AllOnCpu(convState, x, weight, bias))
             return StepTensorOps(convState, x, weight, bias);
         using var scope = NewDisposeScope();
-        long batch = convState.shape[0], channels = convState.shape[1], k = convState.shape[2];
+        long batch = convState.size(0), channels = convState.size(1), k = convState.size(2);
         var xf = CpuKernelSupport.F32(x); var wf = CpuKernelSupport.F32(weight); var bf = bias is null ? null : CpuKernelSupport.F32(bias);
         if (xf.numel() != batch * channels || wf.numel() != channels * k || (bf is not null && bf.numel() != channels))
             throw new ArgumentException("Causal conv step: input shapes do not match the rolling state.");
@@ -57,7 +57,7 @@ public static class CausalConv1d
     internal static Tensor StepTensorOps(Tensor convState, Tensor x, Tensor weight, Tensor? bias)
     {
         using var scope = NewDisposeScope();
-        long k = convState.shape[2];
+        long k = convState.size(2);
         if (k > 1) convState.narrow(2, 0, k - 1).copy_(convState.narrow(2, 1, k - 1).clone());
         convState.select(2, k - 1).copy_(x);
         var y = (convState * weight.squeeze(1)).sum(-1);

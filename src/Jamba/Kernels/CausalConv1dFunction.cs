@@ -19,18 +19,18 @@ internal sealed class CausalConv1dFunction : torch.autograd.SingleTensorFunction
         using var scope = NewDisposeScope();
         var (xf, wf, bf) = Prepare(x, weight, bias);
         var y = empty(x.shape, ScalarType.Float32);
-        CausalConv1dCpu.Forward(Ptr(xf), Ptr(wf), PtrOrNull(bf), Ptr(y), (int)x.shape[0], (int)x.shape[1], (int)x.shape[2],
-            (int)wf.shape[1], Threads);
+        CausalConv1dCpu.Forward(Ptr(xf), Ptr(wf), PtrOrNull(bf), Ptr(y), (int)x.size(0), (int)x.size(1), (int)x.size(2),
+            (int)wf.size(1), Threads);
         return (y.dtype == x.dtype ? y : y.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 
     static (Tensor x, Tensor w, Tensor? b) Prepare(Tensor x, Tensor weight, Tensor? bias)
     {
-        long channels = x.shape[1];
-        if (x.dim() != 3 || weight.dim() != 3 || weight.shape[0] != channels || weight.shape[1] != 1
-            || (bias is not null && (bias.dim() != 1 || bias.shape[0] != channels)))
+        long channels = x.size(1);
+        if (x.dim() != 3 || weight.dim() != 3 || weight.size(0) != channels || weight.size(1) != 1
+            || (bias is not null && (bias.dim() != 1 || bias.size(0) != channels)))
             throw new ArgumentException("Causal conv: expected x [batch, channels, length], weight [channels, 1, K], bias [channels].");
-        return (F32(x), F32(weight).reshape(channels, weight.shape[2]), bias is null ? null : F32(bias));
+        return (F32(x), F32(weight).reshape(channels, weight.size(2)), bias is null ? null : F32(bias));
     }
 
     /// <inheritdoc/>
@@ -52,7 +52,7 @@ internal sealed class CausalConv1dFunction : torch.autograd.SingleTensorFunction
         var (x, w, b) = (saved[0], saved[1], saved[2]);
         var dtypes = (ScalarType[])ctx.get_data("dtypes");
         bool hasBias = (bool)ctx.get_data("hasBias");
-        int batch = (int)x.shape[0], channels = (int)x.shape[1], length = (int)x.shape[2], k = (int)w.shape[1];
+        int batch = (int)x.size(0), channels = (int)x.size(1), length = (int)x.size(2), k = (int)w.size(1);
         var gy = F32(gradOutput);
         var gx = empty_like(x);
         var gw = empty(new long[] { batch, channels, k }, ScalarType.Float32);

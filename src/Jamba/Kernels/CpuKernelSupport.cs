@@ -12,6 +12,17 @@ namespace Jamba.Kernels;
 internal static class CpuKernelSupport
 {
     /// <summary>
+    /// The sizes of <paramref name="t"/>, asked dimension by dimension: TorchSharp's <c>shape</c> property costs about
+    /// 2 µs per call, as much as a small kernel, where <c>size(d)</c> costs 20 ns.
+    /// </summary>
+    public static long[] Shape(Tensor t)
+    {
+        var shape = new long[t.dim()];
+        for (int d = 0; d < shape.Length; d++) shape[d] = t.size(d);
+        return shape;
+    }
+
+    /// <summary>
     /// True when every given tensor lives in host memory. Null entries (optional inputs) are ignored.
     /// </summary>
     public static bool AllOnCpu(params Tensor?[] tensors)

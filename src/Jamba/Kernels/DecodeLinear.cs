@@ -23,8 +23,8 @@ public static class DecodeLinear
     {
         if (!Applies(x, weight, bias)) return nn.functional.linear(x, weight, bias);
         using var scope = NewDisposeScope();
-        long outF = weight.shape[0], inF = weight.shape[1], rows = x.numel() / inF;
-        var shape = x.shape.ToArray();
+        long outF = weight.size(0), inF = weight.size(1), rows = x.numel() / inF;
+        var shape = CpuKernelSupport.Shape(x);
         shape[^1] = outF;
         var y = empty(shape, x.dtype, x.device);
         var xc = x.contiguous();
@@ -44,11 +44,11 @@ public static class DecodeLinear
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> runs the kernel for these inputs.</summary>
     public static bool Applies(Tensor x, Tensor weight, Tensor? bias)
     {
-        if (weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1]) return false;
+        if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1)) return false;
         if (x.dtype != weight.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
-        if (bias is not null && (bias.dtype != x.dtype || !bias.is_contiguous() || bias.dim() != 1 || bias.shape[0] != weight.shape[0])) return false;
+        if (bias is not null && (bias.dtype != x.dtype || !bias.is_contiguous() || bias.dim() != 1 || bias.size(0) != weight.size(0))) return false;
         if (!weight.is_contiguous() || !CpuKernelSupport.AllOnCpu(x, weight, bias)) return false;
-        long rows = x.numel() / Math.Max(1, weight.shape[1]);
+        long rows = x.numel() / Math.Max(1, weight.size(1));
         if (rows < 1 || rows > MaxRows || weight.numel() > int.MaxValue) return false;
         // The kernel is not an autograd node: with gradients wanted, libtorch's linear records the graph.
         return !is_grad_enabled() || !(x.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false));

@@ -13,7 +13,7 @@ public static class DecodeMlp
     /// <summary>Whether the kernel takes x [..., hidden] with these gate/up [inter, hidden] and down [hidden, inter] weights.</summary>
     public static bool Applies(Tensor x, Tensor gate, Tensor up, Tensor down) =>
         DecodeLinear.Applies(x, gate, null) && DecodeLinear.Applies(x, up, null)
-        && gate.shape[0] == up.shape[0] && down.dim() == 2 && down.shape[0] == x.shape[^1] && down.shape[1] == gate.shape[0]
+        && gate.size(0) == up.size(0) && down.dim() == 2 && down.size(0) == x.size(-1) && down.size(1) == gate.size(0)
         && down.dtype == x.dtype && down.is_contiguous() && down.device_type == DeviceType.CPU
         && (!is_grad_enabled() || !down.requires_grad);
 
@@ -22,7 +22,7 @@ public static class DecodeMlp
     {
         using var scope = NewDisposeScope();
         var x32 = CpuKernelSupport.F32(x.contiguous());
-        var y32 = empty(x.shape, ScalarType.Float32, x.device);
+        var y32 = empty(CpuKernelSupport.Shape(x), ScalarType.Float32, x.device);
         Run(x32, gate, up, down, y32, null, accumulate: false);
         return (x.dtype == ScalarType.Float32 ? y32 : y32.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
@@ -33,7 +33,7 @@ public static class DecodeMlp
     /// </summary>
     public static unsafe void MixInto(Tensor y32, Tensor x32, Tensor gate, Tensor up, Tensor down, float scale, bool accumulate)
     {
-        long rows = x32.numel() / x32.shape[^1];
+        long rows = x32.numel() / x32.size(-1);
         var scales = stackalloc float[(int)rows];
         for (int r = 0; r < rows; r++) scales[r] = scale;
         Run(x32, gate, up, down, y32, scales, accumulate);
@@ -41,7 +41,7 @@ public static class DecodeMlp
 
     private static unsafe void Run(Tensor x32, Tensor gate, Tensor up, Tensor down, Tensor y32, float* scales, bool accumulate)
     {
-        long hidden = gate.shape[1], inter = gate.shape[0], rows = x32.numel() / hidden;
+        long hidden = gate.size(1), inter = gate.size(0), rows = x32.numel() / hidden;
         if (x32.dtype != ScalarType.Float32 || !x32.is_contiguous() || y32.dtype != ScalarType.Float32 || !y32.is_contiguous() || y32.numel() != rows * hidden)
             throw new ArgumentException("DecodeMlp: x and y must be contiguous float32 [rows, hidden].");
         using var scope = NewDisposeScope();

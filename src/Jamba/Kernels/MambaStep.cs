@@ -28,10 +28,10 @@ public static class MambaStep
         if (parameters.Any(t => t is not null && t.dtype != dtype) || aLog.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
         if (is_grad_enabled() && parameters.Append(projected).Append(aLog).Any(t => t is not null && t.requires_grad)) return null;
         if ((dtNorm is null) != (bNorm is null) || (dtNorm is null) != (cNorm is null)) return null;
-        long batch = convState.shape[0], channels = convState.shape[1], k = convState.shape[2], n = ssmState.shape[2], r = dtProj.shape[1];
-        if (projected.numel() != batch * 2 * channels || ssmState.shape[0] != batch || ssmState.shape[1] != channels
-            || convWeight.numel() != channels * k || xProj.shape[0] != r + 2 * n || xProj.shape[1] != channels
-            || dtProj.shape[0] != channels || aLog.numel() != channels * n || d.numel() != channels)
+        long batch = convState.size(0), channels = convState.size(1), k = convState.size(2), n = ssmState.size(2), r = dtProj.size(1);
+        if (projected.numel() != batch * 2 * channels || ssmState.size(0) != batch || ssmState.size(1) != channels
+            || convWeight.numel() != channels * k || xProj.size(0) != r + 2 * n || xProj.size(1) != channels
+            || dtProj.size(0) != channels || aLog.numel() != channels * n || d.numel() != channels)
             throw new ArgumentException("Mamba decode step: the state and parameter shapes do not agree.");
         if (aLog.dtype != dtype) return null;
         using var scope = NewDisposeScope();

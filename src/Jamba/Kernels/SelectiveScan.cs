@@ -19,7 +19,7 @@ public static class SelectiveScan
         Tensor? z = null, Tensor? initialState = null)
     {
         using var scope = NewDisposeScope();
-        long batch = x.shape[0], channels = x.shape[1], length = x.shape[2], n = A.shape[1];
+        long batch = x.size(0), channels = x.size(1), length = x.size(2), n = A.size(1);
         var xf = x.to_type(ScalarType.Float32);
         var df = delta.to_type(ScalarType.Float32);
         var dA = exp(df.unsqueeze(-1) * A.to_type(ScalarType.Float32).unsqueeze(1));           // (b, d, l, n)
@@ -89,7 +89,7 @@ public static class SelectiveScan
             || !CpuKernelSupport.AllOnCpu(state, x, delta, A, B, C, D, z) || !CpuKernelSupport.FitsSpan(state))
             return StepTensorOps(state, x, delta, A, B, C, D, z);
         using var scope = NewDisposeScope();
-        long batch = state.shape[0], channels = state.shape[1], n = state.shape[2];
+        long batch = state.size(0), channels = state.size(1), n = state.size(2);
         var xf = CpuKernelSupport.F32(x); var df = CpuKernelSupport.F32(delta); var zf = z is null ? null : CpuKernelSupport.F32(z);
         var af = CpuKernelSupport.F32(A); var bf = CpuKernelSupport.F32(B); var cf = CpuKernelSupport.F32(C); var dv = CpuKernelSupport.F32(D);
         if (xf.numel() != batch * channels || df.numel() != batch * channels || (zf is not null && zf.numel() != batch * channels)

@@ -25,7 +25,7 @@ public static class SelectiveScanChunked
     {
         if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk));
         using var scope = NewDisposeScope();
-        long batch = x.shape[0], channels = x.shape[1], length = x.shape[2], n = A.shape[1];
+        long batch = x.size(0), channels = x.size(1), length = x.size(2), n = A.size(1);
         var xf = x.to_type(ScalarType.Float32);
         var df = delta.to_type(ScalarType.Float32);
         var af = A.to_type(ScalarType.Float32).unsqueeze(1);                                 // (d, 1, n)

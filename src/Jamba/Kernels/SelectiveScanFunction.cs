@@ -40,7 +40,7 @@ internal sealed class SelectiveScanFunction : torch.autograd.MultiTensorFunction
 
     static unsafe ScanBuffers Buffers(Tensor x, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor? z, Tensor? h0, int chunk)
     {
-        long batch = x.shape[0], channels = x.shape[1], length = x.shape[2], n = A.shape[1];
+        long batch = x.size(0), channels = x.size(1), length = x.size(2), n = A.size(1);
         Check(delta, batch, channels, length); if (z is not null) Check(z, batch, channels, length);
         Check(A, channels, n); Check(B, batch, length, n); Check(C, batch, length, n); Check(D, channels);
         if (h0 is not null) Check(h0, batch, channels, n);

@@ -44,7 +44,7 @@ public sealed class JambaAttention : nn.Module
     public Tensor Forward(Tensor x, Tensor? bias, bool isCausal, KvCache? cache)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
+        long b = x.size(0), t = x.size(1);
         var q = DecodeLinear.Forward(x, q_proj).view(b, t, heads, headDim).transpose(1, 2);        // (B, H, T, hd)
         var k = DecodeLinear.Forward(x, k_proj).view(b, t, kvHeads, headDim).transpose(1, 2);      // (B, KV, T, hd)
         var v = DecodeLinear.Forward(x, v_proj).view(b, t, kvHeads, headDim).transpose(1, 2);
@@ -61,7 +61,7 @@ public sealed class JambaAttention : nn.Module
         if (kvHeads != heads)
         {
             // Query head h reads KV head h / (heads / kvHeads), the reference's repeat_kv order.
-            long rep = heads / kvHeads, s = k.shape[2];
+            long rep = heads / kvHeads, s = k.size(2);
             k = k.unsqueeze(2).expand(b, kvHeads, rep, s, headDim).reshape(b, heads, s, headDim);
             v = v.unsqueeze(2).expand(b, kvHeads, rep, s, headDim).reshape(b, heads, s, headDim);
         }

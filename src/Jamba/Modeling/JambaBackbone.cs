@@ -39,7 +39,7 @@ public sealed class JambaBackbone : nn.Module
         bool outputHiddenStates = false, bool outputRouterLogits = false)
     {
         using var scope = NewDisposeScope();
-        long t = inputIds.shape[1];
+        long t = inputIds.size(1);
         long past = cache?.SeqLen ?? 0;
         var mask = attentionMask?.to_type(ScalarType.Float32);
         bool chunkPadded = mask is not null && mask.min().item<float>() < 0.5f;

@@ -44,14 +44,14 @@ public sealed class JambaForCausalLM : nn.Module
         bool router = outputRouterLogits ?? Config.OutputRouterLogits;
         var backbone = model.Forward(inputIds, attentionMask, cache, outputHiddenStates, router);
         var h = backbone.LastHiddenState;
-        if (logitsToKeep > 0 && logitsToKeep < h.shape[1]) h = h.narrow(1, h.shape[1] - logitsToKeep, logitsToKeep);
+        if (logitsToKeep > 0 && logitsToKeep < h.size(1)) h = h.narrow(1, h.size(1) - logitsToKeep, logitsToKeep);
         var logits = DecodeLinear.Forward(h, HeadWeight).to_type(ScalarType.Float32);
 
         Tensor? lmLoss = null, auxLoss = null, loss = null;
         if (labels is not null)
         {
-            var shiftLogits = logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, logits.shape[2]);
-            var shiftLabels = labels.narrow(1, 1, labels.shape[1] - 1).reshape(-1).to_type(ScalarType.Int64);
+            var shiftLogits = logits.narrow(1, 0, logits.size(1) - 1).reshape(-1, logits.size(2));
+            var shiftLabels = labels.narrow(1, 1, labels.size(1) - 1).reshape(-1).to_type(ScalarType.Int64);
             lmLoss = nn.functional.cross_entropy(shiftLogits, shiftLabels, ignore_index: -100);
             loss = lmLoss;
         }

@@ -32,7 +32,7 @@ public sealed class JambaForSequenceClassification : nn.Module
         using var scope = NewDisposeScope();
         using var backbone = model.Forward(inputIds, attentionMask);
         var index = PooledIndex(inputIds, Config.PadTokenId);
-        var rows = arange(inputIds.shape[0], device: inputIds.device);
+        var rows = arange(inputIds.size(0), device: inputIds.device);
         var pooled = backbone.LastHiddenState.index(new TensorIndex[] { TensorIndex.Tensor(rows), TensorIndex.Tensor(index) });
         var logits = score.forward(pooled).to_type(ScalarType.Float32);
         return (logits.MoveToOuterDisposeScope(), index.MoveToOuterDisposeScope());
@@ -44,8 +44,8 @@ public sealed class JambaForSequenceClassification : nn.Module
     /// </summary>
     public static Tensor PooledIndex(Tensor inputIds, int? padTokenId)
     {
-        long t = inputIds.shape[1];
-        if (padTokenId is not int pad) return full(inputIds.shape[0], t - 1, dtype: ScalarType.Int64, device: inputIds.device);
+        long t = inputIds.size(1);
+        if (padTokenId is not int pad) return full(inputIds.size(0), t - 1, dtype: ScalarType.Int64, device: inputIds.device);
         using var scope = NewDisposeScope();
         var firstPad = inputIds.eq(pad).to_type(ScalarType.Int32).argmax(-1);
         return firstPad.sub(1).remainder(t).to_type(ScalarType.Int64).MoveToOuterDisposeScope();

@@ -25,14 +25,14 @@ public static class JambaInit
             Tensor value = name switch
             {
                 _ when name.EndsWith("layernorm.weight") => ones(p.shape),
-                _ when name.EndsWith(".A_log") => log(arange(1, p.shape[1] + 1, dtype: ScalarType.Float32)).expand(p.shape),
+                _ when name.EndsWith(".A_log") => log(arange(1, p.size(1) + 1, dtype: ScalarType.Float32)).expand(p.shape),
                 _ when name.EndsWith(".D") => ones(p.shape),
                 _ when name.EndsWith("dt_proj.weight") => rand(p.shape, generator: g).mul_(2).sub_(1).mul_(Math.Pow(config.MambaDtRank, -0.5)),
                 _ when name.EndsWith("dt_proj.bias") => InverseSoftplusDt(p.shape, g),
                 _ when name.EndsWith(".bias") => zeros(p.shape),
                 _ => normal(0, std, p.shape, generator: g),
             };
-            if (name == "model.embed_tokens.weight" && config.PadTokenId is int pad) value[pad] = zeros(p.shape[1]);
+            if (name == "model.embed_tokens.weight" && config.PadTokenId is int pad) value[pad] = zeros(p.size(1));
             p.copy_(value);
         }
     }

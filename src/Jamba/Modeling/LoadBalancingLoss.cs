@@ -29,7 +29,7 @@ public static class LoadBalancingLoss
         }
         else
         {
-            long layers = logits.shape[0] / attentionMask.numel();
+            long layers = logits.size(0) / attentionMask.numel();
             var m = attentionMask.to_type(ScalarType.Float32).flatten().repeat(layers);               // (N,)
             var m3 = m.view(-1, 1, 1);
             tokensPerExpert = (expertMask * m3).sum(dim: 0) / m3.sum(dim: 0);

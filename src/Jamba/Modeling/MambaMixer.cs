@@ -70,7 +70,7 @@ public sealed class MambaMixer : nn.Module
     public Tensor Forward(Tensor x, Tensor? mask, MambaState? state)
     {
         using var scope = NewDisposeScope();
-        long t = x.shape[1];
+        long t = x.size(1);
         var projected = DecodeLinear.Forward(x, in_proj);                                           // (B, T, 2D)
         if (FusedDecodeStep && state is { HasState: true } && t == 1 && mask is null)
         {
@@ -124,11 +124,11 @@ public sealed class MambaMixer : nn.Module
     /// <summary>The full-sequence convolution; with a state, continues from its window and stores the new one.</summary>
     private Tensor Convolve(Tensor hs, MambaState? state)
     {
-        long t = hs.shape[2];
+        long t = hs.size(2);
         if (state is null) return CausalConv1d.Forward(hs, conv1d.weight!, conv1d.bias);
         // History = the last d_conv-1 inputs (zeros on a fresh state), so chunked prefill equals one pass.
         var extended = cat(new[] { state.Conv.narrow(2, 1, dConv - 1), hs }, 2);      // (B, D, K-1+T)
-        state.Conv.copy_(extended.narrow(2, extended.shape[2] - dConv, dConv));
+        state.Conv.copy_(extended.narrow(2, extended.size(2) - dConv, dConv));
         var y = nn.functional.conv1d(extended, conv1d.weight!, conv1d.bias, groups: dInner);
         return nn.functional.silu(y);
     }

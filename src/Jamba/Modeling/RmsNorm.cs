@@ -21,8 +21,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     }
 
     private bool FitsDecodeKernel(Tensor x) =>
-        x.dtype == weight.dtype && x.dtype is (ScalarType.Float32 or ScalarType.BFloat16) && x.dim() >= 1 && x.shape[^1] == weight.shape[0]
-        && x.numel() <= DecodeLinear.MaxRows * weight.shape[0] && weight.is_contiguous() && CpuKernelSupport.AllOnCpu(x, weight)
+        x.dtype == weight.dtype && x.dtype is (ScalarType.Float32 or ScalarType.BFloat16) && x.dim() >= 1 && x.size(-1) == weight.size(0)
+        && x.numel() <= DecodeLinear.MaxRows * weight.size(0) && weight.is_contiguous() && CpuKernelSupport.AllOnCpu(x, weight)
         && (!is_grad_enabled() || !(x.requires_grad || weight.requires_grad));
 
     /// <summary>The epsilon added to the mean square.</summary>
@@ -36,7 +36,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
             // A decode step's few rows: one call instead of eight small tensor operations.
             var y = empty_like(x);
             var xc = x.contiguous();
-            long size = weight.shape[0], rows = x.numel() / size;
+            long size = weight.size(0), rows = x.numel() / size;
             if (x.dtype == ScalarType.Float32)
                 RmsNormCpu.ForwardF32(CpuKernelSupport.Ptr(xc), CpuKernelSupport.Ptr(weight), CpuKernelSupport.Ptr(y), (int)rows, (int)size, (float)eps);
             else

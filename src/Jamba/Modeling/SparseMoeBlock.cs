@@ -35,19 +35,19 @@ public sealed class SparseMoeBlock : nn.Module
     public (Tensor output, Tensor routerLogits) Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        long hidden = x.shape[^1];
+        long hidden = x.size(-1);
         var flat = x.reshape(-1, hidden);                                              // (N, H)
         var routerLogits = DecodeLinear.Forward(flat, router);                                       // (N, E)
         // Host routing drops the router's gradient, so it serves inference only.
-        if (flat.shape[0] == 1 && flat.device_type == DeviceType.CPU && (!is_grad_enabled() || !flat.requires_grad && !parameters().Any(p => p.requires_grad)))
-            return (DecodeToken(flat, routerLogits).view(x.shape).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
+        if (flat.size(0) == 1 && flat.device_type == DeviceType.CPU && (!is_grad_enabled() || !flat.requires_grad && !parameters().Any(p => p.requires_grad)))
+            return (DecodeToken(flat, routerLogits).view(CpuKernelSupport.Shape(x)).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
         var probs = nn.functional.softmax(routerLogits, 1, ScalarType.Float32);
         var (weights, selected) = probs.topk(topK, dim: -1);                           // (N, k)
         weights = weights.to_type(x.dtype);
         // The choices go to the host once (N·k int64): which experts run, and on how many rows, decides which
         // matmuls are issued at all. On CPU this is a copy; on a GPU it is the one sync a sparse dispatch needs.
         long[] choice = selected.cpu().data<long>().ToArray();
-        var output = flat.shape[0] == 1 ? Single(flat, weights, choice) : Grouped(flat, weights, choice);
+        var output = flat.size(0) == 1 ? Single(flat, weights, choice) : Grouped(flat, weights, choice);
         return (output.view(x.shape).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
     }
 
@@ -64,7 +64,7 @@ public sealed class SparseMoeBlock : nn.Module
         // Highest probability first; equal ones in expert order, as topk returns them.
         var chosen = Enumerable.Range(0, logits.Length).OrderByDescending(e => logits[e]).ThenBy(e => e).Take(topK).ToArray();
         var x32 = flat.to_type(ScalarType.Float32).contiguous();
-        var y32 = zeros(flat.shape, ScalarType.Float32, flat.device);
+        var y32 = zeros(CpuKernelSupport.Shape(flat), ScalarType.Float32, flat.device);
         foreach (int e in chosen)
         {
             float weight = (float)(Math.Exp(logits[e] - max) / sum);
@@ -134,7 +134,7 @@ public sealed class SparseMoeBlock : nn.Module
     public Tensor ForwardDense(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var flat = x.reshape(-1, x.shape[^1]);
+        var flat = x.reshape(-1, x.size(-1));
         var probs = nn.functional.softmax(DecodeLinear.Forward(flat, router), 1, ScalarType.Float32);
         var (weights, selected) = probs.topk(topK, dim: -1);
         var dense = zeros_like(probs).scatter(1, selected, weights).to_type(x.dtype);  // (N, E), zero off the top-k

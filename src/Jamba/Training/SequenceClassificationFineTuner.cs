@@ -188,7 +188,7 @@ public static class SequenceClassificationFineTuner
     {
         var device = classifier.score.weight!.device;
         var (ids, mask) = TextEncoding.LeftPad(batch, classifier.Config.PadTokenId ?? 0, device);
-        bool padded = batch.Any(r => r.Count != ids.shape[1]);
+        bool padded = batch.Any(r => r.Count != ids.size(1));
         var (logits, _) = classifier.Forward(ids, padded ? mask : null);
         return (logits, mask);
     }

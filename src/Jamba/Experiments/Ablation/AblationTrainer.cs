@@ -84,14 +84,14 @@ public static class AblationTrainer
         lm.eval();
         using var _ = no_grad();
         double lossSum = 0, correct = 0, scored = 0;
-        long n = ids.shape[0], t = ids.shape[1];
+        long n = ids.size(0), t = ids.size(1);
         for (long start = 0; start < n; start += batch)
         {
             using var scope = NewDisposeScope();
             long b = Math.Min(batch, n - start);
             using var output = lm.Forward(ids.narrow(0, start, b), outputRouterLogits: false);
             // Position t-1 predicts the label at t (the shift Forward applies when given labels).
-            var logits = output.Logits.narrow(1, 0, t - 1).reshape(-1, output.Logits.shape[2]);
+            var logits = output.Logits.narrow(1, 0, t - 1).reshape(-1, output.Logits.size(2));
             var target = labels.narrow(0, start, b).narrow(1, 1, t - 1).reshape(-1);
             var mask = target.ne(-100);
             lossSum += nn.functional.cross_entropy(logits, target, ignore_index: -100, reduction: nn.Reduction.Sum).item<float>();
