@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Jamba.Kernels;
 
@@ -36,17 +37,73 @@ internal static unsafe class DecodeLinearCpu
     /// </summary>
     public static void ForwardBF16(float* x32, ushort* w, ushort* bias, ushort* y, int rows, int inF, int outF, int threads)
     {
-        int blocks = BlockCount(inF, outF, threads);
-        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+        // The inputs in the order the weights are widened in (see PrepareBF16); at most a few rows, so on the stack.
+        int size = rows * inF;
+        float[]? heap = size > 1 << 14 ? new float[size] : null;
+        float* stack = stackalloc float[heap is null ? size : 0];
+        fixed (float* pinned = heap)
         {
-            var (o0, o1) = Range(block, blocks, outF);
-            for (int o = o0; o < o1; o++)
+            float* xp = heap is null ? stack : pinned;
+            for (int r = 0; r < rows; r++) PrepareBF16(x32 + (long)r * inF, xp + (long)r * inF, inF);
+            int blocks = BlockCount(inF, outF, threads);
+            SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
             {
-                ushort* row = w + (long)o * inF;
-                float b = bias == null ? 0f : BFloat16.ToSingle(bias[o]);
-                for (int r = 0; r < rows; r++) y[(long)r * outF + o] = BFloat16.FromSingle(DotBF16(row, x32 + (long)r * inF, inF) + b);
-            }
-        });
+                var (o0, o1) = Range(block, blocks, outF);
+                for (int o = o0; o < o1; o++)
+                {
+                    ushort* row = w + (long)o * inF;
+                    float b = bias == null ? 0f : BFloat16.ToSingle(bias[o]);
+                    for (int r = 0; r < rows; r++) y[(long)r * outF + o] = BFloat16.FromSingle(DotBF16Prepared(row, xp + (long)r * inF, inF) + b);
+                }
+            });
+        }
+    }
+
+    /// <summary>
+    /// Reorders x for <see cref="DotBF16Prepared"/>: on x86 a 16-element block of bfloat16 weights is widened by
+    /// interleaving it with zeros (one instruction per 8 values, against two for widen-and-shift), which works within
+    /// 128-bit lanes and yields elements 0–3, 8–11 and then 4–7, 12–15; x is put in that order once per call instead
+    /// of the weights once per row. Elements past the last whole block, and everything elsewhere, keep their order.
+    /// </summary>
+    internal static void PrepareBF16(float* x, float* xp, int n)
+    {
+        int i = 0;
+        if (Avx2.IsSupported)
+            for (; i <= n - 16; i += 16)
+                for (int j = 0; j < 4; j++)
+                {
+                    xp[i + j] = x[i + j]; xp[i + 4 + j] = x[i + 8 + j];
+                    xp[i + 8 + j] = x[i + 4 + j]; xp[i + 12 + j] = x[i + 12 + j];
+                }
+        for (; i < n; i++) xp[i] = x[i];
+    }
+
+    /// <summary>Row · x for bfloat16 weights and x prepared by <see cref="PrepareBF16"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float DotBF16Prepared(ushort* a, float* xp, int n)
+    {
+        if (!Avx2.IsSupported) return DotBF16(a, xp, n);
+        var zero = Vector256<ushort>.Zero;
+        var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
+        int i = 0;
+        for (; i <= n - 32; i += 32)
+        {
+            var w0 = Vector256.Load(a + i);
+            var w1 = Vector256.Load(a + i + 16);
+            s0 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, w0).AsSingle(), Vector256.Load(xp + i), s0);
+            s1 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, w0).AsSingle(), Vector256.Load(xp + i + 8), s1);
+            s2 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, w1).AsSingle(), Vector256.Load(xp + i + 16), s2);
+            s3 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, w1).AsSingle(), Vector256.Load(xp + i + 24), s3);
+        }
+        for (; i <= n - 16; i += 16)
+        {
+            var w0 = Vector256.Load(a + i);
+            s0 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, w0).AsSingle(), Vector256.Load(xp + i), s0);
+            s1 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, w0).AsSingle(), Vector256.Load(xp + i + 8), s1);
+        }
+        float sum = Vector256.Sum((s0 + s1) + (s2 + s3));
+        for (; i < n; i++) sum += BFloat16.ToSingle(a[i]) * xp[i];
+        return sum;
     }
 
     static int BlockCount(int inF, int outF, int threads) =>

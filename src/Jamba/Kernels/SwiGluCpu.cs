@@ -17,32 +17,46 @@ internal static unsafe class SwiGluCpu
     public static void Forward(float* x32, void* gate, void* up, void* down, bool bf16, float* h32, float* y32, float* scale,
         bool accumulate, int rows, int hidden, int inter, int threads)
     {
-        int blocks = threads <= 1 || (long)hidden * inter < 1 << 16 ? 1 : threads;
-        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+        // bfloat16 weights read inputs in the order DecodeLinearCpu.PrepareBF16 gives them.
+        float[]? xpHeap = bf16 ? new float[rows * hidden] : null, hpHeap = bf16 ? new float[rows * inter] : null;
+        fixed (float* xp = xpHeap, hp = hpHeap)
         {
-            int i0 = (int)((long)inter * block / blocks), i1 = (int)((long)inter * (block + 1) / blocks);
-            for (int i = i0; i < i1; i++)
-                for (int r = 0; r < rows; r++)
-                {
-                    float* xr = x32 + (long)r * hidden;
-                    float g = Dot(gate, bf16, (long)i * hidden, xr, hidden), u = Dot(up, bf16, (long)i * hidden, xr, hidden);
-                    h32[(long)r * inter + i] = g / (1f + MathF.Exp(-g)) * u;
-                }
-        });
-        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
-        {
-            int o0 = (int)((long)hidden * block / blocks), o1 = (int)((long)hidden * (block + 1) / blocks);
-            for (int o = o0; o < o1; o++)
-                for (int r = 0; r < rows; r++)
-                {
-                    float v = Dot(down, bf16, (long)o * inter, h32 + (long)r * inter, inter) * (scale == null ? 1f : scale[r]);
-                    float* yo = y32 + (long)r * hidden + o;
-                    *yo = accumulate ? *yo + v : v;
-                }
-        });
+            float* xin = x32, hin = h32;
+            if (bf16)
+            {
+                for (int r = 0; r < rows; r++) DecodeLinearCpu.PrepareBF16(x32 + (long)r * hidden, xp + (long)r * hidden, hidden);
+                xin = xp;
+                hin = hp;
+            }
+            int blocks = threads <= 1 || (long)hidden * inter < 1 << 16 ? 1 : threads;
+            SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+            {
+                int i0 = (int)((long)inter * block / blocks), i1 = (int)((long)inter * (block + 1) / blocks);
+                for (int i = i0; i < i1; i++)
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float* xr = xin + (long)r * hidden;
+                        float g = Dot(gate, bf16, (long)i * hidden, xr, hidden), u = Dot(up, bf16, (long)i * hidden, xr, hidden);
+                        h32[(long)r * inter + i] = g / (1f + MathF.Exp(-g)) * u;
+                    }
+            });
+            if (bf16)
+                for (int r = 0; r < rows; r++) DecodeLinearCpu.PrepareBF16(h32 + (long)r * inter, hp + (long)r * inter, inter);
+            SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+            {
+                int o0 = (int)((long)hidden * block / blocks), o1 = (int)((long)hidden * (block + 1) / blocks);
+                for (int o = o0; o < o1; o++)
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float v = Dot(down, bf16, (long)o * inter, hin + (long)r * inter, inter) * (scale == null ? 1f : scale[r]);
+                        float* yo = y32 + (long)r * hidden + o;
+                        *yo = accumulate ? *yo + v : v;
+                    }
+            });
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Dot(void* w, bool bf16, long offset, float* x, int n) =>
-        bf16 ? DecodeLinearCpu.DotBF16((ushort*)w + offset, x, n) : DecodeLinearCpu.DotF32((float*)w + offset, x, n);
+        bf16 ? DecodeLinearCpu.DotBF16Prepared((ushort*)w + offset, x, n) : DecodeLinearCpu.DotF32((float*)w + offset, x, n);
 }
