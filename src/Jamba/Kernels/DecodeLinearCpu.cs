@@ -12,6 +12,12 @@ namespace Jamba.Kernels;
 /// </summary>
 internal static unsafe class DecodeLinearCpu
 {
+    /// <summary>
+    /// Blocks of outputs per thread. Threads take blocks as they finish (SpinPool hands out items one by one), so a
+    /// thread the scheduler delays leaves its later blocks to the others instead of holding up the whole product.
+    /// </summary>
+    internal const int BlocksPerThread = 4;
+
     /// <summary>Weights below this many elements are read by one thread: waking another costs more than it saves.</summary>
     const long ParallelThreshold = 1 << 16;
 
@@ -107,7 +113,7 @@ internal static unsafe class DecodeLinearCpu
     }
 
     static int BlockCount(int inF, int outF, int threads) =>
-        threads <= 1 || (long)inF * outF < ParallelThreshold ? 1 : Math.Min(threads, outF);
+        threads <= 1 || (long)inF * outF < ParallelThreshold ? 1 : Math.Min(BlocksPerThread * threads, outF);
 
     static (int, int) Range(int block, int blocks, int outF)
     {

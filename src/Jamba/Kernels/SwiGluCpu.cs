@@ -28,7 +28,7 @@ internal static unsafe class SwiGluCpu
                 xin = xp;
                 hin = hp;
             }
-            int blocks = threads <= 1 || (long)hidden * inter < 1 << 16 ? 1 : threads;
+            int blocks = threads <= 1 || (long)hidden * inter < 1 << 16 ? 1 : DecodeLinearCpu.BlocksPerThread * threads;
             SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
             {
                 int i0 = (int)((long)inter * block / blocks), i1 = (int)((long)inter * (block + 1) / blocks);
