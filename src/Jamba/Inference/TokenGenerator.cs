@@ -109,9 +109,14 @@ public sealed class TokenGenerator
             long n = Math.Min(chunk, length - start);
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            using var output = model.Forward(ids.narrow(1, start, n), mask?.narrow(1, start, n), cache, logitsToKeep: 1);
-            last?.Dispose();
-            last = output.Logits.select(1, 0).clone().MoveToOuterDisposeScope();
+            using (var output = model.Forward(ids.narrow(1, start, n), mask?.narrow(1, start, n), cache, logitsToKeep: 1))
+            {
+                last?.Dispose();
+                last = output.Logits.select(1, 0).clone().MoveToOuterDisposeScope();
+            }
+            // A long prompt's chunks leave freed activations scattered over the allocator's heaps, and the peak
+            // grows chunk by chunk; handing free pages back after each chunk keeps it at one chunk's workspace.
+            if (length > 4L * chunk) Benchmarking.ProcessMemory.TrimNativeHeap();
         }
         return last!;
     }
