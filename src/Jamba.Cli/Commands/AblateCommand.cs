@@ -131,13 +131,25 @@ public sealed class AblateCommand : ICommand
             children.Add((Process.Start(start)!, file));
         }
         var runs = new List<AblationRunResult>();
-        foreach (var (process, file) in children)
+        try
         {
-            process.WaitForExit();
-            if (process.ExitCode != 0 || !File.Exists(file))
-                throw new InvalidOperationException($"an ablation shard failed (exit code {process.ExitCode}); its error is above");
-            runs.AddRange(JsonSerializer.Deserialize<List<AblationRunResult>>(File.ReadAllText(file))!);
-            File.Delete(file);
+            foreach (var (process, file) in children)
+            {
+                process.WaitForExit();
+                if (process.ExitCode != 0 || !File.Exists(file))
+                    throw new InvalidOperationException($"an ablation shard failed (exit code {process.ExitCode}); its error is above");
+                runs.AddRange(JsonSerializer.Deserialize<List<AblationRunResult>>(File.ReadAllText(file))!);
+            }
+        }
+        finally
+        {
+            // A failed shard (or Ctrl-C here) must not leave the others training in the background.
+            foreach (var (process, file) in children)
+            {
+                if (!process.HasExited) process.Kill(entireProcessTree: true);
+                process.Dispose();
+                File.Delete(file);
+            }
         }
         return runs;
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Jamba.Benchmarking;
 using Jamba.Kernels;
 using TorchSharp;
+using Jamba.Runtime;
 
 namespace Jamba.Cli.Commands;
 
@@ -78,7 +79,7 @@ public sealed class BenchCommand : ICommand
         Console.Error.WriteLine("measuring the machine's ceilings…");
         var ceilings = MachineCeilings.Measure(options.TorchDevice, bench.CeilingBufferBytes, bench.CeilingMatmulSize);
         GC.Collect();
-        ProcessMemory.TrimNativeHeap();
+        NativeHeap.Trim();
         long baseline = ProcessMemory.ResidentBytes;
         using var model = args.Get("config") is string configPath
             ? JambaModel.Create(JambaConfig.Load(configPath), options, args.Long("seed") ?? 0)

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Jamba.Runtime;
 
 namespace Jamba.Cli.Commands;
 
@@ -17,8 +18,8 @@ internal static class ModelArgs
     {
         ApplyThreads(args);
         // Long prompts allocate many megabyte-sized activations; return them to the system when freed so the
-        // resident size stays at weights + cache + the live workspace (see ProcessMemory.ReturnLargeBlocksToSystem).
-        Jamba.Benchmarking.ProcessMemory.ReturnLargeBlocksToSystem();
+        // resident size stays at weights + cache + the live workspace (see NativeHeap.ReturnLargeBlocksToSystem).
+        NativeHeap.ReturnLargeBlocksToSystem();
         var options = new JambaModelOptions { Device = args.Get("device") ?? "cpu", DType = args.Get("dtype") ?? "f32" };
         try { _ = options.TorchDType; }
         catch (ArgumentException e) { throw new UsageException($"--dtype: {e.Message}"); }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Jamba.Inference;
 using TorchSharp;
 using static TorchSharp.torch;
+using Jamba.Runtime;
 
 namespace Jamba.Benchmarking;
 
@@ -39,7 +40,7 @@ public static class ModelBenchmark
             bool timed = run >= o.Warmup;
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            ProcessMemory.TrimNativeHeap();
+            NativeHeap.Trim();
             ProcessMemory.ResetPeak();
             var stamps = new List<double>(o.NewTokens);
             var sw = Stopwatch.StartNew();

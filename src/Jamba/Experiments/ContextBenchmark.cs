@@ -4,6 +4,7 @@ using Jamba.Inference;
 using Jamba.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
+using Jamba.Runtime;
 
 namespace Jamba.Experiments;
 
@@ -55,7 +56,7 @@ public static class ContextBenchmark
         var dtype = lm.HeadWeight.dtype;
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        ProcessMemory.TrimNativeHeap();
+        NativeHeap.Trim();
         long residentBefore = ProcessMemory.ResidentBytes;
         // Room for the context plus every decode step, so no KV buffer grows (and copies) while timing.
         using var cache = new HybridCache(config, 1, context + options.NewTokens + 2, device, dtype);

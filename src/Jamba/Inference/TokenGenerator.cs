@@ -1,6 +1,7 @@
 using TorchSharp;
 using Jamba.Modeling;
 using static TorchSharp.torch;
+using Jamba.Runtime;
 
 namespace Jamba.Inference;
 
@@ -116,7 +117,7 @@ public sealed class TokenGenerator
             }
             // A long prompt's chunks leave freed activations scattered over the allocator's heaps, and the peak
             // grows chunk by chunk; handing free pages back after each chunk keeps it at one chunk's workspace.
-            if (length > 4L * chunk) Benchmarking.ProcessMemory.TrimNativeHeap();
+            if (length > 4L * chunk) NativeHeap.Trim();
         }
         return last!;
     }

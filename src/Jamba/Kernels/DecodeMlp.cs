@@ -47,8 +47,11 @@ public static class DecodeMlp
         using var scope = NewDisposeScope();
         var h32 = empty(new[] { rows, inter }, ScalarType.Float32, x32.device);
         bool bf16 = gate.dtype == ScalarType.BFloat16;
+        // bfloat16 weights read their inputs reordered (DecodeLinearCpu.PrepareBF16), into these scratch buffers.
+        var xp = bf16 ? empty(new[] { rows, hidden }, ScalarType.Float32, x32.device) : null;
+        var hp = bf16 ? empty(new[] { rows, inter }, ScalarType.Float32, x32.device) : null;
         void* W(Tensor w) => bf16 ? CpuKernelSupport.Ptr16(w) : CpuKernelSupport.Ptr(w);
         SwiGluCpu.Forward(CpuKernelSupport.Ptr(x32), W(gate), W(up), W(down), bf16, CpuKernelSupport.Ptr(h32), CpuKernelSupport.Ptr(y32),
-            scales, accumulate, (int)rows, (int)hidden, (int)inter, CpuKernelSupport.Threads);
+            scales, accumulate, (int)rows, (int)hidden, (int)inter, CpuKernelSupport.Threads, CpuKernelSupport.PtrOrNull(xp), CpuKernelSupport.PtrOrNull(hp));
     }
 }

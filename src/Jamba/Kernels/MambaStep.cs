@@ -19,21 +19,20 @@ public static class MambaStep
     public static unsafe Tensor? TryForward(Tensor projected, Tensor convState, Tensor ssmState, Tensor convWeight, Tensor? convBias,
         Tensor xProj, Tensor? dtNorm, Tensor? bNorm, Tensor? cNorm, double eps, Tensor dtProj, Tensor dtBias, Tensor aLog, Tensor d)
     {
-        // float32 or bfloat16 parameters, read as they are; activations widened to float32; a float32 SSM state.
+        // float32 or bfloat16 parameters (all of one dtype, the activations'), read as they are; a float32 SSM state.
         var dtype = projected.dtype;
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || convState.dtype != dtype || ssmState.dtype != ScalarType.Float32) return null;
-        var parameters = new[] { convWeight, convBias, xProj, dtNorm, bNorm, cNorm, dtProj, dtBias, d };
-        foreach (var t in parameters.Append(projected).Append(convState).Append(ssmState).Append(aLog))
+        var parameters = new[] { convWeight, convBias, xProj, dtNorm, bNorm, cNorm, dtProj, dtBias, aLog, d };
+        if (parameters.Any(t => t is not null && t.dtype != dtype)) return null;
+        if (is_grad_enabled() && (projected.requires_grad || parameters.Any(t => t is not null && t.requires_grad))) return null;
+        foreach (var t in parameters.Concat(new[] { projected, convState, ssmState }))
             if (t is not null && (!t.is_contiguous() || t.device_type != DeviceType.CPU)) return null;
-        if (parameters.Any(t => t is not null && t.dtype != dtype) || aLog.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return null;
-        if (is_grad_enabled() && parameters.Append(projected).Append(aLog).Any(t => t is not null && t.requires_grad)) return null;
         if ((dtNorm is null) != (bNorm is null) || (dtNorm is null) != (cNorm is null)) return null;
         long batch = convState.size(0), channels = convState.size(1), k = convState.size(2), n = ssmState.size(2), r = dtProj.size(1);
         if (projected.numel() != batch * 2 * channels || ssmState.size(0) != batch || ssmState.size(1) != channels
             || convWeight.numel() != channels * k || xProj.size(0) != r + 2 * n || xProj.size(1) != channels
             || dtProj.size(0) != channels || aLog.numel() != channels * n || d.numel() != channels)
             throw new ArgumentException("Mamba decode step: the state and parameter shapes do not agree.");
-        if (aLog.dtype != dtype) return null;
         using var scope = NewDisposeScope();
         bool bf16 = dtype == ScalarType.BFloat16;
         void* P(Tensor? t) => t is null ? null : bf16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);

@@ -12,48 +12,44 @@ internal static unsafe class SwiGluCpu
     /// <summary>
     /// x32 [rows, hidden] (float32), weights as float32 (<paramref name="bf16"/> false) or bfloat16 bits; h32 scratch
     /// [rows, inter]; y32 [rows, hidden] float32, overwritten (<paramref name="accumulate"/> false) or added to, each
-    /// row's result multiplied by scale[r] (null: 1).
+    /// row's result multiplied by scale[r] (null: 1). With bfloat16 weights, xp [rows, hidden] and hp [rows, inter]
+    /// are scratch for the inputs in the order <see cref="DecodeLinearCpu.PrepareBF16"/> gives them (else unused).
     /// </summary>
     public static void Forward(float* x32, void* gate, void* up, void* down, bool bf16, float* h32, float* y32, float* scale,
-        bool accumulate, int rows, int hidden, int inter, int threads)
+        bool accumulate, int rows, int hidden, int inter, int threads, float* xp, float* hp)
     {
-        // bfloat16 weights read inputs in the order DecodeLinearCpu.PrepareBF16 gives them.
-        float[]? xpHeap = bf16 ? new float[rows * hidden] : null, hpHeap = bf16 ? new float[rows * inter] : null;
-        fixed (float* xp = xpHeap, hp = hpHeap)
+        float* xin = x32, hin = h32;
+        if (bf16)
         {
-            float* xin = x32, hin = h32;
-            if (bf16)
-            {
-                for (int r = 0; r < rows; r++) DecodeLinearCpu.PrepareBF16(x32 + (long)r * hidden, xp + (long)r * hidden, hidden);
-                xin = xp;
-                hin = hp;
-            }
-            int blocks = threads <= 1 || (long)hidden * inter < 1 << 16 ? 1 : DecodeLinearCpu.BlocksPerThread * threads;
-            SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
-            {
-                int i0 = (int)((long)inter * block / blocks), i1 = (int)((long)inter * (block + 1) / blocks);
-                for (int i = i0; i < i1; i++)
-                    for (int r = 0; r < rows; r++)
-                    {
-                        float* xr = xin + (long)r * hidden;
-                        float g = Dot(gate, bf16, (long)i * hidden, xr, hidden), u = Dot(up, bf16, (long)i * hidden, xr, hidden);
-                        h32[(long)r * inter + i] = g / (1f + MathF.Exp(-g)) * u;
-                    }
-            });
-            if (bf16)
-                for (int r = 0; r < rows; r++) DecodeLinearCpu.PrepareBF16(h32 + (long)r * inter, hp + (long)r * inter, inter);
-            SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
-            {
-                int o0 = (int)((long)hidden * block / blocks), o1 = (int)((long)hidden * (block + 1) / blocks);
-                for (int o = o0; o < o1; o++)
-                    for (int r = 0; r < rows; r++)
-                    {
-                        float v = Dot(down, bf16, (long)o * inter, hin + (long)r * inter, inter) * (scale == null ? 1f : scale[r]);
-                        float* yo = y32 + (long)r * hidden + o;
-                        *yo = accumulate ? *yo + v : v;
-                    }
-            });
+            for (int r = 0; r < rows; r++) DecodeLinearCpu.PrepareBF16(x32 + (long)r * hidden, xp + (long)r * hidden, hidden);
+            xin = xp;
+            hin = hp;
         }
+        int blocks = threads <= 1 || (long)hidden * inter < 1 << 16 ? 1 : DecodeLinearCpu.BlocksPerThread * threads;
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+        {
+            int i0 = (int)((long)inter * block / blocks), i1 = (int)((long)inter * (block + 1) / blocks);
+            for (int i = i0; i < i1; i++)
+                for (int r = 0; r < rows; r++)
+                {
+                    float* xr = xin + (long)r * hidden;
+                    float g = Dot(gate, bf16, (long)i * hidden, xr, hidden), u = Dot(up, bf16, (long)i * hidden, xr, hidden);
+                    h32[(long)r * inter + i] = g / (1f + MathF.Exp(-g)) * u;
+                }
+        });
+        if (bf16)
+            for (int r = 0; r < rows; r++) DecodeLinearCpu.PrepareBF16(h32 + (long)r * inter, hp + (long)r * inter, inter);
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+        {
+            int o0 = (int)((long)hidden * block / blocks), o1 = (int)((long)hidden * (block + 1) / blocks);
+            for (int o = o0; o < o1; o++)
+                for (int r = 0; r < rows; r++)
+                {
+                    float v = Dot(down, bf16, (long)o * inter, hin + (long)r * inter, inter) * (scale == null ? 1f : scale[r]);
+                    float* yo = y32 + (long)r * hidden + o;
+                    *yo = accumulate ? *yo + v : v;
+                }
+        });
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
