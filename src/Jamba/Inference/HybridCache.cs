@@ -111,12 +111,22 @@ public sealed class KvCache : IDisposable
     /// </summary>
     public (Tensor keys, Tensor values) Append(Tensor k, Tensor v)
     {
+        var (allKeys, allValues, length) = AppendInPlace(k, v);
+        return (allKeys.narrow(2, 0, length), allValues.narrow(2, 0, length));
+    }
+
+    /// <summary>
+    /// Writes k, v like <see cref="Append"/> and returns the whole buffers [batch, kv_heads, capacity, head_dim]
+    /// with the number of positions now stored, for kernels that read the used part in place.
+    /// </summary>
+    public (Tensor keys, Tensor values, long length) AppendInPlace(Tensor k, Tensor v)
+    {
         long t = k.size(2);
         if (Length + t > Capacity) Grow(Math.Max(Length + t, 2 * Capacity));
         keys.narrow(2, Length, t).copy_(k);
         values.narrow(2, Length, t).copy_(v);
         Length += t;
-        return (keys.narrow(2, 0, Length), values.narrow(2, 0, Length));
+        return (keys, values, Length);
     }
 
     private void Grow(long capacity)

@@ -45,27 +45,60 @@ public sealed class JambaAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long b = x.size(0), t = x.size(1);
-        var q = DecodeLinear.Forward(x, q_proj).view(b, t, heads, headDim).transpose(1, 2);        // (B, H, T, hd)
+        var q = DecodeLinear.Forward(x, q_proj);
         var k = DecodeLinear.Forward(x, k_proj).view(b, t, kvHeads, headDim).transpose(1, 2);      // (B, KV, T, hd)
         var v = DecodeLinear.Forward(x, v_proj).view(b, t, kvHeads, headDim).transpose(1, 2);
-        if (cache is not null) (k, v) = cache.Append(k, v);                          // (B, KV, S, hd)
-        if (t == 1 && kvHeads != heads && !isCausal)
+        if (t == 1 && !isCausal && !(training && dropout > 0))
         {
-            // Decode step: fold each group's query heads into the query axis, so one KV head serves its whole
-            // group and the cached K/V are never copied per query head. A single query needs no causal mask,
-            // and the padding bias (B, 1, 1, S) broadcasts over the folded axis.
-            long rep = heads / kvHeads;
-            var grouped = nn.functional.scaled_dot_product_attention(q.reshape(b, kvHeads, rep, headDim), k, v, bias, 0.0, false);
-            return DecodeLinear.Forward(grouped.reshape(b, 1, heads * headDim), o_proj).MoveToOuterDisposeScope();
+            // Decode step: one query per row over the whole cache, read in place from its buffers (a single query
+            // needs no causal mask; the padding bias is (B, 1, 1, S)).
+            var (keys, values, length) = cache is null ? (k, v, 1L) : cache.AppendInPlace(k, v);
+            var attended = DecodeAttention.Forward(q.view(b, heads, headDim), keys, values, length, bias);
+            return DecodeLinear.Forward(attended.view(b, 1, heads * headDim), o_proj).MoveToOuterDisposeScope();
         }
-        if (kvHeads != heads)
+        q = q.view(b, t, heads, headDim).transpose(1, 2);                                          // (B, H, T, hd)
+        if (cache is not null) (k, v) = cache.Append(k, v);                                        // (B, KV, S, hd)
+        long s = k.size(2), past = s - t;
+        double p = training ? dropout : 0.0;
+        Tensor o;
+        if (isCausal && past > 0)
         {
-            // Query head h reads KV head h / (heads / kvHeads), the reference's repeat_kv order.
-            long rep = heads / kvHeads, s = k.size(2);
-            k = k.unsqueeze(2).expand(b, kvHeads, rep, s, headDim).reshape(b, heads, s, headDim);
-            v = v.unsqueeze(2).expand(b, kvHeads, rep, s, headDim).reshape(b, heads, s, headDim);
+            // Causal after cached positions: the bias is built a slice of queries at a time, each slice's
+            // [rows, S] at most SliceBiasBytes, so a long context's prefill never holds a [T, S] bias.
+            long rows = Math.Clamp(SliceBiasBytes / (s * x.ElementSize), 1, t);
+            var slices = new List<Tensor>();
+            for (long t0 = 0; t0 < t; t0 += rows)
+            {
+                long n = Math.Min(rows, t - t0);
+                var sliceBias = CausalMask.AfterPast(t0, n, s, past, x.dtype, x.device);
+                slices.Add(Attend(q.narrow(2, t0, n), k, v, sliceBias, false, p));
+                sliceBias.Dispose();
+            }
+            o = slices.Count == 1 ? slices[0] : cat(slices, 2);
         }
-        var o = nn.functional.scaled_dot_product_attention(q, k, v, bias, training ? dropout : 0.0, isCausal);
+        else o = Attend(q, k, v, bias, isCausal, p);
         return DecodeLinear.Forward(o.transpose(1, 2).reshape(b, t, heads * headDim), o_proj).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Largest causal-bias slice a prefill chunk builds at once (see <see cref="Forward"/>).</summary>
+    const long SliceBiasBytes = 16L << 20;
+
+    /// <summary>
+    /// Fused attention of q (B, H, T, hd) over k, v (B, KV, S, hd). With grouped KV heads, each group's query heads
+    /// attend over a stride-0 broadcast of their one KV head: query head h reads KV head h / (heads / kvHeads), the
+    /// reference's repeat_kv order, without the (B, H, S, hd) copies that repeating K and V would allocate.
+    /// </summary>
+    private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? bias, bool isCausal, double p)
+    {
+        if (kvHeads == heads) return nn.functional.scaled_dot_product_attention(q, k, v, bias, p, isCausal);
+        long rep = heads / kvHeads, b = k.size(0), s = k.size(2);
+        var groups = new Tensor[kvHeads];
+        for (long g = 0; g < kvHeads; g++)
+        {
+            var kg = k.narrow(1, g, 1).expand(b, rep, s, headDim);
+            var vg = v.narrow(1, g, 1).expand(b, rep, s, headDim);
+            groups[g] = nn.functional.scaled_dot_product_attention(q.narrow(1, g * rep, rep), kg, vg, bias, p, isCausal);
+        }
+        return cat(groups, 1);
     }
 }

@@ -51,7 +51,7 @@ public sealed class MambaMixer : nn.Module
         conv1d = nn.Conv1d(dInner, dInner, dConv, padding: dConv - 1, groups: dInner, bias: config.MambaConvBias, device: device, dtype: dtype);
         x_proj = nn.Linear(dInner, dtRank + 2 * dState, hasBias: false, device: device, dtype: dtype);
         dt_proj = nn.Linear(dtRank, dInner, hasBias: true, device: device, dtype: dtype);
-        A_log = new Parameter(log(arange(1, dState + 1, dtype: ScalarType.Float32)).expand(dInner, dState).contiguous().to(dtype, device));
+        A_log = new Parameter(log(arange(1, dState + 1, dtype: ScalarType.Float32)).expand(dInner, dState).contiguous().to(dtype, device ?? CPU));
         D = new Parameter(ones(dInner, dtype: dtype, device: device));
         out_proj = nn.Linear(dInner, config.HiddenSize, hasBias: config.MambaProjBias, device: device, dtype: dtype);
         dt_layernorm = new RmsNorm(dtRank, config.RmsNormEps, device, dtype);

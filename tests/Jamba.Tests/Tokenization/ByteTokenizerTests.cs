@@ -24,7 +24,7 @@ public sealed class ByteTokenizerTests
         Assert.AreEqual("<0xFF>", Tok.IdToToken(259));
     }
 
-    [DataTestMethod]
+    [TestMethod]
     [DataRow("Hello, world!")]
     [DataRow("  leading and trailing  \n\t")]
     [DataRow("Grüße aus Köln, ça va? Ελληνικά, Привет, 日本語, 한국어, مرحبا, עברית")]

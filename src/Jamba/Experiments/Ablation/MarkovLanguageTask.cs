@@ -8,7 +8,7 @@ namespace Jamba.Experiments.Ablation;
 /// four continuations with probabilities 0.55/0.25/0.12/0.08) and in-context retrieval (quotations: with
 /// probability <see cref="QuoteProbability"/> a segment is a marker followed by a verbatim repeat of an earlier
 /// segment of the same sequence, predictable only by looking it up). Every position is scored.
-/// The source is fixed by <paramref name="sourceSeed"/>, independent of training seeds.
+/// The source is fixed by the constructor's <c>sourceSeed</c>, independent of training seeds.
 /// </summary>
 public sealed class MarkovLanguageTask : IAblationTask
 {

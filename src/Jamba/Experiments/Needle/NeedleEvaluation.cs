@@ -23,7 +23,7 @@ public sealed record NeedlePrediction(int Context, int TrueClass, float[] Scores
 /// </summary>
 public static class NeedleEvaluation
 {
-    /// <summary><paramref name="count"/> predictions of <paramref name="lm"/> at <paramref name="context"/> tokens.</summary>
+    /// <summary><paramref name="count"/> predictions of <paramref name="lm"/> at the context length of <paramref name="task"/>.</summary>
     public static IReadOnlyList<NeedlePrediction> Predict(JambaForCausalLM lm, NeedleTask task, int count, int batch = 8)
     {
         lm.eval();
