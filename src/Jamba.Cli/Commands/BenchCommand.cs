@@ -18,7 +18,7 @@ public sealed class BenchCommand : ICommand
     public IEnumerable<string> ValueOptions => new[]
     {
         "model", "config", "device", "dtype", "threads", "prompt-tokens", "new-tokens", "batch", "runs", "warmup",
-        "train-tokens", "prefill-chunk", "seed", "ceiling-mib", "ceiling-matmul", "length", "channels", "moe-tokens", "moe-experts", "iterations", "reference-iterations",
+        "train-tokens", "prefill-chunk", "probe-positions", "probe-steps", "seed", "ceiling-mib", "ceiling-matmul", "length", "channels", "moe-tokens", "moe-experts", "iterations", "reference-iterations",
     };
     public IEnumerable<string> FlagOptions => Array.Empty<string>();
     public string Help =>
@@ -37,6 +37,8 @@ public sealed class BenchCommand : ICommand
         "  --runs R             timed runs (default 3); --warmup W untimed runs first (default 1)\n" +
         "  --train-tokens N     training-step tokens (default 256; 0 skips the training step)\n" +
         "  --prefill-chunk C    prefill positions per forward pass (default 512)\n" +
+        "  --probe-positions P  context positions whose decode speed is compared, one cache each, stepped in turn\n" +
+        "                       (default 20,2000; 'none' skips); --probe-steps S steps timed at each (default 40)\n" +
         "  --ceiling-mib M      buffer of the bandwidth ceiling in MiB (default 512); --ceiling-matmul N: n of its n³ matmul (default 2048)\n" +
         "kernels: selective scan forward/backward/step, causal conv forward/backward, MoE dispatch (grouped vs dense twin\n" +
         "         vs two dense MLPs of the same width), each against its reference in the same run.";
@@ -73,6 +75,7 @@ public sealed class BenchCommand : ICommand
             PromptTokens = args.Int("prompt-tokens", 2048, 1), NewTokens = args.Int("new-tokens", 64, 1), Batch = args.Int("batch", 1, 1),
             Runs = args.Int("runs", 3, 1), Warmup = args.Int("warmup", 1, 0), TrainTokens = args.Int("train-tokens", 256, 0),
             PrefillChunk = args.Int("prefill-chunk", 512, 1), Seed = args.Long("seed") ?? 0,
+            ProbePositions = ProbePositions(args.Get("probe-positions")), ProbeSteps = args.Int("probe-steps", 40, 1),
             CeilingBufferBytes = (long)args.Int("ceiling-mib", 512, 1) << 20, CeilingMatmulSize = args.Int("ceiling-matmul", 2048, 16),
             Progress = line => Console.Error.WriteLine(line),
         };
@@ -87,6 +90,14 @@ public sealed class BenchCommand : ICommand
         var r = ModelBenchmark.Run(model, bench, ceilings, baseline);
         Console.Write(Format(r));
         return 0;
+    }
+
+    private static int[] ProbePositions(string? value)
+    {
+        if (value is null) return new[] { 20, 2000 };
+        if (value == "none") return Array.Empty<int>();
+        return value.Split(',').Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0
+            ? n : throw new UsageException($"--probe-positions: '{p}' is not a positive integer (give e.g. 20,2000 or none)")).ToArray();
     }
 
     /// <summary>The report: ceilings, then one line per figure with its bound.</summary>
@@ -105,6 +116,10 @@ public sealed class BenchCommand : ICommand
         {
             w.WriteLine($"decode                {r.DecodeTokensPerSecond,10:F1} tok/s   {r.DecodePercentOfBound,5:F1}% of bandwidth bound ({MiB(r.DecodeBytesPerStep)} per step; {r.DecodeStepSeconds * 1e3:F2} ms/step)");
             w.WriteLine($"decode early / late   {o.Batch / r.EarlyDecodeStepSeconds,10:F1} / {o.Batch / r.LateDecodeStepSeconds:F1} tok/s (late/early {r.EarlyDecodeStepSeconds / r.LateDecodeStepSeconds:F3})");
+            if (r.ProbeStepSeconds.Count > 0)
+                w.WriteLine($"decode by position    {string.Join(" / ", r.ProbeStepSeconds.Select(s => (o.Batch / s).ToString("F1", CultureInfo.InvariantCulture)))} tok/s " +
+                    $"at positions {string.Join(" / ", o.ProbePositions)}, {o.ProbeSteps} steps each, interleaved " +
+                    $"(last/first {r.ProbeStepSeconds[0] / r.ProbeStepSeconds[^1]:F3})");
         }
         if (!double.IsNaN(r.TrainStepSeconds))
             w.WriteLine($"training step         {r.TrainStepSeconds * 1e3,10:F1} ms      {r.TrainPercentOfBound,5:F1}% of matmul bound ({o.TrainTokens} tokens, {r.TrainFlops / 1e9:F1} GFLOP, AdamW)");

@@ -63,6 +63,8 @@ public static class ModelBenchmark
             o.Progress?.Invoke($"run {run - o.Warmup + 1}: {stamps[0]:F3} s to first token, decode {(deltas.Length > 0 ? o.Batch / Timing.Median(deltas) : double.NaN):F1} tok/s");
         }
 
+        var probe = o.NewTokens > 1 && o.ProbePositions.Length > 0 ? PositionProbe(lm, o, g) : Array.Empty<double>();
+
         long cacheUsed, cacheAllocated;
         using (var cache = new HybridCache(config, o.Batch, o.PromptTokens + o.NewTokens, model.Device, model.DType))
             (cacheUsed, cacheAllocated) = (Planning.CacheMemory.TotalBytes(config, o.Batch, o.PromptTokens + o.NewTokens - 1, model.DType), cache.BytesAllocated);
@@ -98,9 +100,61 @@ public static class ModelBenchmark
             BaselineResidentBytes = baselineResidentBytes,
             ResidentAfterEarlyDecodeBytes = rssEarly,
             ResidentAfterDecodeBytes = rssEnd,
+            ProbeStepSeconds = probe,
             TrainStepSeconds = trainSeconds,
             TrainFlops = trainFlops,
         };
+    }
+
+    /// <summary>
+    /// Median decode-step seconds at each of <see cref="ModelBenchmarkOptions.ProbePositions"/>: one cache per
+    /// position is prefilled to it, then the caches take one step each in turn, so every position sees the same
+    /// machine conditions. Steps run as generation's do: one token per row, under no-grad, inside a dispose scope.
+    /// </summary>
+    private static double[] PositionProbe(Modeling.JambaForCausalLM lm, ModelBenchmarkOptions o, Generator g)
+    {
+        var config = lm.Config;
+        var device = lm.HeadWeight.device;
+        var caches = new List<HybridCache>();
+        try
+        {
+            foreach (int position in o.ProbePositions)
+            {
+                if (position < 1) throw new ArgumentException($"probe position {position} must be positive");
+                var cache = new HybridCache(config, o.Batch, position + o.ProbeSteps, device, lm.HeadWeight.dtype);
+                caches.Add(cache);
+                using var ids = randint(3, config.VocabSize, new long[] { o.Batch, position }, generator: g).to(device);
+                for (long start = 0; start < position; start += o.PrefillChunk)
+                {
+                    using var scope = NewDisposeScope();
+                    using var _ = no_grad();
+                    lm.Forward(ids.narrow(1, start, Math.Min(o.PrefillChunk, position - start)), null, caches[^1], logitsToKeep: 1).Dispose();
+                }
+            }
+            var samples = caches.Select(_ => new List<double>()).ToArray();
+            var tokens = new long[o.Batch];
+            for (int step = 0; step < o.ProbeSteps; step++)
+                for (int i = 0; i < caches.Count; i++)
+                {
+                    for (int b = 0; b < tokens.Length; b++) tokens[b] = 3 + (step * 7919 + b) % (config.VocabSize - 3);
+                    var sw = Stopwatch.StartNew();
+                    using (NewDisposeScope())
+                    using (no_grad())
+                    {
+                        var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: device);
+                        using var output = lm.Forward(next, null, caches[i], logitsToKeep: 1);
+                        _ = output.Logits.argmax(-1).cpu().data<long>()[0];
+                    }
+                    samples[i].Add(sw.Elapsed.TotalSeconds);
+                }
+            var medians = samples.Select(Timing.Median).ToArray();
+            o.Progress?.Invoke("decode by position (interleaved): " + string.Join(", ", o.ProbePositions.Zip(medians, (p, m) => $"{p}: {m * 1e3:F2} ms/step")));
+            return medians;
+        }
+        finally
+        {
+            foreach (var c in caches) c.Dispose();
+        }
     }
 
     /// <summary>

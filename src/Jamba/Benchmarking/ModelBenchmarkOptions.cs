@@ -19,6 +19,14 @@ public sealed record ModelBenchmarkOptions
     public int TrainTokens { get; init; } = 256;
     /// <summary>Steps at the start and at the end of decoding whose median step times are compared (speed vs context).</summary>
     public int DecodeWindow { get; init; } = 20;
+    /// <summary>
+    /// Context positions whose decode speed is compared by stepping one cache per position in turn (empty: skipped).
+    /// Interleaving puts both positions under the same machine conditions, so a shared machine's drift over the
+    /// seconds between an early and a late window of one generation cannot pass for an effect of context length.
+    /// </summary>
+    public int[] ProbePositions { get; init; } = { 20, 2000 };
+    /// <summary>Decode steps timed at each probe position.</summary>
+    public int ProbeSteps { get; init; } = 40;
     /// <summary>Seed of the random prompts and training batch.</summary>
     public long Seed { get; init; } = 0;
     /// <summary>Buffer bytes of the bandwidth ceiling (far larger than the caches for a true figure).</summary>

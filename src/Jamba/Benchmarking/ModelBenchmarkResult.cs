@@ -42,6 +42,8 @@ public sealed record ModelBenchmarkResult
     public required double EarlyDecodeStepSeconds { get; init; }
     /// <summary>Median step seconds of the last <see cref="ModelBenchmarkOptions.DecodeWindow"/> decode steps.</summary>
     public required double LateDecodeStepSeconds { get; init; }
+    /// <summary>Median step seconds at each of <see cref="ModelBenchmarkOptions.ProbePositions"/>, stepped in turn (empty when skipped).</summary>
+    public IReadOnlyList<double> ProbeStepSeconds { get; init; } = Array.Empty<double>();
 
     /// <summary>Peak resident bytes of the process during a generation (reset before each run; the largest run's).</summary>
     public required long PeakResidentBytes { get; init; }
