@@ -19,12 +19,18 @@ public sealed class HybridCache : IDisposable
     public long Batch { get; }
     /// <summary>Positions processed so far (padding included).</summary>
     public long SeqLen { get; private set; }
+    /// <summary>The dtype of the KV entries and conv windows: the model's (the SSM states are always float32).</summary>
+    public ScalarType DType { get; }
+    /// <summary>Where the cache lives: the model's device.</summary>
+    public Device Device { get; }
 
     /// <summary>Creates an empty cache for <paramref name="batch"/> rows, preallocating room for <paramref name="capacity"/> positions.</summary>
     public HybridCache(JambaConfig config, long batch, long capacity = 256, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
         device ??= CPU;
         Batch = batch;
+        DType = dtype;
+        Device = device;
         capacity = Math.Max(1, capacity);
         kv = new KvCache?[config.NumHiddenLayers];
         mamba = new MambaState?[config.NumHiddenLayers];
@@ -122,11 +128,27 @@ public sealed class KvCache : IDisposable
     public (Tensor keys, Tensor values, long length) AppendInPlace(Tensor k, Tensor v)
     {
         long t = k.size(2);
-        if (Length + t > Capacity) Grow(Math.Max(Length + t, 2 * Capacity));
+        Reserve(t);
         keys.narrow(2, Length, t).copy_(k);
         values.narrow(2, Length, t).copy_(v);
         Length += t;
         return (keys, values, Length);
+    }
+
+    /// <summary>The buffers [batch, kv_heads, capacity, head_dim], for kernels that write and read them in place.</summary>
+    internal (Tensor keys, Tensor values) Storage => (keys, values);
+
+    /// <summary>Grows the buffers, if needed, so that <paramref name="t"/> more positions fit.</summary>
+    internal void Reserve(long t)
+    {
+        if (Length + t > Capacity) Grow(Math.Max(Length + t, 2 * Capacity));
+    }
+
+    /// <summary>Counts <paramref name="t"/> positions written into <see cref="Storage"/> directly as stored.</summary>
+    internal void Commit(long t)
+    {
+        if (Length + t > Capacity) throw new InvalidOperationException($"KV cache: committing {t} positions past its capacity {Capacity}");
+        Length += t;
     }
 
     private void Grow(long capacity)

@@ -41,7 +41,17 @@ internal static unsafe class DecodeLinearCpu
     /// bfloat16 weights: x32 [rows, inF] is the input already widened to float32; products accumulate in float32 and
     /// each output is rounded to bfloat16 once (as libtorch's bf16 linear on CPU does), y [rows, outF] bfloat16 bits.
     /// </summary>
-    public static void ForwardBF16(float* x32, ushort* w, ushort* bias, ushort* y, int rows, int inF, int outF, int threads)
+    public static void ForwardBF16(float* x32, ushort* w, ushort* bias, ushort* y, int rows, int inF, int outF, int threads) =>
+        ForwardBF16(x32, w, bias, y, null, rows, inF, outF, threads);
+
+    /// <summary>
+    /// As <see cref="ForwardBF16(float*, ushort*, ushort*, ushort*, int, int, int, int)"/>, each output rounded to
+    /// bfloat16 and stored widened in float32 y32 [rows, outF]: the same values, for callers that keep activations in float32.
+    /// </summary>
+    public static void ForwardBF16(float* x32, ushort* w, ushort* bias, float* y32, int rows, int inF, int outF, int threads) =>
+        ForwardBF16(x32, w, bias, null, y32, rows, inF, outF, threads);
+
+    static void ForwardBF16(float* x32, ushort* w, ushort* bias, ushort* y, float* y32, int rows, int inF, int outF, int threads)
     {
         // The inputs in the order the weights are widened in (see PrepareBF16); at most a few rows, so on the stack.
         int size = rows * inF;
@@ -59,7 +69,12 @@ internal static unsafe class DecodeLinearCpu
                 {
                     ushort* row = w + (long)o * inF;
                     float b = bias == null ? 0f : BFloat16.ToSingle(bias[o]);
-                    for (int r = 0; r < rows; r++) y[(long)r * outF + o] = BFloat16.FromSingle(DotBF16Prepared(row, xp + (long)r * inF, inF) + b);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        ushort value = BFloat16.FromSingle(DotBF16Prepared(row, xp + (long)r * inF, inF) + b);
+                        if (y != null) y[(long)r * outF + o] = value;
+                        else y32[(long)r * outF + o] = BFloat16.ToSingle(value);
+                    }
                 }
             });
         }

@@ -43,6 +43,27 @@ internal static unsafe class RmsNormCpu
         }
     }
 
+    /// <summary>
+    /// <see cref="ForwardBF16"/> on rows kept widened in float32 (values that are exactly bfloat16): the same
+    /// arithmetic and roundings, results stored widened.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardBF16Widened(float* x, ushort* weight, float* y, int rows, int size, float eps)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* xr = x + (long)r * size, yr = y + (long)r * size;
+            float sq = 0f;
+            for (int i = 0; i < size; i++) sq += xr[i] * xr[i];
+            float scale = 1f / MathF.Sqrt(sq / size + eps);
+            for (int i = 0; i < size; i++)
+            {
+                float normed = BFloat16.ToSingle(BFloat16.FromSingle(xr[i] * scale));
+                yr[i] = BFloat16.ToSingle(BFloat16.FromSingle(BFloat16.ToSingle(weight[i]) * normed));
+            }
+        }
+    }
+
     static float Scale(float* x, int size, float eps)
     {
         var acc = Vector<float>.Zero;

@@ -41,6 +41,12 @@ public sealed class JambaBackbone : nn.Module
         using var scope = NewDisposeScope();
         long t = inputIds.size(1);
         long past = cache?.SeqLen ?? 0;
+        var weight = embed_tokens.weight!;
+        if (cache is not null && (cache.DType != weight.dtype || cache.Device.type != weight.device_type))
+            throw new ArgumentException($"the cache was made for {cache.DType} on {cache.Device.type}, the model runs in {weight.dtype} on {weight.device_type}: " +
+                "create it with the model's dtype and device", nameof(cache));
+        if (cache is not null && cache.Batch != inputIds.size(0))
+            throw new ArgumentException($"the cache holds {cache.Batch} rows, input_ids has {inputIds.size(0)}", nameof(cache));
         var mask = attentionMask?.to_type(ScalarType.Float32);
         bool chunkPadded = mask is not null && mask.min().item<float>() < 0.5f;
 

@@ -29,6 +29,12 @@ public sealed class JambaForCausalLM : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Whether a CPU decode step (one token per row with a cache, nothing else asked for) runs through
+    /// <see cref="FusedDecodeStep"/> (the default) or the layer-by-layer tensor path, its twin.
+    /// </summary>
+    public bool FusedDecodeStep { get; set; } = true;
+
     /// <summary>The head's weight (the embedding when tied).</summary>
     public Tensor HeadWeight => lm_head?.weight ?? model.embed_tokens.weight!;
 
@@ -42,6 +48,15 @@ public sealed class JambaForCausalLM : nn.Module
     {
         using var scope = NewDisposeScope();
         bool router = outputRouterLogits ?? Config.OutputRouterLogits;
+        if (FusedDecodeStep && cache is not null && labels is null && !outputHiddenStates && !router && attentionMask is null
+            && inputIds.dim() == 2 && inputIds.size(1) == 1 && inputIds.device_type == DeviceType.CPU
+            && Inference.FusedDecodeStep.Applies(this, cache, inputIds.size(0))
+            && Inference.FusedDecodeStep.Run(this, inputIds.to_type(ScalarType.Int64).data<long>().ToArray(), cache) is { } fused)
+        {
+            var decoded = new CausalLMOutput(fused, null, null, null, null, null);
+            decoded.MoveToOuterDisposeScope();
+            return decoded;
+        }
         var backbone = model.Forward(inputIds, attentionMask, cache, outputHiddenStates, router);
         var h = backbone.LastHiddenState;
         if (logitsToKeep > 0 && logitsToKeep < h.size(1)) h = h.narrow(1, h.size(1) - logitsToKeep, logitsToKeep);

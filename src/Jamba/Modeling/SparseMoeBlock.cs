@@ -28,6 +28,9 @@ public sealed class SparseMoeBlock : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Experts each token is routed to.</summary>
+    public int TopK => topK;
+
     /// <summary>Number of experts.</summary>
     public int NumExperts => experts.Count;
 

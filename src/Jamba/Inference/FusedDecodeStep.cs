@@ -1,0 +1,337 @@
+using System.Buffers;
+using Jamba.Kernels;
+using Jamba.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+using BFloat16 = Jamba.Kernels.BFloat16;
+
+namespace Jamba.Inference;
+
+/// <summary>
+/// One decode step of the whole model — a token per row through every layer and the head — run on host memory
+/// by the CPU kernels, with activations in float32 scratch instead of tensors. The tensor path issues some two
+/// hundred libtorch calls per step, each a few microseconds of dispatch and allocation, which at batch 1 is a
+/// third of the time the weights take to stream; here the only tensor created is the logits.
+/// <para>
+/// The arithmetic is the tensor path's, kernel for kernel (<see cref="DecodeLinearCpu"/>, <see cref="MambaStepCpu"/>,
+/// <see cref="DecodeAttentionCpu"/>, <see cref="SwiGluCpu"/>, <see cref="RmsNormCpu"/>), and a bfloat16 model's
+/// activations are rounded to bfloat16 wherever the tensor path stores a bfloat16 tensor, so the two agree to the
+/// bit at batch 1 (at batch > 1 the tensor path's MoE groups rows per expert and rounds in another order). That
+/// path — <see cref="JambaForCausalLM.Forward"/> with <see cref="JambaForCausalLM.FusedDecodeStep"/> off — is the
+/// twin it is tested against, and it serves every case this one does not take (see <see cref="Applies"/>).
+/// </para>
+/// </summary>
+internal static unsafe class FusedDecodeStep
+{
+    /// <summary>
+    /// Whether a step of <paramref name="rows"/> tokens can run here: CPU, float32 or bfloat16, eval mode without
+    /// gradients, at most <see cref="DecodeLinear.MaxRows"/> rows, a cache of that batch with no padding whose
+    /// Mamba states have been written (a prefill ran).
+    /// </summary>
+    public static bool Applies(JambaForCausalLM model, HybridCache cache, long rows)
+    {
+        var head = model.HeadWeight;
+        if (head.device_type != DeviceType.CPU || head.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
+        if (model.training || is_grad_enabled() || rows < 1 || rows > DecodeLinear.MaxRows || cache.Batch != rows || cache.HasPadding) return false;
+        var config = model.Config;
+        for (int l = 0; l < config.NumHiddenLayers; l++)
+            if (config.LayerKindAt(l) == LayerKind.Mamba && !cache.Mamba(l).HasState) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Runs the step for <paramref name="tokens"/> (one per row) and advances <paramref name="cache"/>; returns float32
+    /// logits [rows, 1, vocab], or null — with the cache untouched — when a tensor is not in the layout the kernels
+    /// read (another dtype, not contiguous), so the caller takes the tensor path.
+    /// </summary>
+    public static Tensor? Run(JambaForCausalLM model, long[] tokens, HybridCache cache)
+    {
+        var config = model.Config;
+        int rows = tokens.Length, hidden = config.HiddenSize, threads = CpuKernelSupport.Threads;
+        var dtype = model.HeadWeight.dtype;
+        bool bf16 = dtype == ScalarType.BFloat16;
+        var layers = model.model.layers;
+        var plans = new LayerPlan[layers.Count];
+        for (int l = 0; l < layers.Count; l++)
+            if (!LayerPlan.TryCreate(layers[l], cache, dtype, config, out plans[l])) return null;
+        var w = new Weights(dtype);
+        void* embed = w.Get(model.model.embed_tokens.weight!), finalNorm = w.Get(model.model.final_layernorm.weight), headW = w.Get(model.HeadWeight);
+        foreach (long t in tokens)
+            if (t < 0 || t >= config.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary [0, {config.VocabSize})");
+        if (!w.Ok) return null;
+        // Every KV cache gets room for this step before anything is written, so a failure cannot leave it half-done.
+        foreach (var p in plans) p.Kv?.Reserve(1);
+
+        var s = new Scratch(config, rows);
+        var pool = ArrayPool<float>.Shared;
+        var buffer = pool.Rent(s.Size);
+        var logits = empty(new long[] { rows, 1, config.VocabSize }, ScalarType.Float32);
+        try
+        {
+            fixed (float* b = buffer)
+            {
+                s.Bind(b);
+                for (int r = 0; r < rows; r++)
+                    Widen(embed, bf16, tokens[r] * hidden, s.H + (long)r * hidden, hidden);
+                foreach (var p in plans)
+                {
+                    Norm(s.H, p.InputNorm, bf16, s.Normed, rows, hidden, (float)config.RmsNormEps);
+                    if (p.Attention is not null) Attention(p, config, s, rows, bf16, threads);
+                    else Mamba(p, config, s, rows, bf16, threads);
+                    AddInto(s.H, s.Mixed, rows * hidden, bf16);
+                    Norm(s.H, p.FfNorm, bf16, s.Normed, rows, hidden, (float)config.RmsNormEps);
+                    if (p.Moe is not null) Moe(p, s, rows, hidden, bf16, threads);
+                    else Swiglu(p.Mlp!, s, s.Normed, s.Mixed, rows, hidden, bf16, threads, null, false);
+                    if (bf16) Round(s.Mixed, rows * hidden);
+                    AddInto(s.H, s.Mixed, rows * hidden, bf16);
+                }
+                Norm(s.H, finalNorm, bf16, s.Normed, rows, hidden, (float)config.RmsNormEps);
+                Linear(s.Normed, headW, null, CpuKernelSupport.Ptr(logits), rows, hidden, config.VocabSize, bf16, threads);
+            }
+        }
+        catch
+        {
+            logits.Dispose();
+            throw;
+        }
+        finally
+        {
+            pool.Return(buffer);
+        }
+        foreach (var p in plans) p.Kv?.Commit(1);
+        cache.KeyMask(null, 1, false);
+        cache.Advance(1);
+        return logits;
+    }
+
+    static void Attention(LayerPlan p, JambaConfig config, Scratch s, int rows, bool bf16, int threads)
+    {
+        int hidden = config.HiddenSize, heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads, d = config.HeadDim;
+        var a = p.Attention!;
+        Linear(s.Normed, a.Q, null, s.Q, rows, hidden, heads * d, bf16, threads);
+        Linear(s.Normed, a.K, null, s.K, rows, hidden, kvHeads * d, bf16, threads);
+        Linear(s.Normed, a.V, null, s.V, rows, hidden, kvHeads * d, bf16, threads);
+        var kv = p.Kv!;
+        long length = kv.Length, capacity = kv.Capacity;
+        var (keyBuffer, valueBuffer) = kv.Storage;
+        void* keys = bf16 ? CpuKernelSupport.Ptr16(keyBuffer) : CpuKernelSupport.Ptr(keyBuffer);
+        void* values = bf16 ? CpuKernelSupport.Ptr16(valueBuffer) : CpuKernelSupport.Ptr(valueBuffer);
+        // The new position's keys and values go into the cache buffers [rows, kv_heads, capacity, d] in place.
+        for (int r = 0; r < rows; r++)
+            for (int g = 0; g < kvHeads; g++)
+            {
+                long at = ((long)(r * kvHeads + g) * capacity + length) * d, from = (long)(r * kvHeads + g) * d;
+                for (int i = 0; i < d; i++)
+                {
+                    if (bf16)
+                    {
+                        ((ushort*)keys)[at + i] = BFloat16.FromSingle(s.K[from + i]);
+                        ((ushort*)values)[at + i] = BFloat16.FromSingle(s.V[from + i]);
+                    }
+                    else
+                    {
+                        ((float*)keys)[at + i] = s.K[from + i];
+                        ((float*)values)[at + i] = s.V[from + i];
+                    }
+                }
+            }
+        var buffers = new DecodeAttentionBuffers
+        {
+            Batch = rows, Heads = heads, KvHeads = kvHeads, HeadDim = d, Capacity = (int)capacity, Length = (int)length + 1,
+            Scale = (float)(1.0 / Math.Sqrt(d)), Q = s.Q, O = s.Attended,
+        };
+        if (bf16) { buffers.K16 = (ushort*)keys; buffers.V16 = (ushort*)values; }
+        else { buffers.K = (float*)keys; buffers.V = (float*)values; }
+        DecodeAttentionCpu.Forward(buffers, threads);
+        if (bf16) Round(s.Attended, rows * heads * d);
+        Linear(s.Attended, a.O, null, s.Mixed, rows, heads * d, hidden, bf16, threads);
+    }
+
+    static void Mamba(LayerPlan p, JambaConfig config, Scratch s, int rows, bool bf16, int threads)
+    {
+        int hidden = config.HiddenSize, channels = config.MambaDInner;
+        var m = p.Mamba!;
+        Linear(s.Normed, m.InProj, m.InProjBias, s.Projected, rows, hidden, 2 * channels, bf16, threads);
+        var step = m.Step;
+        step.Batch = rows; step.X = s.Projected; step.Gate = s.Projected + channels; step.XStride = 2 * channels; step.Y = s.Y;
+        MambaStepCpu.Step(step, threads);
+        if (bf16) Round(s.Y, rows * channels);
+        Linear(s.Y, m.OutProj, m.OutProjBias, s.Mixed, rows, channels, hidden, bf16, threads);
+    }
+
+    static void Moe(LayerPlan p, Scratch s, int rows, int hidden, bool bf16, int threads)
+    {
+        var moe = p.Moe!;
+        int experts = moe.Experts.Length;
+        Linear(s.Normed, moe.Router, null, s.Router, rows, hidden, experts, bf16, threads);
+        new Span<float>(s.Mixed, rows * hidden).Clear();
+        Span<bool> used = stackalloc bool[experts];
+        for (int r = 0; r < rows; r++)
+        {
+            // SparseMoeBlock.DecodeToken's routing: softmax over all experts in double, top-k by logit (equal logits
+            // in expert order, as topk returns them), the chosen probabilities as weights without renormalising.
+            float* logits = s.Router + (long)r * experts;
+            double max = double.MinValue, sum = 0;
+            for (int e = 0; e < experts; e++) max = Math.Max(max, logits[e]);
+            for (int e = 0; e < experts; e++) sum += Math.Exp(logits[e] - max);
+            used.Clear();
+            for (int k = 0; k < moe.TopK; k++)
+            {
+                int chosen = -1;
+                for (int e = 0; e < experts; e++)
+                    if (!used[e] && (chosen < 0 || logits[e] > logits[chosen])) chosen = e;
+                used[chosen] = true;
+                float weight = (float)(Math.Exp(logits[chosen] - max) / sum);
+                Swiglu(moe.Experts[chosen], s, s.Normed + (long)r * hidden, s.Mixed + (long)r * hidden, 1, hidden, bf16, threads, &weight, true);
+            }
+        }
+    }
+
+    static void Swiglu(MlpPlan mlp, Scratch s, float* x, float* y, int rows, int hidden, bool bf16, int threads, float* scale, bool accumulate) =>
+        SwiGluCpu.Forward(x, mlp.Gate, mlp.Up, mlp.Down, bf16, s.Inter, y, scale, accumulate, rows, hidden, mlp.Intermediate, threads,
+            s.PreparedX, s.PreparedInter);
+
+    /// <summary>y = x Wᵀ + b in float32 (a bfloat16 layer's outputs rounded to bfloat16, as its tensor is).</summary>
+    static void Linear(float* x, void* weight, void* bias, float* y, int rows, int inF, int outF, bool bf16, int threads)
+    {
+        if (bf16) DecodeLinearCpu.ForwardBF16(x, (ushort*)weight, (ushort*)bias, y, rows, inF, outF, threads);
+        else DecodeLinearCpu.ForwardF32(x, (float*)weight, (float*)bias, y, rows, inF, outF, threads);
+    }
+
+    /// <summary>RMSNorm of each row, as <see cref="RmsNorm"/>'s decode kernel computes it for the dtype.</summary>
+    static void Norm(float* x, void* weight, bool bf16, float* y, int rows, int size, float eps)
+    {
+        if (!bf16) { RmsNormCpu.ForwardF32(x, (float*)weight, y, rows, size, eps); return; }
+        RmsNormCpu.ForwardBF16Widened(x, (ushort*)weight, y, rows, size, eps);
+    }
+
+    /// <summary>h += x (rounded to bfloat16 for a bfloat16 model, as the tensor add stores it).</summary>
+    static void AddInto(float* h, float* x, int n, bool bf16)
+    {
+        for (int i = 0; i < n; i++) h[i] = bf16 ? BFloat16.ToSingle(BFloat16.FromSingle(h[i] + x[i])) : h[i] + x[i];
+    }
+
+    static void Round(float* x, int n)
+    {
+        for (int i = 0; i < n; i++) x[i] = BFloat16.ToSingle(BFloat16.FromSingle(x[i]));
+    }
+
+    static void Widen(void* source, bool bf16, long offset, float* y, int n)
+    {
+        if (bf16) for (int i = 0; i < n; i++) y[i] = BFloat16.ToSingle(((ushort*)source)[offset + i]);
+        else new ReadOnlySpan<float>((float*)source + offset, n).CopyTo(new Span<float>(y, n));
+    }
+
+    /// <summary>Raw pointers of parameters, checked for the one dtype and layout the kernels read.</summary>
+    sealed class Weights(ScalarType dtype)
+    {
+        public bool Ok { get; private set; } = true;
+
+        public void* Get(Tensor? t)
+        {
+            if (t is null) return null;
+            if (t.dtype != dtype || !t.is_contiguous() || t.device_type != DeviceType.CPU) { Ok = false; return null; }
+            return dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);
+        }
+    }
+
+    sealed class MlpPlan
+    {
+        public void* Gate, Up, Down;
+        public int Intermediate;
+
+        public static MlpPlan From(JambaMlp mlp, Weights w) => new()
+        {
+            Gate = w.Get(mlp.gate_proj.weight), Up = w.Get(mlp.up_proj.weight), Down = w.Get(mlp.down_proj.weight),
+            Intermediate = (int)mlp.gate_proj.weight!.size(0),
+        };
+    }
+
+    sealed class AttentionPlan
+    {
+        public void* Q, K, V, O;
+    }
+
+    sealed class MambaPlan
+    {
+        public void* InProj, InProjBias, OutProj, OutProjBias;
+        public MambaStepBuffers Step;
+    }
+
+    sealed class MoePlan
+    {
+        public void* Router;
+        public MlpPlan[] Experts = [];
+        public int TopK;
+    }
+
+    /// <summary>One layer's parameters and cache entries as pointers, gathered (and checked) before the step runs.</summary>
+    sealed class LayerPlan
+    {
+        public void* InputNorm, FfNorm;
+        public AttentionPlan? Attention;
+        public KvCache? Kv;
+        public MambaPlan? Mamba;
+        public MlpPlan? Mlp;
+        public MoePlan? Moe;
+
+        public static bool TryCreate(JambaDecoderLayer layer, HybridCache cache, ScalarType dtype, JambaConfig config, out LayerPlan plan)
+        {
+            var w = new Weights(dtype);
+            plan = new LayerPlan { InputNorm = w.Get(layer.input_layernorm.weight), FfNorm = w.Get(layer.pre_ff_layernorm.weight) };
+            if (layer.self_attn is { } a)
+            {
+                plan.Attention = new AttentionPlan { Q = w.Get(a.q_proj.weight), K = w.Get(a.k_proj.weight), V = w.Get(a.v_proj.weight), O = w.Get(a.o_proj.weight) };
+                plan.Kv = cache.Kv(layer.LayerIndex);
+                if (a.q_proj.bias is not null || a.k_proj.bias is not null || a.v_proj.bias is not null || a.o_proj.bias is not null) return false;
+                if (plan.Kv.Storage.keys.dtype != dtype) return false;
+            }
+            else
+            {
+                var m = layer.mamba!;
+                var state = cache.Mamba(layer.LayerIndex);
+                bool norms = config.MambaInnerLayerNorms;
+                if (state.Ssm.dtype != ScalarType.Float32 || !state.Ssm.is_contiguous() || state.Conv.dtype != dtype || !state.Conv.is_contiguous()) return false;
+                plan.Mamba = new MambaPlan
+                {
+                    InProj = w.Get(m.in_proj.weight), InProjBias = w.Get(m.in_proj.bias), OutProj = w.Get(m.out_proj.weight), OutProjBias = w.Get(m.out_proj.bias),
+                    Step = new MambaStepBuffers
+                    {
+                        Channels = config.MambaDInner, State = config.MambaDState, DtRank = config.MambaDtRank, ConvWidth = config.MambaDConv,
+                        ConvState = dtype == ScalarType.Float32 ? CpuKernelSupport.Ptr(state.Conv) : null,
+                        ConvState16 = dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(state.Conv) : null,
+                        SsmState = CpuKernelSupport.Ptr(state.Ssm),
+                        Bf16Params = dtype == ScalarType.BFloat16,
+                        ConvWeight = w.Get(m.conv1d.weight), ConvBias = w.Get(m.conv1d.bias), XProj = w.Get(m.x_proj.weight),
+                        DtNorm = norms ? w.Get(m.dt_layernorm.weight) : null, BNorm = norms ? w.Get(m.b_layernorm.weight) : null,
+                        CNorm = norms ? w.Get(m.c_layernorm.weight) : null, Eps = (float)m.dt_layernorm.Eps,
+                        DtProj = w.Get(m.dt_proj.weight), DtBias = w.Get(m.dt_proj.bias), ALog = w.Get(m.A_log), D = w.Get(m.D),
+                    },
+                };
+            }
+            if (layer.feed_forward is SparseMoeBlock moe)
+                plan.Moe = new MoePlan { Router = w.Get(moe.router.weight), Experts = moe.experts.Select(e => MlpPlan.From(e, w)).ToArray(), TopK = moe.TopK };
+            else plan.Mlp = MlpPlan.From((JambaMlp)layer.feed_forward, w);
+            return w.Ok;
+        }
+    }
+
+    /// <summary>The step's float32 activations, carved from one pooled buffer.</summary>
+    sealed class Scratch(JambaConfig c, int rows)
+    {
+        readonly int hidden = c.HiddenSize, channels = c.MambaDInner, attn = c.NumAttentionHeads * c.HeadDim,
+            kv = c.NumKeyValueHeads * c.HeadDim, inter = Math.Max(c.IntermediateSize, 1), experts = Math.Max(c.NumExperts, 1);
+
+        public int Size => rows * (3 * hidden + 3 * channels + 2 * attn + 2 * kv + 2 * inter + experts + Math.Max(Math.Max(hidden, channels), inter));
+
+        public float* H, Normed, Mixed, Projected, Y, Q, K, V, Attended, Inter, PreparedInter, PreparedX, Router;
+
+        public void Bind(float* b)
+        {
+            float* Take(int n) { var p = b; b += (long)rows * n; return p; }
+            H = Take(hidden); Normed = Take(hidden); Mixed = Take(hidden); Projected = Take(2 * channels); Y = Take(channels);
+            Q = Take(attn); K = Take(kv); V = Take(kv); Attended = Take(attn); Inter = Take(inter); PreparedInter = Take(inter);
+            PreparedX = Take(Math.Max(Math.Max(hidden, channels), inter)); Router = Take(experts);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using Jamba.Inference;
+using Jamba.Modeling;
+using TorchSharp;
+using static Jamba.Tests.Kernels.KernelAssert;
+using static TorchSharp.torch;
+
+namespace Jamba.Tests.Inference;
+
+[TestClass]
+public sealed class FusedDecodeStepTests
+{
+    /// <summary>
+    /// Decode steps of the fused whole-model step against the layer-by-layer tensor path from the same prefilled
+    /// cache: logits and every cache entry after each step. At batch 1 both run the same kernels in the same order,
+    /// so they must agree to the bit in float32 and in bfloat16.
+    /// </summary>
+    [TestMethod]
+    public void BatchOneEqualsTheTensorPathToTheBit()
+    {
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+            foreach (var (name, change) in Variants)
+                Compare(TestConfigs.Tiny(change), dtype, batch: 1, steps: 12, tolerance: 0, $"{name} {dtype}");
+    }
+
+    /// <summary>
+    /// Several rows: the tensor path's MoE groups the rows per expert (another summation order), so the two agree
+    /// within float32 rounding, and bfloat16 within a rounding of its own.
+    /// </summary>
+    [TestMethod]
+    public void SeveralRowsMatchTheTensorPath()
+    {
+        Compare(TestConfigs.Tiny(), ScalarType.Float32, batch: 3, steps: 8, tolerance: 1e-5, "batch 3 f32");
+        Compare(TestConfigs.Tiny(), ScalarType.BFloat16, batch: 4, steps: 6, tolerance: 3e-2, "batch 4 bf16");
+    }
+
+    [TestMethod]
+    public void GreedyGenerationIsUnchanged()
+    {
+        using var scope = NewDisposeScope();
+        var config = TestConfigs.Tiny();
+        var model = Model(config, ScalarType.Float32, seed: 4);
+        var prompt = randint(3, config.VocabSize, new long[] { 2, 7 }, generator: new Generator(9));
+        var options = new GenerationOptions { MaxNewTokens = 20, IgnoreStopTokens = true };
+        var fused = new TokenGenerator(model).Generate(prompt, null, options);
+        model.FusedDecodeStep = false;
+        var twin = new TokenGenerator(model).Generate(prompt, null, options);
+        for (int r = 0; r < fused.Length; r++) CollectionAssert.AreEqual(twin[r], fused[r], $"row {r}");
+    }
+
+    [TestMethod]
+    public void PaddingGradientsTrainingAndLargeBatchesTakeTheTensorPath()
+    {
+        using var scope = NewDisposeScope();
+        var config = TestConfigs.Tiny();
+        var model = Model(config, ScalarType.Float32, seed: 1);
+        using var cache = Prefilled(model, config, 2, out _);
+        using (no_grad())
+        {
+            Assert.IsTrue(FusedDecodeStep.Applies(model, cache, 2));
+            Assert.IsFalse(FusedDecodeStep.Applies(model, cache, 3), "rows differ from the cache's batch");
+            model.train();
+            Assert.IsFalse(FusedDecodeStep.Applies(model, cache, 2), "training mode");
+            model.eval();
+        }
+        Assert.IsFalse(FusedDecodeStep.Applies(model, cache, 2), "gradients enabled");
+        using var fresh = new HybridCache(config, 1, 8);
+        using (no_grad()) Assert.IsFalse(FusedDecodeStep.Applies(model, fresh, 1), "Mamba states never written");
+        using var big = new HybridCache(config, 5, 8);
+        using (no_grad()) Assert.IsFalse(FusedDecodeStep.Applies(model, big, 5), "more rows than the decode kernels take");
+        // A left-padded prompt marks the cache as padded: later steps need the key mask, which only the tensor path applies.
+        using var padded = new HybridCache(config, 2, 16);
+        using (no_grad())
+        {
+            var ids = randint(3, config.VocabSize, new long[] { 2, 4 });
+            var mask = tensor(new long[] { 0, 1, 1, 1, 1, 1, 1, 1 }, new long[] { 2, 4 });
+            model.Forward(ids, mask, padded, logitsToKeep: 1).Dispose();
+            Assert.IsFalse(FusedDecodeStep.Applies(model, padded, 2), "padded cache");
+        }
+    }
+
+    [TestMethod]
+    public void CacheOfAnotherDtypeOrBatchIsAClearError()
+    {
+        using var scope = NewDisposeScope();
+        var config = TestConfigs.Tiny();
+        var model = Model(config, ScalarType.BFloat16, seed: 2);
+        using var f32Cache = new HybridCache(config, 1, 8);
+        using var _ = no_grad();
+        var ids = randint(3, config.VocabSize, new long[] { 1, 3 });
+        var e = Assert.ThrowsExactly<ArgumentException>(() => model.Forward(ids, null, f32Cache));
+        StringAssert.Contains(e.Message, "Float32");
+        using var wide = new HybridCache(config, 2, 8, dtype: ScalarType.BFloat16);
+        e = Assert.ThrowsExactly<ArgumentException>(() => model.Forward(ids, null, wide));
+        StringAssert.Contains(e.Message, "2 rows");
+    }
+
+    [TestMethod]
+    public void TokenOutsideTheVocabularyIsAClearErrorAndLeavesTheCacheAlone()
+    {
+        using var scope = NewDisposeScope();
+        var config = TestConfigs.Tiny();
+        var model = Model(config, ScalarType.Float32, seed: 2);
+        using var cache = Prefilled(model, config, 1, out var _);
+        long seqLen = cache.SeqLen, kvLength = cache.Kv(config.AttnLayerOffset).Length;
+        using var noGrad = no_grad();
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.Forward(tensor(new long[] { config.VocabSize }).view(1, 1), null, cache, logitsToKeep: 1));
+        StringAssert.Contains(e.Message, $"{config.VocabSize}");
+        Assert.AreEqual(seqLen, cache.SeqLen);
+        Assert.AreEqual(kvLength, cache.Kv(config.AttnLayerOffset).Length);
+    }
+
+    // Configurations the step must handle: the test default (GQA, MoE on odd layers, inner norms, conv bias), no inner
+    // norms with in/out projection biases, no conv bias with tied embeddings, plain multi-head attention, one expert.
+    static readonly (string name, Action<JambaConfig>? change)[] Variants =
+    {
+        ("default", null),
+        ("no inner norms, proj bias", c => { c.MambaInnerLayerNorms = false; c.MambaProjBias = true; }),
+        ("no conv bias, tied", c => { c.MambaConvBias = false; c.TieWordEmbeddings = true; }),
+        ("multi-head, dense", c => { c.NumKeyValueHeads = c.NumAttentionHeads; c.NumExperts = 1; c.NumExpertsPerTok = 1; }),
+    };
+
+    static void Compare(JambaConfig config, ScalarType dtype, int batch, int steps, double tolerance, string what)
+    {
+        using var scope = NewDisposeScope();
+        var model = Model(config, dtype, seed: 3);
+        using var fusedCache = Prefilled(model, config, batch, out var prompt);
+        using var twinCache = new HybridCache(config, batch, 4, dtype: dtype);
+        using var _ = no_grad();
+        model.Forward(prompt, null, twinCache, logitsToKeep: 1).Dispose();
+        var g = new Generator(11);
+        for (int step = 0; step < steps; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            var next = randint(3, config.VocabSize, new long[] { batch, 1 }, generator: g);
+            model.FusedDecodeStep = true;
+            Assert.IsTrue(FusedDecodeStep.Applies(model, fusedCache, batch), what);
+            var fused = model.Forward(next, null, fusedCache, logitsToKeep: 1).Logits;
+            model.FusedDecodeStep = false;
+            var twin = model.Forward(next, null, twinCache, logitsToKeep: 1).Logits;
+            Close(fused, twin, tolerance, $"{what}: logits at step {step}");
+            Assert.AreEqual(twinCache.SeqLen, fusedCache.SeqLen, what);
+            for (int l = 0; l < config.NumHiddenLayers; l++)
+            {
+                if (config.LayerKindAt(l) == LayerKind.Attention)
+                {
+                    var (fk, fv) = (fusedCache.Kv(l).Storage.keys.narrow(2, 0, fusedCache.Kv(l).Length), fusedCache.Kv(l).Storage.values.narrow(2, 0, fusedCache.Kv(l).Length));
+                    var (tk, tv) = (twinCache.Kv(l).Storage.keys.narrow(2, 0, twinCache.Kv(l).Length), twinCache.Kv(l).Storage.values.narrow(2, 0, twinCache.Kv(l).Length));
+                    Close(fk, tk, tolerance, $"{what}: keys of layer {l} at step {step}");
+                    Close(fv, tv, tolerance, $"{what}: values of layer {l} at step {step}");
+                }
+                else
+                {
+                    Close(fusedCache.Mamba(l).Conv, twinCache.Mamba(l).Conv, tolerance, $"{what}: conv state of layer {l} at step {step}");
+                    Close(fusedCache.Mamba(l).Ssm, twinCache.Mamba(l).Ssm, tolerance == 0 ? 0 : 10 * tolerance, $"{what}: SSM state of layer {l} at step {step}");
+                }
+            }
+        }
+        model.FusedDecodeStep = true;
+    }
+
+    static JambaForCausalLM Model(JambaConfig config, ScalarType dtype, int seed)
+    {
+        var model = new JambaForCausalLM(config);
+        JambaInit.Apply(model, config, seed);
+        model.to(dtype);
+        model.eval();
+        return model;
+    }
+
+    static HybridCache Prefilled(JambaForCausalLM model, JambaConfig config, int batch, out Tensor prompt)
+    {
+        // A small capacity, so the KV buffers grow (by doubling) during the steps.
+        var cache = new HybridCache(config, batch, 4, dtype: model.HeadWeight.dtype);
+        prompt = randint(3, config.VocabSize, new long[] { batch, 5 }, generator: new Generator(7));
+        using var _ = no_grad();
+        model.Forward(prompt, null, cache, logitsToKeep: 1).Dispose();
+        return cache;
+    }
+}
