@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Buffers;
 using Jamba.Kernels;
 using Jamba.Modeling;
@@ -166,6 +167,11 @@ internal static unsafe class FusedDecodeStep
         Linear(s.Normed, moe.Router, null, s.Router, rows, hidden, experts, bf16, threads);
         new Span<float>(s.Mixed, rows * hidden).Clear();
         Span<bool> used = stackalloc bool[experts];
+        int k = moe.TopK;
+        void** gate = stackalloc void*[k];
+        void** up = stackalloc void*[k];
+        void** down = stackalloc void*[k];
+        float* weights = stackalloc float[k];
         for (int r = 0; r < rows; r++)
         {
             // SparseMoeBlock.DecodeToken's routing: softmax over all experts in double, top-k by logit (equal logits
@@ -175,15 +181,19 @@ internal static unsafe class FusedDecodeStep
             for (int e = 0; e < experts; e++) max = Math.Max(max, logits[e]);
             for (int e = 0; e < experts; e++) sum += Math.Exp(logits[e] - max);
             used.Clear();
-            for (int k = 0; k < moe.TopK; k++)
+            for (int j = 0; j < k; j++)
             {
                 int chosen = -1;
                 for (int e = 0; e < experts; e++)
                     if (!used[e] && (chosen < 0 || logits[e] > logits[chosen])) chosen = e;
                 used[chosen] = true;
-                float weight = (float)(Math.Exp(logits[chosen] - max) / sum);
-                Swiglu(moe.Experts[chosen], s, s.Normed + (long)r * hidden, s.Mixed + (long)r * hidden, 1, hidden, bf16, threads, &weight, true);
+                var expert = moe.Experts[chosen];
+                gate[j] = expert.Gate; up[j] = expert.Up; down[j] = expert.Down;
+                weights[j] = (float)(Math.Exp(logits[chosen] - max) / sum);
             }
+            // All k experts in one pass over their weights (the MLP's intermediate size is every expert's).
+            SwiGluCpu.ForwardExperts(s.Normed + (long)r * hidden, gate, up, down, weights, k, bf16, s.Inter, s.Mixed + (long)r * hidden,
+                hidden, moe.Experts[0].Intermediate, threads, s.PreparedX, s.PreparedInter);
         }
     }
 
@@ -208,12 +218,20 @@ internal static unsafe class FusedDecodeStep
     /// <summary>h += x (rounded to bfloat16 for a bfloat16 model, as the tensor add stores it).</summary>
     static void AddInto(float* h, float* x, int n, bool bf16)
     {
-        for (int i = 0; i < n; i++) h[i] = bf16 ? BFloat16.ToSingle(BFloat16.FromSingle(h[i] + x[i])) : h[i] + x[i];
+        int i = 0, w = Vector<float>.Count;
+        for (; i <= n - w; i += w)
+        {
+            var sum = Vector.Load(h + i) + Vector.Load(x + i);
+            (bf16 ? VectorMath.RoundToBFloat16(sum) : sum).Store(h + i);
+        }
+        for (; i < n; i++) h[i] = bf16 ? BFloat16.ToSingle(BFloat16.FromSingle(h[i] + x[i])) : h[i] + x[i];
     }
 
     static void Round(float* x, int n)
     {
-        for (int i = 0; i < n; i++) x[i] = BFloat16.ToSingle(BFloat16.FromSingle(x[i]));
+        int i = 0, w = Vector<float>.Count;
+        for (; i <= n - w; i += w) VectorMath.RoundToBFloat16(Vector.Load(x + i)).Store(x + i);
+        for (; i < n; i++) x[i] = BFloat16.ToSingle(BFloat16.FromSingle(x[i]));
     }
 
     static void Widen(void* source, bool bf16, long offset, float* y, int n)
@@ -320,7 +338,7 @@ internal static unsafe class FusedDecodeStep
     sealed class Scratch(JambaConfig c, int rows)
     {
         readonly int hidden = c.HiddenSize, channels = c.MambaDInner, attn = c.NumAttentionHeads * c.HeadDim,
-            kv = c.NumKeyValueHeads * c.HeadDim, inter = Math.Max(c.IntermediateSize, 1), experts = Math.Max(c.NumExperts, 1);
+            kv = c.NumKeyValueHeads * c.HeadDim, inter = Math.Max(c.IntermediateSize, 1) * Math.Max(c.NumExpertsPerTok, 1), experts = Math.Max(c.NumExperts, 1);
 
         public int Size => rows * (3 * hidden + 3 * channels + 2 * attn + 2 * kv + 2 * inter + experts + Math.Max(Math.Max(hidden, channels), inter));
 

@@ -81,7 +81,12 @@ internal static unsafe class MambaStepCpu
         int blocks = threads > 1 && d >= 256 ? threads : 1;
         SpinPool.Shared.For(blocks, threads, block => Conv(p, b, u, d * block / blocks, d * (block + 1) / blocks));
         bool bf = p.Bf16Params;
-        for (int j = 0; j < r + 2 * n; j++) ssm[j] = Dot(p.XProj, bf, (long)j * d, u, d);
+        // x_proj's rows split across the threads too: on one core its weight streams at half the machine's rate.
+        int rows = r + 2 * n, rowBlocks = blocks > 1 ? Math.Min(blocks, rows) : 1;
+        SpinPool.Shared.For(rowBlocks, threads, block =>
+        {
+            for (int j = rows * block / rowBlocks; j < rows * (block + 1) / rowBlocks; j++) ssm[j] = Dot(p.XProj, bf, (long)j * d, u, d);
+        });
         if (p.DtNorm != null)
         {
             RmsNorm(ssm, p.DtNorm, bf, r, p.Eps);
@@ -153,17 +158,18 @@ internal static unsafe class MambaStepCpu
 
         int nv = n - n % W;
         float* state = p.SsmState + (long)b * d * n;
-        float* aRow = stackalloc float[n];
+        // A_log's row, widened when it is bfloat16; a float32 row is read in place.
+        float* widened = stackalloc float[bf ? n : 0];
         for (int c = c0; c < c1; c++)
         {
             float* h = state + (long)c * n;
-            for (int j = 0; j < n; j++) aRow[j] = At(p.ALog, bf, (long)c * n + j);
+            float* aLog = bf ? Widen((ushort*)p.ALog + (long)c * n, widened, n) : (float*)p.ALog + (long)c * n;
             float dtc = delta[c], uc = u[c], dtu = dtc * uc;
             var acc = Vector<float>.Zero;
             int i = 0;
             for (; i < nv; i += W)
             {
-                var a = -VectorMath.Exp(Vector.Load(aRow + i));
+                var a = -VectorMath.Exp(Vector.Load(aLog + i));
                 var hv = VectorMath.Exp(a * dtc) * Vector.Load(h + i) + Vector.Load(B + i) * dtu;
                 hv.Store(h + i);
                 acc += Vector.Load(C + i) * hv;
@@ -171,7 +177,7 @@ internal static unsafe class MambaStepCpu
             float yc = Vector.Sum(acc);
             for (; i < n; i++)
             {
-                h[i] = MathF.Exp(-MathF.Exp(aRow[i]) * dtc) * h[i] + B[i] * dtu;
+                h[i] = MathF.Exp(-MathF.Exp(aLog[i]) * dtc) * h[i] + B[i] * dtu;
                 yc += C[i] * h[i];
             }
             y[c] = yc + At(p.D, bf, c) * uc;
@@ -179,6 +185,21 @@ internal static unsafe class MambaStepCpu
         c2 = c0;
         for (; c2 <= c1 - W; c2 += W) (Vector.Load(y + c2) * VectorMath.Silu(Vector.Load(gate + c2))).Store(y + c2);
         for (; c2 < c1; c2++) y[c2] *= gate[c2] / (1f + MathF.Exp(-gate[c2]));
+    }
+
+    /// <summary>n bfloat16 values widened into <paramref name="row"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float* Widen(ushort* bits, float* row, int n)
+    {
+        int i = 0, w = Vector<ushort>.Count;
+        for (; i <= n - w; i += w)
+        {
+            Vector.Widen(Vector.Load(bits + i), out Vector<uint> lo, out Vector<uint> hi);
+            Vector.AsVectorSingle(Vector.ShiftLeft(lo, 16)).Store(row + i);
+            Vector.AsVectorSingle(Vector.ShiftLeft(hi, 16)).Store(row + i + w / 2);
+        }
+        for (; i < n; i++) row[i] = BFloat16.ToSingle(bits[i]);
+        return row;
     }
 
     /// <summary>Element i of a float32 or bfloat16 parameter, as float32.</summary>

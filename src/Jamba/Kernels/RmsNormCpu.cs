@@ -29,34 +29,44 @@ internal static unsafe class RmsNormCpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardBF16(ushort* x, ushort* weight, ushort* y, int rows, int size, float eps)
     {
-        for (int r = 0; r < rows; r++)
+        // Widened, normalised by the routine below, narrowed back exactly (its results are bfloat16 values).
+        float[]? heap = size > 1 << 13 ? new float[2 * size] : null;
+        float* stack = stackalloc float[heap is null ? 2 * size : 0];
+        fixed (float* pinned = heap)
         {
-            ushort* xr = x + (long)r * size, yr = y + (long)r * size;
-            float sq = 0f;
-            for (int i = 0; i < size; i++) { float v = BFloat16.ToSingle(xr[i]); sq += v * v; }
-            float scale = 1f / MathF.Sqrt(sq / size + eps);
-            for (int i = 0; i < size; i++)
+            float* xr = heap is null ? stack : pinned, yr = xr + size;
+            for (int r = 0; r < rows; r++)
             {
-                float normed = BFloat16.ToSingle(BFloat16.FromSingle(BFloat16.ToSingle(xr[i]) * scale));
-                yr[i] = BFloat16.FromSingle(BFloat16.ToSingle(weight[i]) * normed);
+                for (int i = 0; i < size; i++) xr[i] = BFloat16.ToSingle(x[(long)r * size + i]);
+                ForwardBF16Widened(xr, weight, yr, 1, size, eps);
+                for (int i = 0; i < size; i++) y[(long)r * size + i] = (ushort)(BitConverter.SingleToUInt32Bits(yr[i]) >> 16);
             }
         }
     }
 
     /// <summary>
-    /// <see cref="ForwardBF16"/> on rows kept widened in float32 (values that are exactly bfloat16): the same
-    /// arithmetic and roundings, results stored widened.
+    /// <see cref="ForwardBF16"/> on rows kept widened in float32 (values that are exactly bfloat16): the reference's
+    /// arithmetic — mean square in float32, normalised and rounded to bfloat16, scaled by the weight and rounded
+    /// again — with results stored widened.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardBF16Widened(float* x, ushort* weight, float* y, int rows, int size, float eps)
     {
+        int w = Vector<float>.Count;
+        float* wide = stackalloc float[w];
         for (int r = 0; r < rows; r++)
         {
             float* xr = x + (long)r * size, yr = y + (long)r * size;
-            float sq = 0f;
-            for (int i = 0; i < size; i++) sq += xr[i] * xr[i];
-            float scale = 1f / MathF.Sqrt(sq / size + eps);
-            for (int i = 0; i < size; i++)
+            float scale = Scale(xr, size, eps);
+            var sc = new Vector<float>(scale);
+            int i = 0;
+            for (; i <= size - w; i += w)
+            {
+                for (int j = 0; j < w; j++) wide[j] = BFloat16.ToSingle(weight[i + j]);
+                var normed = VectorMath.RoundToBFloat16(Vector.Load(xr + i) * sc);
+                VectorMath.RoundToBFloat16(Vector.Load(wide) * normed).Store(yr + i);
+            }
+            for (; i < size; i++)
             {
                 float normed = BFloat16.ToSingle(BFloat16.FromSingle(xr[i] * scale));
                 yr[i] = BFloat16.ToSingle(BFloat16.FromSingle(BFloat16.ToSingle(weight[i]) * normed));

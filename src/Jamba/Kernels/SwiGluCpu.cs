@@ -52,6 +52,44 @@ internal static unsafe class SwiGluCpu
         });
     }
 
+    /// <summary>
+    /// One row through k experts at once, y32 [hidden] += Σ_e scale[e] · expert_e(x32): the same arithmetic as k
+    /// calls of <see cref="Forward"/> accumulating in turn (each output adds the experts' terms in the given order),
+    /// with two fork–joins in all instead of two per expert. gate/up/down hold the experts' weight pointers; h32 and
+    /// hp are scratch [k, inter]; xp [hidden] as in <see cref="Forward"/>.
+    /// </summary>
+    public static void ForwardExperts(float* x32, void** gate, void** up, void** down, float* scale, int k, bool bf16, float* h32, float* y32,
+        int hidden, int inter, int threads, float* xp, float* hp)
+    {
+        float* xin = x32, hin = h32;
+        if (bf16)
+        {
+            DecodeLinearCpu.PrepareBF16(x32, xp, hidden);
+            xin = xp;
+            hin = hp;
+        }
+        int blocks = threads <= 1 || (long)hidden * inter * k < 1 << 16 ? 1 : DecodeLinearCpu.BlocksPerThread * threads;
+        long total = (long)inter * k;
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+        {
+            for (long j = total * block / blocks; j < total * (block + 1) / blocks; j++)
+            {
+                int e = (int)(j / inter), i = (int)(j % inter);
+                float g = Dot(gate[e], bf16, (long)i * hidden, xin, hidden), u = Dot(up[e], bf16, (long)i * hidden, xin, hidden);
+                h32[j] = g / (1f + MathF.Exp(-g)) * u;
+            }
+        });
+        if (bf16)
+            for (int e = 0; e < k; e++) DecodeLinearCpu.PrepareBF16(h32 + (long)e * inter, hp + (long)e * inter, inter);
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+        {
+            int o0 = (int)((long)hidden * block / blocks), o1 = (int)((long)hidden * (block + 1) / blocks);
+            for (int o = o0; o < o1; o++)
+                for (int e = 0; e < k; e++)
+                    y32[o] += Dot(down[e], bf16, (long)o * inter, hin + (long)e * inter, inter) * scale[e];
+        });
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Dot(void* w, bool bf16, long offset, float* x, int n) =>
         bf16 ? DecodeLinearCpu.DotBF16Prepared((ushort*)w + offset, x, n) : DecodeLinearCpu.DotF32((float*)w + offset, x, n);

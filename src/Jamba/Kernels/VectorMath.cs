@@ -36,6 +36,19 @@ internal static class VectorMath
         return er * scale;
     }
 
+    /// <summary>
+    /// Each lane rounded to the nearest bfloat16 (ties to even, NaN kept a NaN) and widened back: the value a float32
+    /// takes when stored in a bfloat16 tensor. Lane for lane what <c>BFloat16.FromSingle</c> then <c>ToSingle</c> give.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> RoundToBFloat16(Vector<float> x)
+    {
+        var u = Vector.AsVectorUInt32(x);
+        var rounded = (u + new Vector<uint>(0x7FFFu) + (Vector.ShiftRightLogical(u, 16) & Vector<uint>.One)) & new Vector<uint>(0xFFFF0000u);
+        var nan = (u | new Vector<uint>(0x00400000u)) & new Vector<uint>(0xFFFF0000u);
+        return Vector.AsVectorSingle(Vector.ConditionalSelect(Vector.AsVectorUInt32(Vector.Equals(x, x)), rounded, nan));
+    }
+
     /// <summary>x · sigmoid(x) per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> Silu(Vector<float> x) => x / (Vector<float>.One + Exp(-x));

@@ -7,6 +7,32 @@ namespace Jamba.Tests.Kernels;
 public sealed class VectorMathTests
 {
     [TestMethod]
+    public void RoundToBFloat16EqualsTheScalarConversionOnEveryKindOfValue()
+    {
+        // Ties to even both ways, values that round up into the next exponent, denormals, infinities, NaN, and a sweep.
+        var special = new[]
+        {
+            BitConverter.UInt32BitsToSingle(0x3F808000u), BitConverter.UInt32BitsToSingle(0x3F818000u), BitConverter.UInt32BitsToSingle(0x3F7FFFFFu),
+            BitConverter.UInt32BitsToSingle(0x00008000u), float.Epsilon, -0f, float.MaxValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN,
+        };
+        var rng = new Random(3);
+        var values = special.Concat(Enumerable.Range(0, 100_000).Select(_ => BitConverter.UInt32BitsToSingle((uint)rng.NextInt64(0, 1L << 32)))).ToArray();
+        int w = Vector<float>.Count;
+        var lanes = new float[w];
+        for (int i = 0; i + w <= values.Length; i += w)
+        {
+            Array.Copy(values, i, lanes, 0, w);
+            var rounded = VectorMath.RoundToBFloat16(new Vector<float>(lanes));
+            for (int j = 0; j < w; j++)
+            {
+                float expected = BFloat16.ToSingle(BFloat16.FromSingle(lanes[j]));
+                if (float.IsNaN(expected)) Assert.IsTrue(float.IsNaN(rounded[j]), $"NaN from {lanes[j]}");
+                else Assert.AreEqual(BitConverter.SingleToUInt32Bits(expected), BitConverter.SingleToUInt32Bits(rounded[j]), $"bits of {lanes[j]:R}");
+            }
+        }
+    }
+
+    [TestMethod]
     public void ExpIsWithinAFewUlpOfDoublePrecision()
     {
         int w = Vector<float>.Count;
