@@ -20,7 +20,7 @@ public sealed class BenchCommand : ICommand
         "model", "config", "device", "dtype", "threads", "prompt-tokens", "new-tokens", "batch", "runs", "warmup",
         "train-tokens", "prefill-chunk", "probe-positions", "probe-steps", "seed", "ceiling-mib", "ceiling-matmul", "length", "channels", "moe-tokens", "moe-experts", "iterations", "reference-iterations",
     };
-    public IEnumerable<string> FlagOptions => Array.Empty<string>();
+    public IEnumerable<string> FlagOptions => new[] { "no-compare" };
     public string Help =>
         "usage: jamba bench (--model DIR | --config FILE) [--prompt-tokens N] [--new-tokens M] [--batch B] [--threads T] [--dtype f32|bf16]\n" +
         "                   [--runs R] [--warmup W] [--train-tokens N] [--prefill-chunk C] [--device D] [--seed S]\n" +
@@ -37,6 +37,7 @@ public sealed class BenchCommand : ICommand
         "  --runs R             timed runs (default 3); --warmup W untimed runs first (default 1)\n" +
         "  --train-tokens N     training-step tokens (default 256; 0 skips the training step)\n" +
         "  --prefill-chunk C    prefill positions per forward pass (default 512)\n" +
+        "  --no-compare         with --dtype bf16, skip the side-by-side decode against a float32 copy of the weights\n" +
         "  --probe-positions P  context positions whose decode speed is compared, one cache each, stepped in turn\n" +
         "                       (default 20,2000; 'none' skips); --probe-steps S steps timed at each (default 40)\n" +
         "  --ceiling-mib M      buffer of the bandwidth ceiling in MiB (default 512); --ceiling-matmul N: n of its n³ matmul (default 2048)\n" +
@@ -89,6 +90,20 @@ public sealed class BenchCommand : ICommand
             : JambaModel.Load(args.Required("model"), options);
         var r = ModelBenchmark.Run(model, bench, ceilings, baseline);
         Console.Write(Format(r));
+        if (model.DType == torch.ScalarType.BFloat16 && bench.NewTokens > 1 && !args.Flag("no-compare"))
+        {
+            // The ratio to float32 is taken side by side: a float32 copy of the same weights, decoded in turn with this
+            // model (after the figures above, so its memory is not in them).
+            var f32Options = new JambaModelOptions { Device = options.Device, DType = "f32", Tokenizer = options.Tokenizer };
+            using var f32 = args.Get("config") is string path
+                ? JambaModel.Create(JambaConfig.Load(path), f32Options, args.Long("seed") ?? 0)
+                : JambaModel.Load(args.Required("model"), f32Options);
+            var lms = new[] { model.CausalLM!, f32.CausalLM! };
+            int position = Math.Min(bench.PromptTokens, 2048), steps = Math.Max(bench.ProbeSteps, 64);
+            var s = ModelBenchmark.CompareDecode(lms, position, steps, bench.Batch, bench.PrefillChunk, bench.Seed);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"decode bf16 vs f32    {bench.Batch / s[0],10:F1} / {bench.Batch / s[1]:F1} tok/s at position {position}, {steps} steps each, interleaved (bf16 {s[1] / s[0]:F2}× f32)"));
+        }
         return 0;
     }
 

@@ -108,48 +108,70 @@ public static class ModelBenchmark
 
     /// <summary>
     /// Median decode-step seconds at each of <see cref="ModelBenchmarkOptions.ProbePositions"/>: one cache per
-    /// position is prefilled to it, then the caches take one step each in turn, so every position sees the same
-    /// machine conditions. Steps run as generation's do: one token per row, under no-grad, inside a dispose scope.
+    /// position, stepped in turn (see <see cref="Interleaved"/>).
     /// </summary>
     private static double[] PositionProbe(Modeling.JambaForCausalLM lm, ModelBenchmarkOptions o, Generator g)
     {
-        var config = lm.Config;
-        var device = lm.HeadWeight.device;
+        var medians = Interleaved(o.ProbePositions.Select(p => (lm, p)).ToArray(), o.Batch, o.ProbeSteps, o.PrefillChunk, g);
+        o.Progress?.Invoke("decode by position (interleaved): " + string.Join(", ", o.ProbePositions.Zip(medians, (p, m) => $"{p}: {m * 1e3:F2} ms/step")));
+        return medians;
+    }
+
+    /// <summary>
+    /// Median decode-step seconds of each model in <paramref name="models"/> (the same architecture in different
+    /// dtypes, say), each prefilled with the same <paramref name="position"/> random tokens and then stepped in turn,
+    /// so that a shared machine's drift falls on all of them alike: what a ratio of their speeds needs.
+    /// </summary>
+    public static double[] CompareDecode(IReadOnlyList<Modeling.JambaForCausalLM> models, int position, int steps, int batch = 1, int prefillChunk = 512, long seed = 0)
+    {
+        if (models.Count == 0) return Array.Empty<double>();
+        if (models.Any(m => !ReferenceEquals(m.Config, models[0].Config) && m.Config.VocabSize != models[0].Config.VocabSize))
+            throw new ArgumentException("the models to compare must share a vocabulary");
+        return Interleaved(models.Select(m => (m, position)).ToArray(), batch, steps, prefillChunk, new Generator((ulong)seed));
+    }
+
+    /// <summary>
+    /// The core of <see cref="PositionProbe"/> and <see cref="CompareDecode"/>: one cache per arm (a model and a
+    /// context position), prefilled to its position, then each arm takes one decode step in turn, <paramref name="steps"/>
+    /// times; returns each arm's median step seconds. Steps run as generation's do: one token per row, under no-grad,
+    /// inside a dispose scope, the next token read back to the host.
+    /// </summary>
+    private static double[] Interleaved(IReadOnlyList<(Modeling.JambaForCausalLM lm, int position)> arms, int batch, int steps, int prefillChunk, Generator g)
+    {
         var caches = new List<HybridCache>();
         try
         {
-            foreach (int position in o.ProbePositions)
+            foreach (var (lm, position) in arms)
             {
                 if (position < 1) throw new ArgumentException($"probe position {position} must be positive");
-                var cache = new HybridCache(config, o.Batch, position + o.ProbeSteps, device, lm.HeadWeight.dtype);
+                var cache = new HybridCache(lm.Config, batch, position + steps, lm.HeadWeight.device, lm.HeadWeight.dtype);
                 caches.Add(cache);
-                using var ids = randint(3, config.VocabSize, new long[] { o.Batch, position }, generator: g).to(device);
-                for (long start = 0; start < position; start += o.PrefillChunk)
+                using var ids = randint(3, lm.Config.VocabSize, new long[] { batch, position }, generator: g).to(lm.HeadWeight.device);
+                for (long start = 0; start < position; start += prefillChunk)
                 {
                     using var scope = NewDisposeScope();
                     using var _ = no_grad();
-                    lm.Forward(ids.narrow(1, start, Math.Min(o.PrefillChunk, position - start)), null, caches[^1], logitsToKeep: 1).Dispose();
+                    lm.Forward(ids.narrow(1, start, Math.Min(prefillChunk, position - start)), null, cache, logitsToKeep: 1).Dispose();
                 }
             }
             var samples = caches.Select(_ => new List<double>()).ToArray();
-            var tokens = new long[o.Batch];
-            for (int step = 0; step < o.ProbeSteps; step++)
-                for (int i = 0; i < caches.Count; i++)
+            var tokens = new long[batch];
+            for (int step = 0; step < steps; step++)
+                for (int i = 0; i < arms.Count; i++)
                 {
-                    for (int b = 0; b < tokens.Length; b++) tokens[b] = 3 + (step * 7919 + b) % (config.VocabSize - 3);
+                    var lm = arms[i].lm;
+                    for (int b = 0; b < tokens.Length; b++) tokens[b] = 3 + (step * 7919 + b) % (lm.Config.VocabSize - 3);
                     var sw = Stopwatch.StartNew();
                     using (NewDisposeScope())
                     using (no_grad())
                     {
-                        var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: device);
+                        var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: lm.HeadWeight.device);
                         using var output = lm.Forward(next, null, caches[i], logitsToKeep: 1);
                         _ = output.Logits.argmax(-1).cpu().data<long>()[0];
                     }
                     samples[i].Add(sw.Elapsed.TotalSeconds);
                 }
-            var medians = samples.Select(Timing.Median).ToArray();
-            o.Progress?.Invoke("decode by position (interleaved): " + string.Join(", ", o.ProbePositions.Zip(medians, (p, m) => $"{p}: {m * 1e3:F2} ms/step")));
-            return medians;
+            return samples.Select(Timing.Median).ToArray();
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Jamba.Kernels;
 using Jamba.Modeling;
 using TorchSharp;
@@ -51,15 +52,26 @@ internal static unsafe class FusedDecodeStep
         int rows = tokens.Length, hidden = config.HiddenSize, threads = CpuKernelSupport.Threads;
         var dtype = model.HeadWeight.dtype;
         bool bf16 = dtype == ScalarType.BFloat16;
-        var layers = model.model.layers;
-        var plans = new LayerPlan[layers.Count];
-        for (int l = 0; l < layers.Count; l++)
-            if (!LayerPlan.TryCreate(layers[l], cache, dtype, config, out plans[l])) return null;
-        var w = new Weights(dtype);
-        void* embed = w.Get(model.model.embed_tokens.weight!), finalNorm = w.Get(model.model.final_layernorm.weight), headW = w.Get(model.HeadWeight);
         foreach (long t in tokens)
             if (t < 0 || t >= config.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary [0, {config.VocabSize})");
-        if (!w.Ok) return null;
+        // The parameters' pointers from the last step, if every parameter is still the tensor it was; else gathered anew.
+        var layers = model.model.layers;
+        var plans = new LayerPlan[layers.Count];
+        void* embed = null, finalNorm = null, headW = null;
+        bool Walk(Weights w)
+        {
+            embed = w.Get(model.model.embed_tokens.weight!); finalNorm = w.Get(model.model.final_layernorm.weight); headW = w.Get(model.HeadWeight);
+            for (int l = 0; l < layers.Count; l++)
+                if (!LayerPlan.TryCreate(layers[l], cache, w, config, out plans[l])) return false;
+            return w.Complete;
+        }
+        bool reused = Recorded.TryGetValue(model, out var last) && last.DType == dtype && Walk(new Weights(last));
+        if (!reused)
+        {
+            var w = new Weights(dtype);
+            if (!Walk(w)) return null;
+            Recorded.AddOrUpdate(model, w.Record());
+        }
         // Every KV cache gets room for this step before anything is written, so a failure cannot leave it half-done.
         foreach (var p in plans) p.Kv?.Reserve(1);
 
@@ -240,16 +252,60 @@ internal static unsafe class FusedDecodeStep
         else new ReadOnlySpan<float>((float*)source + offset, n).CopyTo(new Span<float>(y, n));
     }
 
-    /// <summary>Raw pointers of parameters, checked for the one dtype and layout the kernels read.</summary>
-    sealed class Weights(ScalarType dtype)
+    /// <summary>Each model's parameter pointers from its last step (see <see cref="Weights"/>).</summary>
+    static readonly ConditionalWeakTable<JambaForCausalLM, WeightRecord> Recorded = new();
+
+    /// <summary>The parameters a step read, in the order it asked for them, and their pointers.</summary>
+    sealed record WeightRecord(ScalarType DType, Tensor?[] Tensors, nint[] Pointers);
+
+    /// <summary>
+    /// Raw pointers of parameters, checked for the one dtype and layout the kernels read. Gathering them costs a few
+    /// native calls per tensor, and after a step has streamed the weights through the caches each of those misses:
+    /// some 150 µs per step on a model of a few hundred tensors. So a step's pointers are recorded, and the next
+    /// step only checks that each module still holds the very tensor recorded (a reference comparison); any other
+    /// tensor there — the model moved, cast, or given new parameters — means gathering anew. A tensor whose storage
+    /// is swapped in place (<c>set_</c>) keeps its identity and is not noticed: nothing in this library does that.
+    /// </summary>
+    sealed class Weights
     {
+        readonly ScalarType dtype;
+        readonly WeightRecord? expected;
+        readonly List<Tensor?> tensors = new();
+        readonly List<nint> pointers = new();
+        int index;
+
+        /// <summary>A walk that gathers and checks every pointer.</summary>
+        public Weights(ScalarType dtype) => this.dtype = dtype;
+
+        /// <summary>A walk that reuses <paramref name="record"/>'s pointers while the tensors are the recorded ones.</summary>
+        public Weights(WeightRecord record) => (dtype, expected) = (record.DType, record);
+
         public bool Ok { get; private set; } = true;
+
+        /// <summary>The dtype every parameter must have.</summary>
+        public ScalarType DType => dtype;
+
+        /// <summary>Every tensor was the expected one (or checked), and a reuse walk met as many as were recorded.</summary>
+        public bool Complete => Ok && (expected is null || index == expected.Tensors.Length);
+
+        public WeightRecord Record() => new(dtype, tensors.ToArray(), pointers.ToArray());
 
         public void* Get(Tensor? t)
         {
-            if (t is null) return null;
-            if (t.dtype != dtype || !t.is_contiguous() || t.device_type != DeviceType.CPU) { Ok = false; return null; }
-            return dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);
+            if (expected is not null)
+            {
+                if (index >= expected.Tensors.Length || !ReferenceEquals(expected.Tensors[index], t)) { Ok = false; return null; }
+                return (void*)expected.Pointers[index++];
+            }
+            void* p = null;
+            if (t is not null)
+            {
+                if (t.dtype != dtype || !t.is_contiguous() || t.device_type != DeviceType.CPU) Ok = false;
+                else p = dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);
+            }
+            tensors.Add(t);
+            pointers.Add((nint)p);
+            return p;
         }
     }
 
@@ -258,10 +314,10 @@ internal static unsafe class FusedDecodeStep
         public void* Gate, Up, Down;
         public int Intermediate;
 
-        public static MlpPlan From(JambaMlp mlp, Weights w) => new()
+        public static MlpPlan From(JambaMlp mlp, Weights w, JambaConfig config) => new()
         {
             Gate = w.Get(mlp.gate_proj.weight), Up = w.Get(mlp.up_proj.weight), Down = w.Get(mlp.down_proj.weight),
-            Intermediate = (int)mlp.gate_proj.weight!.size(0),
+            Intermediate = config.IntermediateSize,
         };
     }
 
@@ -293,9 +349,9 @@ internal static unsafe class FusedDecodeStep
         public MlpPlan? Mlp;
         public MoePlan? Moe;
 
-        public static bool TryCreate(JambaDecoderLayer layer, HybridCache cache, ScalarType dtype, JambaConfig config, out LayerPlan plan)
+        public static bool TryCreate(JambaDecoderLayer layer, HybridCache cache, Weights w, JambaConfig config, out LayerPlan plan)
         {
-            var w = new Weights(dtype);
+            var dtype = w.DType;
             plan = new LayerPlan { InputNorm = w.Get(layer.input_layernorm.weight), FfNorm = w.Get(layer.pre_ff_layernorm.weight) };
             if (layer.self_attn is { } a)
             {
@@ -328,8 +384,8 @@ internal static unsafe class FusedDecodeStep
                 };
             }
             if (layer.feed_forward is SparseMoeBlock moe)
-                plan.Moe = new MoePlan { Router = w.Get(moe.router.weight), Experts = moe.experts.Select(e => MlpPlan.From(e, w)).ToArray(), TopK = moe.TopK };
-            else plan.Mlp = MlpPlan.From((JambaMlp)layer.feed_forward, w);
+                plan.Moe = new MoePlan { Router = w.Get(moe.router.weight), Experts = moe.experts.Select(e => MlpPlan.From(e, w, config)).ToArray(), TopK = moe.TopK };
+            else plan.Mlp = MlpPlan.From((JambaMlp)layer.feed_forward, w, config);
             return w.Ok;
         }
     }

@@ -91,11 +91,13 @@ internal static unsafe class DecodeLinearCpu
         int i = 0;
         if (Avx2.IsSupported)
             for (; i <= n - 16; i += 16)
-                for (int j = 0; j < 4; j++)
-                {
-                    xp[i + j] = x[i + j]; xp[i + 4 + j] = x[i + 8 + j];
-                    xp[i + 8 + j] = x[i + 4 + j]; xp[i + 12 + j] = x[i + 12 + j];
-                }
+            {
+                // Elements 0–3 with 8–11, then 4–7 with 12–15: the low and the high 128-bit halves of the two vectors.
+                var v0 = Vector256.Load(x + i);
+                var v1 = Vector256.Load(x + i + 8);
+                Avx.Permute2x128(v0, v1, 0x20).Store(xp + i);
+                Avx.Permute2x128(v0, v1, 0x31).Store(xp + i + 8);
+            }
         for (; i < n; i++) xp[i] = x[i];
     }
 

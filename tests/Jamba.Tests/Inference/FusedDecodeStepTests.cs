@@ -48,6 +48,37 @@ public sealed class FusedDecodeStepTests
     }
 
     [TestMethod]
+    public void NewParametersOrDtypeAfterAStepAreSeenByTheNextStep()
+    {
+        // The step reuses the previous step's parameter pointers while the modules hold the same tensors: a parameter
+        // replaced, or the whole model cast, must be read afresh, never through a stale pointer.
+        using var scope = NewDisposeScope();
+        var config = TestConfigs.Tiny();
+        var model = Model(config, ScalarType.Float32, seed: 5);
+        using var _ = no_grad();
+        var next = randint(3, config.VocabSize, new long[] { 1, 1 }, generator: new Generator(2));
+        void Check(string what)
+        {
+            using var stepScope = NewDisposeScope();
+            var dtype = model.HeadWeight.dtype;
+            using var a = Prefilled(model, config, 1, out var _);
+            using var b = Prefilled(model, config, 1, out var _);
+            model.FusedDecodeStep = true;
+            var fused = model.Forward(next, null, a, logitsToKeep: 1).Logits;
+            model.FusedDecodeStep = false;
+            var twin = model.Forward(next, null, b, logitsToKeep: 1).Logits;
+            model.FusedDecodeStep = true;
+            Close(fused, twin, 0, what);
+        }
+        Check("first step");
+        var mixer = model.model.layers[0].mamba!;
+        mixer.in_proj.weight = new TorchSharp.Modules.Parameter(randn(mixer.in_proj.weight!.shape, generator: new Generator(8)));
+        Check("after in_proj got a new weight tensor");
+        model.to(ScalarType.BFloat16);
+        Check("after the model was cast to bf16");
+    }
+
+    [TestMethod]
     public void PaddingGradientsTrainingAndLargeBatchesTakeTheTensorPath()
     {
         using var scope = NewDisposeScope();
