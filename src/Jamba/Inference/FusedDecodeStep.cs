@@ -12,8 +12,8 @@ namespace Jamba.Inference;
 /// <summary>
 /// One decode step of the whole model — a token per row through every layer and the head — run on host memory
 /// by the CPU kernels, with activations in float32 scratch instead of tensors. The tensor path issues some two
-/// hundred libtorch calls per step, each a few microseconds of dispatch and allocation, which at batch 1 is a
-/// third of the time the weights take to stream; here the only tensor created is the logits.
+/// hundred libtorch calls per step, each a few microseconds of dispatch and allocation, which at batch 1 is a large
+/// share of the time the weights take to stream; here the only tensor created is the logits.
 /// <para>
 /// The arithmetic is the tensor path's, kernel for kernel (<see cref="DecodeLinearCpu"/>, <see cref="MambaStepCpu"/>,
 /// <see cref="DecodeAttentionCpu"/>, <see cref="SwiGluCpu"/>, <see cref="RmsNormCpu"/>), and a bfloat16 model's
@@ -261,7 +261,7 @@ internal static unsafe class FusedDecodeStep
     /// <summary>
     /// Raw pointers of parameters, checked for the one dtype and layout the kernels read. Gathering them costs a few
     /// native calls per tensor, and after a step has streamed the weights through the caches each of those misses:
-    /// some 150 µs per step on a model of a few hundred tensors. So a step's pointers are recorded, and the next
+    /// a noticeable share of a step on a model of a few hundred tensors. So a step's pointers are recorded, and the next
     /// step only checks that each module still holds the very tensor recorded (a reference comparison); any other
     /// tensor there — the model moved, cast, or given new parameters — means gathering anew. A tensor whose storage
     /// is swapped in place (<c>set_</c>) keeps its identity and is not noticed: nothing in this library does that.

@@ -6,8 +6,8 @@ namespace Jamba.Kernels;
 /// <summary>
 /// Attention of a decode step — one new query per row over the KV cache — behind tensors. On CPU with float32 or
 /// bfloat16 tensors and no gradients it runs <see cref="DecodeAttentionCpu"/>, which reads the cache once per KV
-/// head; libtorch's scaled-dot-product attention costs about 100 µs of dispatch for a single query and re-reads the
-/// cache per query head. Anywhere else it runs <see cref="Reference"/>, the twin it is tested against.
+/// head; libtorch's scaled-dot-product attention has a fixed cost per call larger than a single query's work, and
+/// re-reads the cache per query head. Anywhere else it runs <see cref="Reference"/>, the twin it is tested against.
 /// </summary>
 public static class DecodeAttention
 {
