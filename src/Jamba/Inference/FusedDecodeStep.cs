@@ -248,7 +248,7 @@ internal static unsafe class FusedDecodeStep
 
     static void Widen(void* source, bool bf16, long offset, float* y, int n)
     {
-        if (bf16) for (int i = 0; i < n; i++) y[i] = BFloat16.ToSingle(((ushort*)source)[offset + i]);
+        if (bf16) BFloat16.Widen((ushort*)source + offset, y, n);
         else new ReadOnlySpan<float>((float*)source + offset, n).CopyTo(new Span<float>(y, n));
     }
 

@@ -84,7 +84,7 @@ internal static unsafe class DecodeAttentionCpu
         for (int p0 = 0; p0 < n; p0 += Block)
         {
             int m = Math.Min(Block, n - p0);
-            float* k = a.K16 == null ? a.K + cacheBase + (long)p0 * d : Widen(a.K16 + cacheBase + (long)p0 * d, rows, m * d);
+            float* k = a.K16 == null ? a.K + cacheBase + (long)p0 * d : BFloat16.Widen(a.K16 + cacheBase + (long)p0 * d, rows, m * d);
             for (int h = 0; h < rep; h++) Scores(q + h * d, k, m, d, scores + h * n + p0);
         }
         for (int h = 0; h < rep; h++)
@@ -99,7 +99,7 @@ internal static unsafe class DecodeAttentionCpu
         for (int p0 = 0; p0 < n; p0 += Block)
         {
             int m = Math.Min(Block, n - p0);
-            float* v = a.V16 == null ? a.V + cacheBase + (long)p0 * d : Widen(a.V16 + cacheBase + (long)p0 * d, rows, m * d);
+            float* v = a.V16 == null ? a.V + cacheBase + (long)p0 * d : BFloat16.Widen(a.V16 + cacheBase + (long)p0 * d, rows, m * d);
             for (int h = 0; h < rep; h++) Accumulate(scores + h * n + p0, v, m, d, result + h * stride + 2);
         }
     }
@@ -246,19 +246,5 @@ internal static unsafe class DecodeAttentionCpu
         int i = 0;
         for (; i <= n - W; i += W) Vector.FusedMultiplyAdd(al, Vector.Load(x + i), Vector.Load(y + i)).Store(y + i);
         for (; i < n; i++) y[i] += alpha * x[i];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float* Widen(ushort* bits, float* row, int n)
-    {
-        int i = 0, w = Vector<ushort>.Count;
-        for (; i <= n - w; i += w)
-        {
-            Vector.Widen(Vector.Load(bits + i), out Vector<uint> lo, out Vector<uint> hi);
-            Vector.AsVectorSingle(Vector.ShiftLeft(lo, 16)).Store(row + i);
-            Vector.AsVectorSingle(Vector.ShiftLeft(hi, 16)).Store(row + i + w / 2);
-        }
-        for (; i < n; i++) row[i] = BFloat16.ToSingle(bits[i]);
-        return row;
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -187,6 +188,21 @@ internal static class BFloat16
     /// <summary>The exact float32 value of a bfloat16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToSingle(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+
+    /// <summary>n bfloat16 values widened into <paramref name="row"/> (a vector at a time); returns <paramref name="row"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float* Widen(ushort* bits, float* row, int n)
+    {
+        int i = 0, w = Vector<ushort>.Count;
+        for (; i <= n - w; i += w)
+        {
+            Vector.Widen(Vector.Load(bits + i), out Vector<uint> lo, out Vector<uint> hi);
+            Vector.AsVectorSingle(Vector.ShiftLeft(lo, 16)).Store(row + i);
+            Vector.AsVectorSingle(Vector.ShiftLeft(hi, 16)).Store(row + i + w / 2);
+        }
+        for (; i < n; i++) row[i] = ToSingle(bits[i]);
+        return row;
+    }
 
     /// <summary>Round to nearest even, as libtorch converts; NaN stays NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -163,7 +163,7 @@ internal static unsafe class MambaStepCpu
         for (int c = c0; c < c1; c++)
         {
             float* h = state + (long)c * n;
-            float* aLog = bf ? Widen((ushort*)p.ALog + (long)c * n, widened, n) : (float*)p.ALog + (long)c * n;
+            float* aLog = bf ? BFloat16.Widen((ushort*)p.ALog + (long)c * n, widened, n) : (float*)p.ALog + (long)c * n;
             float dtc = delta[c], uc = u[c], dtu = dtc * uc;
             var acc = Vector<float>.Zero;
             int i = 0;
@@ -185,21 +185,6 @@ internal static unsafe class MambaStepCpu
         c2 = c0;
         for (; c2 <= c1 - W; c2 += W) (Vector.Load(y + c2) * VectorMath.Silu(Vector.Load(gate + c2))).Store(y + c2);
         for (; c2 < c1; c2++) y[c2] *= gate[c2] / (1f + MathF.Exp(-gate[c2]));
-    }
-
-    /// <summary>n bfloat16 values widened into <paramref name="row"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float* Widen(ushort* bits, float* row, int n)
-    {
-        int i = 0, w = Vector<ushort>.Count;
-        for (; i <= n - w; i += w)
-        {
-            Vector.Widen(Vector.Load(bits + i), out Vector<uint> lo, out Vector<uint> hi);
-            Vector.AsVectorSingle(Vector.ShiftLeft(lo, 16)).Store(row + i);
-            Vector.AsVectorSingle(Vector.ShiftLeft(hi, 16)).Store(row + i + w / 2);
-        }
-        for (; i < n; i++) row[i] = BFloat16.ToSingle(bits[i]);
-        return row;
     }
 
     /// <summary>Element i of a float32 or bfloat16 parameter, as float32.</summary>
