@@ -54,23 +54,29 @@ internal static unsafe class FusedDecodeStep
         bool bf16 = dtype == ScalarType.BFloat16;
         foreach (long t in tokens)
             if (t < 0 || t >= config.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary [0, {config.VocabSize})");
-        // The parameters' pointers from the last step, if every parameter is still the tensor it was; else gathered anew.
+        // The parameters' and states' pointers from the last step with this cache, if every one is still the tensor it
+        // was; else gathered anew.
         var layers = model.model.layers;
         var plans = new LayerPlan[layers.Count];
+        bool innerNorms = config.MambaInnerLayerNorms;
         void* embed = null, finalNorm = null, headW = null;
         bool Walk(Weights w)
         {
-            embed = w.Get(model.model.embed_tokens.weight!); finalNorm = w.Get(model.model.final_layernorm.weight); headW = w.Get(model.HeadWeight);
+            // TorchSharp's Embedding hands out a new wrapper of its weight on every read, so the embedding (and a head
+            // tied to it) is recognised by its data pointer instead of by reference.
+            embed = w.GetByData(model.model.embed_tokens.weight!); finalNorm = w.Get(model.model.final_layernorm.weight);
+            headW = model.lm_head is { } head ? w.Get(head.weight) : embed;
             for (int l = 0; l < layers.Count; l++)
-                if (!LayerPlan.TryCreate(layers[l], cache, w, config, out plans[l])) return false;
+                if (!LayerPlan.TryCreate(layers[l], cache, w, config, innerNorms, out plans[l])) return false;
             return w.Complete;
         }
-        bool reused = Recorded.TryGetValue(model, out var last) && last.DType == dtype && Walk(new Weights(last));
+        if (cache.DType != dtype) return null;
+        bool reused = Recorded.TryGetValue(cache, out var last) && ReferenceEquals(last.Model, model) && last.DType == dtype && Walk(new Weights(last));
         if (!reused)
         {
             var w = new Weights(dtype);
             if (!Walk(w)) return null;
-            Recorded.AddOrUpdate(model, w.Record());
+            Recorded.AddOrUpdate(cache, w.Record(model));
         }
         // Every KV cache gets room for this step before anything is written, so a failure cannot leave it half-done.
         foreach (var p in plans) p.Kv?.Reserve(1);
@@ -252,19 +258,21 @@ internal static unsafe class FusedDecodeStep
         else new ReadOnlySpan<float>((float*)source + offset, n).CopyTo(new Span<float>(y, n));
     }
 
-    /// <summary>Each model's parameter pointers from its last step (see <see cref="Weights"/>).</summary>
-    static readonly ConditionalWeakTable<JambaForCausalLM, WeightRecord> Recorded = new();
+    /// <summary>Per cache, the pointers of the last step that used it (see <see cref="Weights"/>).</summary>
+    static readonly ConditionalWeakTable<HybridCache, WeightRecord> Recorded = new();
 
-    /// <summary>The parameters a step read, in the order it asked for them, and their pointers.</summary>
-    sealed record WeightRecord(ScalarType DType, Tensor?[] Tensors, nint[] Pointers);
+    /// <summary>The tensors a step read (parameters, then Mamba states), in the order it asked for them, and their pointers.</summary>
+    sealed record WeightRecord(JambaForCausalLM Model, ScalarType DType, Tensor?[] Tensors, nint[] Pointers);
 
     /// <summary>
-    /// Raw pointers of parameters, checked for the one dtype and layout the kernels read. Gathering them costs a few
-    /// native calls per tensor, and after a step has streamed the weights through the caches each of those misses:
-    /// a noticeable share of a step on a model of a few hundred tensors. So a step's pointers are recorded, and the next
-    /// step only checks that each module still holds the very tensor recorded (a reference comparison); any other
-    /// tensor there — the model moved, cast, or given new parameters — means gathering anew. A tensor whose storage
-    /// is swapped in place (<c>set_</c>) keeps its identity and is not noticed: nothing in this library does that.
+    /// Raw pointers of the parameters and the Mamba states, checked for the dtype and layout the kernels read.
+    /// Gathering them costs a few native calls per tensor, and after a step has streamed the weights through the
+    /// caches each of those misses: a noticeable share of a step on a model of a few hundred tensors. So a step's
+    /// pointers are recorded with its cache, and the next step with that cache only checks that each module and state
+    /// still holds the very tensor recorded (a reference comparison); any other tensor there — the model moved,
+    /// cast, or given new parameters — means gathering anew. A tensor whose storage is swapped in place
+    /// (<c>set_</c>) keeps its identity and is not noticed: nothing in this library does that. The KV buffers are
+    /// not recorded: they are replaced when they grow, and are read afresh every step.
     /// </summary>
     sealed class Weights
     {
@@ -288,9 +296,28 @@ internal static unsafe class FusedDecodeStep
         /// <summary>Every tensor was the expected one (or checked), and a reuse walk met as many as were recorded.</summary>
         public bool Complete => Ok && (expected is null || index == expected.Tensors.Length);
 
-        public WeightRecord Record() => new(dtype, tensors.ToArray(), pointers.ToArray());
+        public WeightRecord Record(JambaForCausalLM model) => new(model, dtype, tensors.ToArray(), pointers.ToArray());
 
-        public void* Get(Tensor? t)
+        /// <summary>A parameter recognised by where its data lies rather than by its wrapper object.</summary>
+        public void* GetByData(Tensor t)
+        {
+            if (expected is null)
+            {
+                void* q = Get(t, dtype);
+                tensors[^1] = null;      // matched by pointer on reuse
+                return q;
+            }
+            if (t.dtype != dtype || index >= expected.Tensors.Length || expected.Tensors[index] is not null) { Ok = false; return null; }
+            void* p = dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);
+            if ((nint)p != expected.Pointers[index++]) { Ok = false; return null; }
+            return p;
+        }
+
+        /// <summary>A parameter: of the model's dtype.</summary>
+        public void* Get(Tensor? t) => Get(t, dtype);
+
+        /// <summary>A tensor that must have <paramref name="required"/> dtype (a Mamba state's SSM part is always float32).</summary>
+        public void* Get(Tensor? t, ScalarType required)
         {
             if (expected is not null)
             {
@@ -300,8 +327,8 @@ internal static unsafe class FusedDecodeStep
             void* p = null;
             if (t is not null)
             {
-                if (t.dtype != dtype || !t.is_contiguous() || t.device_type != DeviceType.CPU) Ok = false;
-                else p = dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);
+                if (t.dtype != required || !t.is_contiguous() || t.device_type != DeviceType.CPU) Ok = false;
+                else p = required == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);
             }
             tensors.Add(t);
             pointers.Add((nint)p);
@@ -349,7 +376,7 @@ internal static unsafe class FusedDecodeStep
         public MlpPlan? Mlp;
         public MoePlan? Moe;
 
-        public static bool TryCreate(JambaDecoderLayer layer, HybridCache cache, Weights w, JambaConfig config, out LayerPlan plan)
+        public static bool TryCreate(JambaDecoderLayer layer, HybridCache cache, Weights w, JambaConfig config, bool innerNorms, out LayerPlan plan)
         {
             var dtype = w.DType;
             plan = new LayerPlan { InputNorm = w.Get(layer.input_layernorm.weight), FfNorm = w.Get(layer.pre_ff_layernorm.weight) };
@@ -358,23 +385,21 @@ internal static unsafe class FusedDecodeStep
                 plan.Attention = new AttentionPlan { Q = w.Get(a.q_proj.weight), K = w.Get(a.k_proj.weight), V = w.Get(a.v_proj.weight), O = w.Get(a.o_proj.weight) };
                 plan.Kv = cache.Kv(layer.LayerIndex);
                 if (a.q_proj.bias is not null || a.k_proj.bias is not null || a.v_proj.bias is not null || a.o_proj.bias is not null) return false;
-                if (plan.Kv.Storage.keys.dtype != dtype) return false;
             }
             else
             {
                 var m = layer.mamba!;
                 var state = cache.Mamba(layer.LayerIndex);
-                bool norms = config.MambaInnerLayerNorms;
-                if (state.Ssm.dtype != ScalarType.Float32 || !state.Ssm.is_contiguous() || state.Conv.dtype != dtype || !state.Conv.is_contiguous()) return false;
+                bool norms = innerNorms;
                 plan.Mamba = new MambaPlan
                 {
                     InProj = w.Get(m.in_proj.weight), InProjBias = w.Get(m.in_proj.bias), OutProj = w.Get(m.out_proj.weight), OutProjBias = w.Get(m.out_proj.bias),
                     Step = new MambaStepBuffers
                     {
                         Channels = config.MambaDInner, State = config.MambaDState, DtRank = config.MambaDtRank, ConvWidth = config.MambaDConv,
-                        ConvState = dtype == ScalarType.Float32 ? CpuKernelSupport.Ptr(state.Conv) : null,
-                        ConvState16 = dtype == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(state.Conv) : null,
-                        SsmState = CpuKernelSupport.Ptr(state.Ssm),
+                        ConvState = dtype == ScalarType.Float32 ? (float*)w.Get(state.Conv) : null,
+                        ConvState16 = dtype == ScalarType.BFloat16 ? (ushort*)w.Get(state.Conv) : null,
+                        SsmState = (float*)w.Get(state.Ssm, ScalarType.Float32),
                         Bf16Params = dtype == ScalarType.BFloat16,
                         ConvWeight = w.Get(m.conv1d.weight), ConvBias = w.Get(m.conv1d.bias), XProj = w.Get(m.x_proj.weight),
                         DtNorm = norms ? w.Get(m.dt_layernorm.weight) : null, BNorm = norms ? w.Get(m.b_layernorm.weight) : null,

@@ -50,32 +50,49 @@ public sealed class FusedDecodeStepTests
     [TestMethod]
     public void NewParametersOrDtypeAfterAStepAreSeenByTheNextStep()
     {
-        // The step reuses the previous step's parameter pointers while the modules hold the same tensors: a parameter
-        // replaced, or the whole model cast, must be read afresh, never through a stale pointer.
+        // A step reuses the previous step's pointers (recorded with its cache) while the modules hold the same tensors:
+        // a parameter replaced between two steps on the same cache must be read afresh, never through a stale pointer.
         using var scope = NewDisposeScope();
         var config = TestConfigs.Tiny();
         var model = Model(config, ScalarType.Float32, seed: 5);
         using var _ = no_grad();
-        var next = randint(3, config.VocabSize, new long[] { 1, 1 }, generator: new Generator(2));
-        void Check(string what)
+        using var fusedCache = Prefilled(model, config, 1, out var _);
+        using var twinCache = Prefilled(model, config, 1, out var _);
+        var g = new Generator(2);
+        void Step(string what)
         {
             using var stepScope = NewDisposeScope();
-            var dtype = model.HeadWeight.dtype;
-            using var a = Prefilled(model, config, 1, out var _);
-            using var b = Prefilled(model, config, 1, out var _);
+            var next = randint(3, config.VocabSize, new long[] { 1, 1 }, generator: g);
             model.FusedDecodeStep = true;
-            var fused = model.Forward(next, null, a, logitsToKeep: 1).Logits;
+            var fused = model.Forward(next, null, fusedCache, logitsToKeep: 1).Logits;
             model.FusedDecodeStep = false;
-            var twin = model.Forward(next, null, b, logitsToKeep: 1).Logits;
+            var twin = model.Forward(next, null, twinCache, logitsToKeep: 1).Logits;
             model.FusedDecodeStep = true;
             Close(fused, twin, 0, what);
         }
-        Check("first step");
+        Step("first step");
+        Step("second step (pointers reused)");
         var mixer = model.model.layers[0].mamba!;
         mixer.in_proj.weight = new TorchSharp.Modules.Parameter(randn(mixer.in_proj.weight!.shape, generator: new Generator(8)));
-        Check("after in_proj got a new weight tensor");
+        Step("after in_proj got a new weight tensor");
+        var moe = (SparseMoeBlock)model.model.layers[1].feed_forward;
+        moe.experts[0].down_proj.weight = new TorchSharp.Modules.Parameter(zeros_like(moe.experts[0].down_proj.weight!));
+        Step("after an expert got a new weight tensor");
+        model.model.embed_tokens.weight = new TorchSharp.Modules.Parameter(randn(config.VocabSize, config.HiddenSize, generator: new Generator(9)));
+        Step("after the embedding got a new weight tensor");
+        // Cast: the caches no longer fit the model (another dtype), which is a clear error, never a stale read.
         model.to(ScalarType.BFloat16);
-        Check("after the model was cast to bf16");
+        Assert.ThrowsExactly<ArgumentException>(() => model.Forward(randint(3, config.VocabSize, new long[] { 1, 1 }), null, fusedCache, logitsToKeep: 1));
+        using var bf16Fused = Prefilled(model, config, 1, out var _);
+        using var bf16Twin = Prefilled(model, config, 1, out var _);
+        using (var stepScope = NewDisposeScope())
+        {
+            var next = randint(3, config.VocabSize, new long[] { 1, 1 }, generator: g);
+            var fused = model.Forward(next, null, bf16Fused, logitsToKeep: 1).Logits;
+            model.FusedDecodeStep = false;
+            Close(fused, model.Forward(next, null, bf16Twin, logitsToKeep: 1).Logits, 0, "after the model was cast to bf16");
+            model.FusedDecodeStep = true;
+        }
     }
 
     [TestMethod]
