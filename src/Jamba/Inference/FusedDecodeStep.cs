@@ -78,7 +78,7 @@ internal static unsafe class FusedDecodeStep
             if (!Walk(w)) return null;
             Recorded.AddOrUpdate(cache, w.Record(model));
         }
-        // Every KV cache gets room for this step before anything is written, so a failure cannot leave it half-done.
+        // Every KV cache gets room for this step before any layer runs, so no buffer is replaced halfway through a step.
         foreach (var p in plans) p.Kv?.Reserve(1);
 
         var s = new Scratch(config, rows);
