@@ -147,14 +147,9 @@ internal static unsafe class MambaStepCpu
         float* dt = ssm, B = ssm + r, C = ssm + r + n;
         float* gate = p.Gate + b * p.XStride, y = p.Y + (long)b * d;
         for (int c = c0; c < c1; c++) delta[c] = Dot(p.DtProj, bf, (long)c * r, dt, r) + At(p.DtBias, bf, c);
-        var threshold = new Vector<float>(20f);
         int c2 = c0;
-        for (; c2 <= c1 - W; c2 += W)
-        {
-            var v = Vector.Load(delta + c2);
-            Vector.ConditionalSelect(Vector.GreaterThan(v, threshold), v, Vector.Log(Vector<float>.One + VectorMath.Exp(Vector.Min(v, threshold)))).Store(delta + c2);
-        }
-        for (; c2 < c1; c2++) delta[c2] = delta[c2] > 20f ? delta[c2] : MathF.Log(1f + MathF.Exp(delta[c2]));
+        for (; c2 <= c1 - W; c2 += W) VectorMath.Softplus(Vector.Load(delta + c2)).Store(delta + c2);
+        for (; c2 < c1; c2++) delta[c2] = delta[c2] > 20f ? delta[c2] : MathF.Max(delta[c2], 0f) + MathF.Log(1f + MathF.Exp(-MathF.Abs(delta[c2])));
 
         int nv = n - n % W;
         float* state = p.SsmState + (long)b * d * n;

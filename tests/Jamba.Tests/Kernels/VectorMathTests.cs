@@ -33,6 +33,42 @@ public sealed class VectorMathTests
     }
 
     [TestMethod]
+    public void SoftplusMatchesDoublePrecisionLibtorchFormula()
+    {
+        int w = Vector<float>.Count;
+        var input = new float[w];
+        double worst = 0;
+        for (int i = 0; i < 400_000; i++)
+        {
+            int lane = i % w;
+            input[lane] = -60f + 100f * i / 400_000f;
+            if (lane != w - 1) continue;
+            var result = VectorMath.Softplus(new Vector<float>(input));
+            for (int j = 0; j < w; j++)
+            {
+                // log1p in double: the series where 1 + z would round to 1.
+                double x = input[j], z = Math.Exp(-Math.Abs(x));
+                double log1p = z < 1e-4 ? z - z * z / 2 + z * z * z / 3 : Math.Log(1 + z);
+                double exact = x > 20 ? x : Math.Max(x, 0) + log1p;
+                worst = Math.Max(worst, Math.Abs(result[j] - exact) / exact);
+            }
+        }
+        Assert.IsTrue(worst < 1e-6, $"worst relative error {worst:E2}");
+    }
+
+    [TestMethod]
+    public void ExpKeepsNaNAndClampsTheEnds()
+    {
+        var lanes = new float[Vector<float>.Count];
+        lanes[0] = float.NaN; lanes[1] = float.NegativeInfinity; lanes[2] = -1000f; lanes[3] = 1000f;
+        var e = VectorMath.Exp(new Vector<float>(lanes));
+        Assert.IsTrue(float.IsNaN(e[0]), "NaN in, NaN out");
+        Assert.IsTrue(e[1] > 0 && e[1] < 2e-38f && e[2] == e[1], "below the range: the smallest normal");
+        Assert.IsTrue(float.IsFinite(e[3]) && e[3] > 1e38f, "above the range: e^88");
+        Assert.AreEqual(1f, e[4], "e^0");
+    }
+
+    [TestMethod]
     public void ExpIsWithinAFewUlpOfDoublePrecision()
     {
         int w = Vector<float>.Count;
