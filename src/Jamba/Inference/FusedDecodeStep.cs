@@ -22,6 +22,12 @@ namespace Jamba.Inference;
 /// path — <see cref="JambaForCausalLM.Forward"/> with <see cref="JambaForCausalLM.FusedDecodeStep"/> off — is the
 /// twin it is tested against, and it serves every case this one does not take (see <see cref="Applies"/>).
 /// </para>
+/// <para>
+/// Its methods, and the kernels' entry points it calls, are compiled fully optimised on first use
+/// (<c>AggressiveOptimization</c>): under tiered compilation a method called once per token runs unoptimised code,
+/// its vector helpers not inlined, for the first thirty-odd tokens and then until the background compiler gets to
+/// it, which made a 64-token generation's early steps up to twice as slow as its late ones.
+/// </para>
 /// </summary>
 internal static unsafe class FusedDecodeStep
 {
@@ -46,6 +52,7 @@ internal static unsafe class FusedDecodeStep
     /// logits [rows, 1, vocab], or null — with the cache untouched — when a tensor is not in the layout the kernels
     /// read (another dtype, not contiguous), so the caller takes the tensor path.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Tensor? Run(JambaForCausalLM model, long[] tokens, HybridCache cache)
     {
         var config = model.Config;
@@ -123,6 +130,7 @@ internal static unsafe class FusedDecodeStep
         return logits;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Attention(LayerPlan p, JambaConfig config, Scratch s, int rows, bool bf16, int threads)
     {
         int hidden = config.HiddenSize, heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads, d = config.HeadDim;
@@ -166,6 +174,7 @@ internal static unsafe class FusedDecodeStep
         Linear(s.Attended, a.O, null, s.Mixed, rows, heads * d, hidden, bf16, threads);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Mamba(LayerPlan p, JambaConfig config, Scratch s, int rows, bool bf16, int threads)
     {
         int hidden = config.HiddenSize, channels = config.MambaDInner;
@@ -178,6 +187,7 @@ internal static unsafe class FusedDecodeStep
         Linear(s.Y, m.OutProj, m.OutProjBias, s.Mixed, rows, channels, hidden, bf16, threads);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Moe(LayerPlan p, Scratch s, int rows, int hidden, bool bf16, int threads)
     {
         var moe = p.Moe!;
@@ -220,6 +230,7 @@ internal static unsafe class FusedDecodeStep
             s.PreparedX, s.PreparedInter);
 
     /// <summary>y = x Wᵀ + b in float32 (a bfloat16 layer's outputs rounded to bfloat16, as its tensor is).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Linear(float* x, void* weight, void* bias, float* y, int rows, int inF, int outF, bool bf16, int threads)
     {
         if (bf16) DecodeLinearCpu.ForwardBF16(x, (ushort*)weight, (ushort*)bias, y, rows, inF, outF, threads);
@@ -227,6 +238,7 @@ internal static unsafe class FusedDecodeStep
     }
 
     /// <summary>RMSNorm of each row, as <see cref="RmsNorm"/>'s decode kernel computes it for the dtype.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Norm(float* x, void* weight, bool bf16, float* y, int rows, int size, float eps)
     {
         if (!bf16) { RmsNormCpu.ForwardF32(x, (float*)weight, y, rows, size, eps); return; }
@@ -234,6 +246,7 @@ internal static unsafe class FusedDecodeStep
     }
 
     /// <summary>h += x (rounded to bfloat16 for a bfloat16 model, as the tensor add stores it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AddInto(float* h, float* x, int n, bool bf16)
     {
         int i = 0, w = Vector<float>.Count;
@@ -245,6 +258,7 @@ internal static unsafe class FusedDecodeStep
         for (; i < n; i++) h[i] = bf16 ? BFloat16.ToSingle(BFloat16.FromSingle(h[i] + x[i])) : h[i] + x[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Round(float* x, int n)
     {
         int i = 0, w = Vector<float>.Count;
@@ -252,6 +266,7 @@ internal static unsafe class FusedDecodeStep
         for (; i < n; i++) x[i] = BFloat16.ToSingle(BFloat16.FromSingle(x[i]));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Widen(void* source, bool bf16, long offset, float* y, int n)
     {
         if (bf16) BFloat16.Widen((ushort*)source + offset, y, n);

@@ -40,6 +40,7 @@ internal static unsafe class DecodeAttentionCpu
     static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
 
     /// <summary>Runs the attention described by <paramref name="a"/> on <paramref name="threads"/> threads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(DecodeAttentionBuffers a, int threads)
     {
         int groups = a.Batch * a.KvHeads, rep = a.Heads / a.KvHeads, d = a.HeadDim;
@@ -162,6 +163,7 @@ internal static unsafe class DecodeAttentionCpu
     }
 
     /// <summary>x ← x · scale + bias (bias may be null) over n elements; returns the largest result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float ScaleAdd(float* x, float scale, float* bias, int n)
     {
         var sc = new Vector<float>(scale);
@@ -185,6 +187,7 @@ internal static unsafe class DecodeAttentionCpu
     }
 
     /// <summary>Combines a group's runs: each run's values rescaled by e^(its max − the overall max).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Merge(DecodeAttentionBuffers a, int group, int runs, float* part)
     {
         int rep = a.Heads / a.KvHeads, d = a.HeadDim, stride = d + 2;

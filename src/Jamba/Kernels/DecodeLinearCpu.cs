@@ -23,6 +23,7 @@ internal static unsafe class DecodeLinearCpu
     const long ParallelThreshold = 1 << 16;
 
     /// <summary>float32 weights: x [rows, inF], w [outF, inF], bias [outF] or null, y [rows, outF].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardF32(float* x, float* w, float* bias, float* y, int rows, int inF, int outF, int threads)
     {
         int blocks = BlockCount(inF, outF, threads);
@@ -52,6 +53,7 @@ internal static unsafe class DecodeLinearCpu
     public static void ForwardBF16(float* x32, ushort* w, ushort* bias, float* y32, int rows, int inF, int outF, int threads) =>
         ForwardBF16(x32, w, bias, null, y32, rows, inF, outF, threads);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ForwardBF16(float* x32, ushort* w, ushort* bias, ushort* y, float* y32, int rows, int inF, int outF, int threads)
     {
         // The inputs in the order the weights are widened in (see PrepareBF16); at most a few rows, so on the stack.
@@ -87,6 +89,7 @@ internal static unsafe class DecodeLinearCpu
     /// 128-bit lanes and yields elements 0–3, 8–11 and then 4–7, 12–15; x is put in that order once per call instead
     /// of the weights once per row. Elements past the last whole block, and everything elsewhere, keep their order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PrepareBF16(float* x, float* xp, int n)
     {
         int i = 0;

@@ -52,6 +52,7 @@ internal static unsafe class MambaStepCpu
     /// Runs the step for every row. One row (batch-1 decoding) splits its channels across the threads for the conv
     /// and the recurrence; several rows run in parallel, one thread each.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Step(MambaStepBuffers p, int threads)
     {
         int projected = p.DtRank + 2 * p.State;
@@ -74,6 +75,7 @@ internal static unsafe class MambaStepCpu
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Row(MambaStepBuffers p, int b, float* u, float* ssm, float* delta, int threads)
     {
         int d = p.Channels, r = p.DtRank, n = p.State;

@@ -15,6 +15,7 @@ internal static unsafe class SwiGluCpu
     /// row's result multiplied by scale[r] (null: 1). With bfloat16 weights, xp [rows, hidden] and hp [rows, inter]
     /// are scratch for the inputs in the order <see cref="DecodeLinearCpu.PrepareBF16"/> gives them (else unused).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(float* x32, void* gate, void* up, void* down, bool bf16, float* h32, float* y32, float* scale,
         bool accumulate, int rows, int hidden, int inter, int threads, float* xp, float* hp)
     {
@@ -58,6 +59,7 @@ internal static unsafe class SwiGluCpu
     /// with two fork–joins in all instead of two per expert. gate/up/down hold the experts' weight pointers; h32 and
     /// hp are scratch [k, inter]; xp [hidden] as in <see cref="Forward"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardExperts(float* x32, void** gate, void** up, void** down, float* scale, int k, bool bf16, float* h32, float* y32,
         int hidden, int inter, int threads, float* xp, float* hp)
     {
