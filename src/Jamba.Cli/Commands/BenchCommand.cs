@@ -85,9 +85,11 @@ public sealed class BenchCommand : ICommand
         GC.Collect();
         NativeHeap.Trim();
         long baseline = ProcessMemory.ResidentBytes;
-        using var model = args.Get("config") is string configPath
-            ? JambaModel.Create(JambaConfig.Load(configPath), options, args.Long("seed") ?? 0)
-            : JambaModel.Load(args.Required("model"), options);
+        // A checkpoint folder, or a config with random weights (the same weights for the same seed).
+        JambaModel Open(JambaModelOptions o) => args.Get("config") is string configPath
+            ? JambaModel.Create(JambaConfig.Load(configPath), o, args.Long("seed") ?? 0)
+            : JambaModel.Load(args.Required("model"), o);
+        using var model = Open(options);
         var r = ModelBenchmark.Run(model, bench, ceilings, baseline);
         Console.Write(Format(r));
         if (model.DType == torch.ScalarType.BFloat16 && bench.NewTokens > 1 && !args.Flag("no-compare"))
@@ -95,9 +97,7 @@ public sealed class BenchCommand : ICommand
             // The ratio to float32 is taken side by side: a float32 copy of the same weights, decoded in turn with this
             // model (after the figures above, so its memory is not in them).
             var f32Options = new JambaModelOptions { Device = options.Device, DType = "f32", Tokenizer = options.Tokenizer };
-            using var f32 = args.Get("config") is string path
-                ? JambaModel.Create(JambaConfig.Load(path), f32Options, args.Long("seed") ?? 0)
-                : JambaModel.Load(args.Required("model"), f32Options);
+            using var f32 = Open(f32Options);
             var lms = new[] { model.CausalLM!, f32.CausalLM! };
             int position = Math.Min(bench.PromptTokens, 2048), steps = Math.Max(bench.ProbeSteps, 64);
             var s = ModelBenchmark.CompareDecode(lms, position, steps, bench.Batch, bench.PrefillChunk, bench.Seed);

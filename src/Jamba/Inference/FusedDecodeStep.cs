@@ -194,30 +194,19 @@ internal static unsafe class FusedDecodeStep
         int experts = moe.Experts.Length;
         Linear(s.Normed, moe.Router, null, s.Router, rows, hidden, experts, bf16, threads);
         new Span<float>(s.Mixed, rows * hidden).Clear();
-        Span<bool> used = stackalloc bool[experts];
         int k = moe.TopK;
+        Span<int> chosen = stackalloc int[k];
         void** gate = stackalloc void*[k];
         void** up = stackalloc void*[k];
         void** down = stackalloc void*[k];
         float* weights = stackalloc float[k];
         for (int r = 0; r < rows; r++)
         {
-            // SparseMoeBlock.DecodeToken's routing: softmax over all experts in double, top-k by logit (equal logits
-            // in expert order, as topk returns them), the chosen probabilities as weights without renormalising.
-            float* logits = s.Router + (long)r * experts;
-            double max = double.MinValue, sum = 0;
-            for (int e = 0; e < experts; e++) max = Math.Max(max, logits[e]);
-            for (int e = 0; e < experts; e++) sum += Math.Exp(logits[e] - max);
-            used.Clear();
+            SparseMoeBlock.RouteToken(new ReadOnlySpan<float>(s.Router + (long)r * experts, experts), chosen, new Span<float>(weights, k));
             for (int j = 0; j < k; j++)
             {
-                int chosen = -1;
-                for (int e = 0; e < experts; e++)
-                    if (!used[e] && (chosen < 0 || logits[e] > logits[chosen])) chosen = e;
-                used[chosen] = true;
-                var expert = moe.Experts[chosen];
+                var expert = moe.Experts[chosen[j]];
                 gate[j] = expert.Gate; up[j] = expert.Up; down[j] = expert.Down;
-                weights[j] = (float)(Math.Exp(logits[chosen] - max) / sum);
             }
             // All k experts in one pass over their weights (the MLP's intermediate size is every expert's).
             SwiGluCpu.ForwardExperts(s.Normed + (long)r * hidden, gate, up, down, weights, k, bf16, s.Inter, s.Mixed + (long)r * hidden,

@@ -63,21 +63,40 @@ public sealed class SparseMoeBlock : nn.Module
     private Tensor DecodeToken(Tensor flat, Tensor routerLogits)
     {
         float[] logits = routerLogits.to_type(ScalarType.Float32).cpu().data<float>().ToArray();
-        double max = logits.Max(), sum = logits.Sum(l => Math.Exp(l - max));
-        // Highest probability first; equal ones in expert order, as topk returns them.
-        var chosen = Enumerable.Range(0, logits.Length).OrderByDescending(e => logits[e]).ThenBy(e => e).Take(topK).ToArray();
+        Span<int> chosen = stackalloc int[topK];
+        Span<float> weights = stackalloc float[topK];
+        RouteToken(logits, chosen, weights);
         var x32 = flat.to_type(ScalarType.Float32).contiguous();
         var y32 = zeros(CpuKernelSupport.Shape(flat), ScalarType.Float32, flat.device);
-        foreach (int e in chosen)
+        for (int j = 0; j < chosen.Length; j++)
         {
-            float weight = (float)(Math.Exp(logits[e] - max) / sum);
-            var expert = experts[e];
+            var expert = experts[chosen[j]];
             if (DecodeMlp.Applies(flat, expert.gate_proj.weight!, expert.up_proj.weight!, expert.down_proj.weight!))
-                DecodeMlp.MixInto(y32, x32, expert.gate_proj.weight!, expert.up_proj.weight!, expert.down_proj.weight!, weight, accumulate: true);
+                DecodeMlp.MixInto(y32, x32, expert.gate_proj.weight!, expert.up_proj.weight!, expert.down_proj.weight!, weights[j], accumulate: true);
             else
-                y32.add_(expert.forward(flat).to_type(ScalarType.Float32), weight);
+                y32.add_(expert.forward(flat).to_type(ScalarType.Float32), weights[j]);
         }
         return y32.to_type(flat.dtype);
+    }
+
+    /// <summary>
+    /// One token's routing on the host, shared by <see cref="DecodeToken"/> and the fused decode step: softmax over
+    /// all experts (in double), the <paramref name="chosen"/>.Length experts of highest logit (equal logits in expert
+    /// order, as topk returns them), and their probabilities as <paramref name="weights"/>, not renormalised.
+    /// </summary>
+    internal static void RouteToken(ReadOnlySpan<float> logits, Span<int> chosen, Span<float> weights)
+    {
+        double max = double.MinValue, sum = 0;
+        foreach (float l in logits) max = Math.Max(max, l);
+        foreach (float l in logits) sum += Math.Exp(l - max);
+        for (int j = 0; j < chosen.Length; j++)
+        {
+            int best = -1;
+            for (int e = 0; e < logits.Length; e++)
+                if (chosen[..j].IndexOf(e) < 0 && (best < 0 || logits[e] > logits[best])) best = e;
+            chosen[j] = best;
+            weights[j] = (float)(Math.Exp(logits[best] - max) / sum);
+        }
     }
 
     /// <summary>
