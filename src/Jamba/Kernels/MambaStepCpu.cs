@@ -132,9 +132,7 @@ internal static unsafe class MambaStepCpu
                 u[c] = acc + x[c] * At(p.ConvWeight, bf, w + k - 1);
             }
         }
-        int c2 = c0;
-        for (; c2 <= c1 - W; c2 += W) VectorMath.Silu(Vector.Load(u + c2)).Store(u + c2);
-        for (; c2 < c1; c2++) u[c2] /= 1f + MathF.Exp(-u[c2]);
+        VectorMath.Silu(u + c0, null, u + c0, c1 - c0);
     }
 
     /// <summary>
@@ -149,9 +147,7 @@ internal static unsafe class MambaStepCpu
         float* dt = ssm, B = ssm + r, C = ssm + r + n;
         float* gate = p.Gate + b * p.XStride, y = p.Y + (long)b * d;
         for (int c = c0; c < c1; c++) delta[c] = Dot(p.DtProj, bf, (long)c * r, dt, r) + At(p.DtBias, bf, c);
-        int c2 = c0;
-        for (; c2 <= c1 - W; c2 += W) VectorMath.Softplus(Vector.Load(delta + c2)).Store(delta + c2);
-        for (; c2 < c1; c2++) delta[c2] = delta[c2] > 20f ? delta[c2] : MathF.Max(delta[c2], 0f) + MathF.Log(1f + MathF.Exp(-MathF.Abs(delta[c2])));
+        VectorMath.Softplus(delta + c0, c1 - c0);
 
         int nv = n - n % W;
         float* state = p.SsmState + (long)b * d * n;
@@ -179,9 +175,7 @@ internal static unsafe class MambaStepCpu
             }
             y[c] = yc + At(p.D, bf, c) * uc;
         }
-        c2 = c0;
-        for (; c2 <= c1 - W; c2 += W) (Vector.Load(y + c2) * VectorMath.Silu(Vector.Load(gate + c2))).Store(y + c2);
-        for (; c2 < c1; c2++) y[c2] *= gate[c2] / (1f + MathF.Exp(-gate[c2]));
+        VectorMath.Silu(gate + c0, y + c0, y + c0, c1 - c0);
     }
 
     /// <summary>Element i of a float32 or bfloat16 parameter, as float32.</summary>

@@ -75,7 +75,48 @@ internal static class VectorMath
         return Vector.ConditionalSelect(Vector.GreaterThan(x, new Vector<float>(20f)), x, y);
     }
 
+    /// <summary>x[i] = softplus(x[i]) for n values, the tail through a zero-padded vector (see <see cref="Silu(float*, float*, float*, int)"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Softplus(float* x, int n)
+    {
+        int i = 0, w = Vector<float>.Count;
+        for (; i <= n - w; i += w) Softplus(Vector.Load(x + i)).Store(x + i);
+        int rest = n - i;
+        if (rest == 0) return;
+        float* a = stackalloc float[w];
+        for (int j = 0; j < w; j++) a[j] = j < rest ? x[i + j] : 0f;
+        var t = Softplus(Vector.Load(a));
+        for (int j = 0; j < rest; j++) x[i + j] = t[j];
+    }
+
     /// <summary>x · sigmoid(x) per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> Silu(Vector<float> x) => x / (Vector<float>.One + Exp(-x));
+
+    /// <summary>
+    /// y[i] = SiLU(x[i]) · times[i] (times null: 1) for n values; y may be x or times. The values past the last whole
+    /// vector go through a zero-padded vector rather than scalar code, so a value gets the same bits wherever a
+    /// block boundary puts it — a kernel that splits its work by thread count stays exact across thread counts.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Silu(float* x, float* times, float* y, int n)
+    {
+        int i = 0, w = Vector<float>.Count;
+        for (; i <= n - w; i += w)
+        {
+            var s = Silu(Vector.Load(x + i));
+            (times == null ? s : s * Vector.Load(times + i)).Store(y + i);
+        }
+        int rest = n - i;
+        if (rest == 0) return;
+        float* a = stackalloc float[w], b = stackalloc float[w];
+        for (int j = 0; j < w; j++)
+        {
+            a[j] = j < rest ? x[i + j] : 0f;
+            b[j] = j < rest && times != null ? times[i + j] : 0f;
+        }
+        var t = Silu(Vector.Load(a));
+        if (times != null) t *= Vector.Load(b);
+        for (int j = 0; j < rest; j++) y[i + j] = t[j];
+    }
 }

@@ -8,10 +8,12 @@ namespace Jamba.Tests.Kernels;
 [TestClass]
 public sealed class DecodeLinearTests
 {
-    // rows, in, out, bias: sizes off the vector width, one output, and a weight large enough to be split across threads.
+    // rows, in, out, bias: sizes off the vector width, one output, weights large enough to be split across threads,
+    // and one whose blocks' bfloat16 sums outgrow the kernel's stack scratch (4 rows × 7,500 outputs per block).
     static readonly (int rows, int inF, int outF, bool bias)[] Shapes =
     {
         (1, 1, 1, false), (1, 37, 5, true), (2, 64, 3, false), (3, 33, 17, true), (4, 512, 300, true), (1, 1024, 2048, false),
+        (4, 16, 20000, true),
     };
 
     [TestMethod]
@@ -50,6 +52,32 @@ public sealed class DecodeLinearTests
             Assert.IsTrue(RelErr(y, exact) <= 1.0 / 128, $"{s}: {RelErr(y, exact):E2}");
             Assert.IsTrue(RelErr(y, nn.functional.linear(x, w, b)) <= 1.0 / 64, $"{s}");
         }
+    }
+
+    /// <summary>The blocks a product is cut into cover its outputs exactly once, in order, for any block count.</summary>
+    [TestMethod]
+    public void BlocksPartitionTheOutputs()
+    {
+        foreach (long count in new long[] { 0, 1, 2, 3, 7, 8, 1000, 20001 })
+            foreach (int blocks in new[] { 1, 2, 3, 4, 6, 8, 16 })
+            {
+                long next = 0;
+                for (int b = 0; b < blocks; b++)
+                {
+                    var (start, end) = DecodeLinearCpu.Range(b, blocks, count);
+                    Assert.AreEqual(next, start, $"count {count}, block {b} of {blocks} starts where the last ended");
+                    Assert.IsTrue(end >= start, $"count {count}, block {b} of {blocks}: [{start}, {end})");
+                    next = end;
+                }
+                Assert.AreEqual(count, next, $"count {count}, {blocks} blocks end at the last output");
+            }
+        // Two threads: each starts a long block (three eighths), then two short ones (an eighth each).
+        Assert.AreEqual((0L, 3000L), DecodeLinearCpu.Range(0, 4, 8000));
+        Assert.AreEqual((3000L, 6000L), DecodeLinearCpu.Range(1, 4, 8000));
+        Assert.AreEqual((7000L, 8000L), DecodeLinearCpu.Range(3, 4, 8000));
+        Assert.AreEqual(1, DecodeLinearCpu.BlockCount(1 << 15, 100, 2), "too small to share");
+        Assert.AreEqual(4, DecodeLinearCpu.BlockCount(1 << 20, 2048, 2));
+        Assert.AreEqual(3, DecodeLinearCpu.BlockCount(1 << 20, 3, 2), "no more blocks than outputs");
     }
 
     [TestMethod]

@@ -4,7 +4,7 @@ using Jamba.Kernels;
 namespace Jamba.Tests.Kernels;
 
 [TestClass]
-public sealed class VectorMathTests
+public sealed unsafe class VectorMathTests
 {
     [TestMethod]
     public void RoundToBFloat16EqualsTheScalarConversionOnEveryKindOfValue()
@@ -97,5 +97,53 @@ public sealed class VectorMathTests
         var big = VectorMath.Exp(new Vector<float>(1000f));
         Assert.IsTrue(float.IsFinite(big[0]) && big[0] > 1e38f, $"exp(1000) = {big[0]}");
         Assert.AreEqual(1f, VectorMath.Exp(Vector<float>.Zero)[0]);
+    }
+
+    /// <summary>
+    /// The array forms of SiLU and softplus give a value the same bits wherever a split puts it — a whole vector or
+    /// the tail — so kernels that cut channels by thread count agree across thread counts; and they compute SiLU·m.
+    /// </summary>
+    [TestMethod]
+    public void ArrayFormsGiveTheSameBitsWhereverTheSplitFalls()
+    {
+        var rng = new Random(11);
+        const int n = 37;
+        var x = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 60 - 30)).ToArray();
+        var m = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var whole = new float[n];
+        var softWhole = (float[])x.Clone();
+        fixed (float* px = x, pm = m, pw = whole, ps = softWhole)
+        {
+            VectorMath.Silu(px, pm, pw, n);
+            VectorMath.Softplus(ps, n);
+        }
+        for (int i = 0; i < n; i++)
+        {
+            double silu = x[i] / (1 + Math.Exp(-x[i]));
+            Assert.AreEqual(silu * m[i], whole[i], 1e-5 * Math.Max(1, Math.Abs(silu)), $"SiLU({x[i]}) · {m[i]}");
+            double softplus = x[i] > 20 ? x[i] : Math.Log(1 + Math.Exp(x[i]));
+            Assert.AreEqual(softplus, softWhole[i], 1e-5 * Math.Max(1, softplus), $"softplus({x[i]})");
+        }
+        for (int split = 1; split < n; split++)
+        {
+            var parts = new float[n];
+            var softParts = (float[])x.Clone();
+            fixed (float* px = x, pm = m, pp = parts, ps = softParts)
+            {
+                VectorMath.Silu(px, pm, pp, split);
+                VectorMath.Silu(px + split, pm + split, pp + split, n - split);
+                VectorMath.Softplus(ps, split);
+                VectorMath.Softplus(ps + split, n - split);
+            }
+            for (int i = 0; i < n; i++)
+            {
+                Assert.AreEqual(BitConverter.SingleToInt32Bits(whole[i]), BitConverter.SingleToInt32Bits(parts[i]), $"SiLU of value {i}, split at {split}");
+                Assert.AreEqual(BitConverter.SingleToInt32Bits(softWhole[i]), BitConverter.SingleToInt32Bits(softParts[i]), $"softplus of value {i}, split at {split}");
+            }
+        }
+        // In place, and without a multiplier.
+        var inPlace = (float[])x.Clone();
+        fixed (float* p = inPlace) VectorMath.Silu(p, null, p, n);
+        for (int i = 0; i < n; i++) Assert.AreEqual(x[i] / (1 + Math.Exp(-x[i])), inPlace[i], 1e-5 * Math.Max(1, Math.Abs(inPlace[i])), $"SiLU({x[i]})");
     }
 }
