@@ -51,7 +51,7 @@ internal static unsafe class CausalConv1dCpu
     {
         int groups = CpuKernelSupport.GroupCount(batch, channels, threads, (long)length * k);
         int perGroup = (channels + groups - 1) / groups;
-        CpuKernelSupport.For(batch * groups, threads, item =>
+        CpuKernelSupport.For(batch * groups, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
         {
             int b = item / groups, g = item % groups, d1 = Math.Min(channels, (g + 1) * perGroup);
             for (int d = g * perGroup; d < d1; d++)
@@ -80,7 +80,7 @@ internal static unsafe class CausalConv1dCpu
     {
         int groups = CpuKernelSupport.GroupCount(batch, channels, threads, (long)length * k * 3);
         int perGroup = (channels + groups - 1) / groups;
-        CpuKernelSupport.For(batch * groups, threads, item =>
+        CpuKernelSupport.For(batch * groups, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
         {
             int b = item / groups, g = item % groups, d1 = Math.Min(channels, (g + 1) * perGroup);
             var scratch = new float[length];

@@ -57,7 +57,7 @@ internal static unsafe class MambaStepCpu
     {
         int projected = p.DtRank + 2 * p.State;
         int rowThreads = p.Batch == 1 ? threads : 1;
-        CpuKernelSupport.For(p.Batch, Math.Min(threads, p.Batch), b =>
+        CpuKernelSupport.For(p.Batch, Math.Min(threads, p.Batch), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (b) =>
         {
             // Per-row scratch: u (conv output), the x_proj output (Δ, B, C) and Δ; on the stack, so a decode step
             // allocates nothing here.
@@ -81,11 +81,11 @@ internal static unsafe class MambaStepCpu
         int d = p.Channels, r = p.DtRank, n = p.State;
         // Channel blocks for the two channel-parallel phases; x_proj between them needs every channel's u.
         int blocks = threads > 1 && d >= 256 ? threads : 1;
-        SpinPool.Shared.For(blocks, threads, block => Conv(p, b, u, d * block / blocks, d * (block + 1) / blocks));
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) => Conv(p, b, u, d * block / blocks, d * (block + 1) / blocks));
         bool bf = p.Bf16Params;
         // x_proj's rows split across the threads too: on one core its weight streams at half the machine's rate.
         int rows = r + 2 * n, rowBlocks = blocks > 1 ? Math.Min(blocks, rows) : 1;
-        SpinPool.Shared.For(rowBlocks, threads, block =>
+        SpinPool.Shared.For(rowBlocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
             for (int j = rows * block / rowBlocks; j < rows * (block + 1) / rowBlocks; j++) ssm[j] = Dot(p.XProj, bf, (long)j * d, u, d);
         });
@@ -95,7 +95,7 @@ internal static unsafe class MambaStepCpu
             RmsNorm(ssm + r, p.BNorm, bf, n, p.Eps);
             RmsNorm(ssm + r + n, p.CNorm, bf, n, p.Eps);
         }
-        SpinPool.Shared.For(blocks, threads, block => Scan(p, b, u, ssm, delta, d * block / blocks, d * (block + 1) / blocks));
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) => Scan(p, b, u, ssm, delta, d * block / blocks, d * (block + 1) / blocks));
     }
 
     /// <summary>Causal conv of channels [c0, c1): shift the window, append x, dot with the channel's kernel, SiLU.</summary>

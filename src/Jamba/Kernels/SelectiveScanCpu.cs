@@ -40,7 +40,7 @@ internal static unsafe class SelectiveScanCpu
     {
         int groups = CpuKernelSupport.GroupCount(p.Batch, p.Channels, threads, (long)p.Length * p.State);
         int perGroup = (p.Channels + groups - 1) / groups;
-        CpuKernelSupport.For(p.Batch * groups, threads, item =>
+        CpuKernelSupport.For(p.Batch * groups, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
         {
             int b = item / groups, g = item % groups;
             int d0 = g * perGroup, d1 = Math.Min(p.Channels, d0 + perGroup);
@@ -177,7 +177,7 @@ internal static unsafe class SelectiveScanCpu
         long bcSlice = (long)p.Length * n;
         new Span<float>(g.BPerGroup, checked((int)(groups * p.Batch * bcSlice))).Clear();
         new Span<float>(g.CPerGroup, checked((int)(groups * p.Batch * bcSlice))).Clear();
-        CpuKernelSupport.For(p.Batch * groups, threads, item =>
+        CpuKernelSupport.For(p.Batch * groups, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
         {
             int b = item / groups, grp = item % groups;
             int d0 = grp * perGroup, d1 = Math.Min(p.Channels, d0 + perGroup);
@@ -317,7 +317,7 @@ internal static unsafe class SelectiveScanCpu
         int groups = CpuKernelSupport.GroupCount(batch, channels, threads, n / 4 + 1);
         int perGroup = (channels + groups - 1) / groups;
         int nv = n - n % W;
-        CpuKernelSupport.For(batch * groups, threads, item =>
+        CpuKernelSupport.For(batch * groups, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
         {
             int b = item / groups, g = item % groups;
             int d1 = Math.Min(channels, (g + 1) * perGroup);
