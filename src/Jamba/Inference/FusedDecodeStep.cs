@@ -127,6 +127,9 @@ internal static unsafe class FusedDecodeStep
         foreach (var p in plans) p.Kv?.Commit(1);
         cache.KeyMask(null, 1, false);
         cache.Advance(1);
+        // The kernels read the parameters through raw pointers; the model (and so every parameter) must stay reachable
+        // until they are done, even if the caller held it only through this call.
+        GC.KeepAlive(model);
         return logits;
     }
 
