@@ -33,14 +33,16 @@ internal static unsafe class FusedDecodeStep
 {
     /// <summary>
     /// Whether a step of <paramref name="rows"/> tokens can run here: CPU, float32 or bfloat16, eval mode without
-    /// gradients, at most <see cref="DecodeLinear.MaxRows"/> rows, a cache of that batch with no padding whose
-    /// Mamba states have been written (a prefill ran).
+    /// gradients, at most <see cref="DecodeLinear.MaxRows"/> rows, a cache of that batch whose Mamba states have been
+    /// written (a prefill ran). Left-padded prompts are fine: attention then masks the padded positions, as the tensor
+    /// path's key-padding bias does (the new token is real in every row).
     /// </summary>
     public static bool Applies(JambaForCausalLM model, HybridCache cache, long rows)
     {
         var head = model.HeadWeight;
         if (head.device_type != DeviceType.CPU || head.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
-        if (model.training || is_grad_enabled() || rows < 1 || rows > DecodeLinear.MaxRows || cache.Batch != rows || cache.HasPadding) return false;
+        if (model.training || is_grad_enabled() || rows < 1 || rows > DecodeLinear.MaxRows || cache.Batch != rows) return false;
+        if (cache.HasPadding && (cache.MaskStorage.device_type != DeviceType.CPU || !cache.MaskStorage.is_contiguous())) return false;
         var config = model.Config;
         for (int l = 0; l < config.NumHiddenLayers; l++)
             if (config.LayerKindAt(l) == LayerKind.Mamba && !cache.Mamba(l).HasState) return false;
@@ -85,18 +87,27 @@ internal static unsafe class FusedDecodeStep
             if (!Walk(w)) return null;
             Recorded.AddOrUpdate(cache, w.Record(model));
         }
+        // The key bias is built over the cache's positions, which every attention layer must hold.
+        if (cache.HasPadding)
+            foreach (var p in plans)
+                if (p.Kv is not null && p.Kv.Length != cache.SeqLen) return null;
         // Every KV cache gets room for this step before any layer runs, so no buffer is replaced halfway through a step.
         foreach (var p in plans) p.Kv?.Reserve(1);
 
         var s = new Scratch(config, rows);
         var pool = ArrayPool<float>.Shared;
         var buffer = pool.Rent(s.Size);
+        // With padding in the cache, attention's additive key bias [rows, positions + 1]: the most negative finite value
+        // of the model's dtype at padded positions (what the tensor path's mask holds, widened to float32), 0 elsewhere.
+        float[]? keyBias = cache.HasPadding ? pool.Rent(rows * (int)(cache.SeqLen + 1)) : null;
         var logits = empty(new long[] { rows, 1, config.VocabSize }, ScalarType.Float32);
         try
         {
             fixed (float* b = buffer)
+            fixed (float* kb = keyBias)
             {
                 s.Bind(b);
+                s.KeyBias = kb == null ? null : KeyBias(cache, kb, rows, dtype);
                 for (int r = 0; r < rows; r++)
                     Widen(embed, bf16, tokens[r] * hidden, s.H + (long)r * hidden, hidden);
                 foreach (var p in plans)
@@ -123,6 +134,7 @@ internal static unsafe class FusedDecodeStep
         finally
         {
             pool.Return(buffer);
+            if (keyBias is not null) pool.Return(keyBias);
         }
         foreach (var p in plans) p.Kv?.Commit(1);
         cache.KeyMask(null, 1, false);
@@ -168,7 +180,7 @@ internal static unsafe class FusedDecodeStep
         var buffers = new DecodeAttentionBuffers
         {
             Batch = rows, Heads = heads, KvHeads = kvHeads, HeadDim = d, Capacity = (int)capacity, Length = (int)length + 1,
-            Scale = (float)(1.0 / Math.Sqrt(d)), Q = s.Q, O = s.Attended,
+            Scale = (float)(1.0 / Math.Sqrt(d)), Q = s.Q, O = s.Attended, Bias = s.KeyBias,
         };
         if (bf16) { buffers.K16 = (ushort*)keys; buffers.V16 = (ushort*)values; }
         else { buffers.K = (float*)keys; buffers.V = (float*)values; }
@@ -220,6 +232,25 @@ internal static unsafe class FusedDecodeStep
     static void Swiglu(MlpPlan mlp, Scratch s, float* x, float* y, int rows, int hidden, bool bf16, int threads, float* scale, bool accumulate) =>
         SwiGluCpu.Forward(x, mlp.Gate, mlp.Up, mlp.Down, bf16, s.Inter, y, scale, accumulate, rows, hidden, mlp.Intermediate, threads,
             s.PreparedX, s.PreparedInter);
+
+    /// <summary>
+    /// Fills <paramref name="bias"/> [rows, SeqLen + 1] from the cache's padding mask: 0 where a position is real, the
+    /// dtype's most negative finite value where it is padding; the new position (the last) is real.
+    /// </summary>
+    static float* KeyBias(HybridCache cache, float* bias, int rows, ScalarType dtype)
+    {
+        var mask = cache.MaskStorage;
+        float* m = CpuKernelSupport.Ptr(mask);
+        long capacity = mask.size(1), past = cache.SeqLen, length = past + 1;
+        float padded = (float)CausalMask.MinValue(dtype);
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = bias + r * length, real = m + r * capacity;
+            for (long j = 0; j < past; j++) row[j] = real[j] > 0.5f ? 0f : padded;
+            row[past] = 0f;
+        }
+        return bias;
+    }
 
     /// <summary>y = x Wᵀ + b in float32 (a bfloat16 layer's outputs rounded to bfloat16, as its tensor is).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -431,6 +462,8 @@ internal static unsafe class FusedDecodeStep
         public int Size => rows * (3 * hidden + 3 * channels + 2 * attn + 2 * kv + 2 * inter + experts + Math.Max(Math.Max(hidden, channels), inter));
 
         public float* H, Normed, Mixed, Projected, Y, Q, K, V, Attended, Inter, PreparedInter, PreparedX, Router;
+        /// <summary>Attention's key-padding bias [rows, positions], or null when the cache holds no padding.</summary>
+        public float* KeyBias;
 
         public void Bind(float* b)
         {

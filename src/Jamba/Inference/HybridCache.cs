@@ -66,6 +66,12 @@ public sealed class HybridCache : IDisposable
         return HasPadding ? mask.narrow(1, 0, SeqLen + incomingLength) : null;
     }
 
+    /// <summary>
+    /// The padding mask buffer (B, capacity), float32, 1 for real tokens and 0 for padding; its first <see cref="SeqLen"/>
+    /// columns are valid. <see cref="KeyMask"/> may replace it when it grows, so read it afresh each time.
+    /// </summary>
+    internal Tensor MaskStorage => mask;
+
     /// <summary>Marks <paramref name="length"/> more positions as processed; called once per forward after every layer ran.</summary>
     internal void Advance(long length) => SeqLen += length;
 

@@ -33,6 +33,35 @@ public sealed class FusedDecodeStepTests
         Compare(TestConfigs.Tiny(), ScalarType.BFloat16, batch: 4, steps: 6, tolerance: 3e-2, "batch 4 bf16");
     }
 
+    /// <summary>
+    /// Left-padded prompts: attention masks the padded positions with the same bias as the tensor path, so one padded
+    /// row still agrees to the bit, and ragged rows within the several-rows tolerance.
+    /// </summary>
+    [TestMethod]
+    public void LeftPaddedPromptsMatchTheTensorPath()
+    {
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+            Compare(TestConfigs.Tiny(), dtype, batch: 1, steps: 8, tolerance: 0, $"one padded row {dtype}", padding: new[] { 2 });
+        Compare(TestConfigs.Tiny(), ScalarType.Float32, batch: 3, steps: 8, tolerance: 1e-5, "ragged batch 3 f32", padding: new[] { 0, 3, 1 });
+        Compare(TestConfigs.Tiny(), ScalarType.BFloat16, batch: 2, steps: 6, tolerance: 3e-2, "ragged batch 2 bf16", padding: new[] { 4, 0 });
+    }
+
+    [TestMethod]
+    public void GreedyGenerationOfRaggedPromptsIsUnchanged()
+    {
+        using var scope = NewDisposeScope();
+        var config = TestConfigs.Tiny();
+        var model = Model(config, ScalarType.Float32, seed: 6);
+        var prompts = new[] { new[] { 5, 9, 11 }, new[] { 7, 8, 12, 13, 20, 21 } };
+        var (ids, mask) = TokenGenerator.LeftPad(prompts, config.PadTokenId ?? 0);
+        var options = new GenerationOptions { MaxNewTokens = 16, IgnoreStopTokens = true };
+        var fused = new TokenGenerator(model).Generate(ids, mask, options);
+        model.FusedDecodeStep = false;
+        var twin = new TokenGenerator(model).Generate(ids, mask, options);
+        model.FusedDecodeStep = true;
+        for (int r = 0; r < fused.Length; r++) CollectionAssert.AreEqual(twin[r], fused[r], $"row {r}");
+    }
+
     [TestMethod]
     public void GreedyGenerationIsUnchanged()
     {
@@ -96,7 +125,7 @@ public sealed class FusedDecodeStepTests
     }
 
     [TestMethod]
-    public void PaddingGradientsTrainingAndLargeBatchesTakeTheTensorPath()
+    public void GradientsTrainingAndLargeBatchesTakeTheTensorPath()
     {
         using var scope = NewDisposeScope();
         var config = TestConfigs.Tiny();
@@ -115,14 +144,15 @@ public sealed class FusedDecodeStepTests
         using (no_grad()) Assert.IsFalse(FusedDecodeStep.Applies(model, fresh, 1), "Mamba states never written");
         using var big = new HybridCache(config, 5, 8);
         using (no_grad()) Assert.IsFalse(FusedDecodeStep.Applies(model, big, 5), "more rows than the decode kernels take");
-        // A left-padded prompt marks the cache as padded: later steps need the key mask, which only the tensor path applies.
+        // A left-padded prompt marks the cache as padded; the step then masks the padded keys itself.
         using var padded = new HybridCache(config, 2, 16);
         using (no_grad())
         {
             var ids = randint(3, config.VocabSize, new long[] { 2, 4 });
             var mask = tensor(new long[] { 0, 1, 1, 1, 1, 1, 1, 1 }, new long[] { 2, 4 });
             model.Forward(ids, mask, padded, logitsToKeep: 1).Dispose();
-            Assert.IsFalse(FusedDecodeStep.Applies(model, padded, 2), "padded cache");
+            Assert.IsTrue(padded.HasPadding);
+            Assert.IsTrue(FusedDecodeStep.Applies(model, padded, 2), "padded cache");
         }
     }
 
@@ -167,22 +197,25 @@ public sealed class FusedDecodeStepTests
         ("multi-head, dense", c => { c.NumKeyValueHeads = c.NumAttentionHeads; c.NumExperts = 1; c.NumExpertsPerTok = 1; }),
     };
 
-    static void Compare(JambaConfig config, ScalarType dtype, int batch, int steps, double tolerance, string what)
+    /// <param name="padding">Per row, how many of the prompt's first positions are padding (null: none).</param>
+    static void Compare(JambaConfig config, ScalarType dtype, int batch, int steps, double tolerance, string what, int[]? padding = null)
     {
         using var scope = NewDisposeScope();
         var model = Model(config, dtype, seed: 3);
-        using var fusedCache = Prefilled(model, config, batch, out var prompt);
+        using var fusedCache = Prefilled(model, config, batch, out var prompt, padding, out var mask);
         using var twinCache = new HybridCache(config, batch, 4, dtype: dtype);
         using var _ = no_grad();
-        model.Forward(prompt, null, twinCache, logitsToKeep: 1).Dispose();
+        model.Forward(prompt, mask, twinCache, logitsToKeep: 1).Dispose();
+        Assert.AreEqual(padding?.Any(p => p > 0) ?? false, fusedCache.HasPadding, what);
         var g = new Generator(11);
         for (int step = 0; step < steps; step++)
         {
             using var stepScope = NewDisposeScope();
             var next = randint(3, config.VocabSize, new long[] { batch, 1 }, generator: g);
-            model.FusedDecodeStep = true;
             Assert.IsTrue(FusedDecodeStep.Applies(model, fusedCache, batch), what);
-            var fused = model.Forward(next, null, fusedCache, logitsToKeep: 1).Logits;
+            // Called directly, so a step that declined (returned null) cannot pass for one that ran.
+            var fused = FusedDecodeStep.Run(model, next.data<long>().ToArray(), fusedCache);
+            Assert.IsNotNull(fused, $"{what}: the fused step ran at step {step}");
             model.FusedDecodeStep = false;
             var twin = model.Forward(next, null, twinCache, logitsToKeep: 1).Logits;
             Close(fused, twin, tolerance, $"{what}: logits at step {step}");
@@ -215,13 +248,25 @@ public sealed class FusedDecodeStepTests
         return model;
     }
 
-    static HybridCache Prefilled(JambaForCausalLM model, JambaConfig config, int batch, out Tensor prompt)
+    static HybridCache Prefilled(JambaForCausalLM model, JambaConfig config, int batch, out Tensor prompt) =>
+        Prefilled(model, config, batch, out prompt, null, out _);
+
+    static HybridCache Prefilled(JambaForCausalLM model, JambaConfig config, int batch, out Tensor prompt, int[]? padding, out Tensor? mask)
     {
         // A small capacity, so the KV buffers grow (by doubling) during the steps.
         var cache = new HybridCache(config, batch, 4, dtype: model.HeadWeight.dtype);
         prompt = randint(3, config.VocabSize, new long[] { batch, 5 }, generator: new Generator(7));
+        mask = null;
+        if (padding is not null)
+        {
+            var m = new long[batch * 5];
+            for (int r = 0; r < batch; r++)
+                for (int t = 0; t < 5; t++) m[r * 5 + t] = t < padding[r] ? 0 : 1;
+            mask = tensor(m, new long[] { batch, 5 });
+            prompt = prompt.masked_fill(mask.eq(0), config.PadTokenId ?? 0);
+        }
         using var _ = no_grad();
-        model.Forward(prompt, null, cache, logitsToKeep: 1).Dispose();
+        model.Forward(prompt, mask, cache, logitsToKeep: 1).Dispose();
         return cache;
     }
 }
