@@ -32,8 +32,15 @@ namespace Jamba.Inference;
 internal static unsafe class FusedDecodeStep
 {
     /// <summary>
+    /// Most rows a step takes. Every product reads each weight row once and dots it with all rows while it is in L1,
+    /// so a batch costs little more weight traffic than one row; batched generation's default of 8 rows had taken the
+    /// tensor path at several times the cost per token.
+    /// </summary>
+    public const int MaxRows = 16;
+
+    /// <summary>
     /// Whether a step of <paramref name="rows"/> tokens can run here: CPU, float32 or bfloat16, eval mode without
-    /// gradients, at most <see cref="DecodeLinear.MaxRows"/> rows, a cache of that batch whose Mamba states have been
+    /// gradients, at most <see cref="MaxRows"/> rows, a cache of that batch whose Mamba states have been
     /// written (a prefill ran). Left-padded prompts are fine: attention then masks the padded positions, as the tensor
     /// path's key-padding bias does (the new token is real in every row).
     /// </summary>
@@ -41,7 +48,7 @@ internal static unsafe class FusedDecodeStep
     {
         var head = model.HeadWeight;
         if (head.device_type != DeviceType.CPU || head.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
-        if (model.training || is_grad_enabled() || rows < 1 || rows > DecodeLinear.MaxRows || cache.Batch != rows) return false;
+        if (model.training || is_grad_enabled() || rows < 1 || rows > MaxRows || cache.Batch != rows) return false;
         if (cache.HasPadding && (cache.MaskStorage.device_type != DeviceType.CPU || !cache.MaskStorage.is_contiguous())) return false;
         var config = model.Config;
         for (int l = 0; l < config.NumHiddenLayers; l++)

@@ -31,6 +31,9 @@ public sealed class FusedDecodeStepTests
     {
         Compare(TestConfigs.Tiny(), ScalarType.Float32, batch: 3, steps: 8, tolerance: 1e-5, "batch 3 f32");
         Compare(TestConfigs.Tiny(), ScalarType.BFloat16, batch: 4, steps: 6, tolerance: 3e-2, "batch 4 bf16");
+        // Batched generation's default batch (8), ragged, and the most rows a step takes.
+        Compare(TestConfigs.Tiny(), ScalarType.Float32, batch: 8, steps: 4, tolerance: 1e-5, "ragged batch 8 f32", padding: new[] { 0, 1, 2, 3, 4, 0, 2, 1 });
+        Compare(TestConfigs.Tiny(), ScalarType.BFloat16, batch: FusedDecodeStep.MaxRows, steps: 3, tolerance: 3e-2, $"batch {FusedDecodeStep.MaxRows} bf16");
     }
 
     /// <summary>
@@ -142,8 +145,8 @@ public sealed class FusedDecodeStepTests
         Assert.IsFalse(FusedDecodeStep.Applies(model, cache, 2), "gradients enabled");
         using var fresh = new HybridCache(config, 1, 8);
         using (no_grad()) Assert.IsFalse(FusedDecodeStep.Applies(model, fresh, 1), "Mamba states never written");
-        using var big = new HybridCache(config, 5, 8);
-        using (no_grad()) Assert.IsFalse(FusedDecodeStep.Applies(model, big, 5), "more rows than the decode kernels take");
+        using var big = new HybridCache(config, FusedDecodeStep.MaxRows + 1, 8);
+        using (no_grad()) Assert.IsFalse(FusedDecodeStep.Applies(model, big, FusedDecodeStep.MaxRows + 1), "more rows than a step takes");
         // A left-padded prompt marks the cache as padded; the step then masks the padded keys itself.
         using var padded = new HybridCache(config, 2, 16);
         using (no_grad())
