@@ -28,7 +28,14 @@ internal static unsafe class DecodeLinearCpu
             {
                 float* row = w + o * inF;
                 float b = bias == null ? 0f : bias[o];
-                for (int r = 0; r < rows; r++) y[(long)r * outF + o] = DotF32(row, x + (long)r * inF, inF) + b;
+                int r = 0;
+                // Four rows at a time share each load of the weight row (the loads, not the FMAs, bound a batch).
+                for (; r + 4 <= rows; r += 4)
+                {
+                    var d = DotF32x4(row, x + (long)r * inF, inF, inF);
+                    for (int q = 0; q < 4; q++) y[(long)(r + q) * outF + o] = d[q] + b;
+                }
+                for (; r < rows; r++) y[(long)r * outF + o] = DotF32(row, x + (long)r * inF, inF) + b;
             }
         });
     }
@@ -77,7 +84,13 @@ internal static unsafe class DecodeLinearCpu
                     for (long o = o0; o < o1; o++)
                     {
                         ushort* row = w + o * inF;
-                        for (int r = 0; r < rows; r++) first[r * stride + o - o0] = DotBF16Prepared(row, xp + (long)r * inF, inF);
+                        int r = 0;
+                        for (; r + 4 <= rows; r += 4)
+                        {
+                            var d = DotBF16Preparedx4(row, xp + (long)r * inF, inF, inF);
+                            for (int q = 0; q < 4; q++) first[(r + q) * stride + o - o0] = d[q];
+                        }
+                        for (; r < rows; r++) first[r * stride + o - o0] = DotBF16Prepared(row, xp + (long)r * inF, inF);
                     }
                     for (int r = 0; r < rows; r++)
                     {
@@ -179,6 +192,90 @@ internal static unsafe class DecodeLinearCpu
         return block < threads
             ? (head * block / threads, head * (block + 1) / threads)
             : (head + (count - head) * (block - threads) / threads, head + (count - head) * (block - threads + 1) / threads);
+    }
+
+    /// <summary>
+    /// <see cref="DotF32"/> of one weight row with four inputs (b, b + stride, …), each summed in exactly
+    /// <see cref="DotF32"/>'s order, so a row's result has the same bits whether or not it shares the pass.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> DotF32x4(float* a, float* b, long stride, int n)
+    {
+        if (n < 32) return Vector128.Create(DotF32(a, b, n), DotF32(a, b + stride, n), DotF32(a, b + 2 * stride, n), DotF32(a, b + 3 * stride, n));
+        float* b1 = b + stride, b2 = b + 2 * stride, b3 = b + 3 * stride;
+        var z = Vector256<float>.Zero;
+        Vector256<float> p0 = z, p1 = z, p2 = z, p3 = z, q0 = z, q1 = z, q2 = z, q3 = z, r0 = z, r1 = z, r2 = z, r3 = z, t0 = z, t1 = z, t2 = z, t3 = z;
+        int i = 0;
+        for (; i <= n - 32; i += 32)
+        {
+            var w0 = Vector256.Load(a + i); var w1 = Vector256.Load(a + i + 8); var w2 = Vector256.Load(a + i + 16); var w3 = Vector256.Load(a + i + 24);
+            p0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(b + i), p0); p1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(b + i + 8), p1);
+            p2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(b + i + 16), p2); p3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(b + i + 24), p3);
+            q0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(b1 + i), q0); q1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(b1 + i + 8), q1);
+            q2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(b1 + i + 16), q2); q3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(b1 + i + 24), q3);
+            r0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(b2 + i), r0); r1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(b2 + i + 8), r1);
+            r2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(b2 + i + 16), r2); r3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(b2 + i + 24), r3);
+            t0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(b3 + i), t0); t1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(b3 + i + 8), t1);
+            t2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(b3 + i + 16), t2); t3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(b3 + i + 24), t3);
+        }
+        for (; i <= n - 8; i += 8)
+        {
+            var w0 = Vector256.Load(a + i);
+            p0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(b + i), p0); q0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(b1 + i), q0);
+            r0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(b2 + i), r0); t0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(b3 + i), t0);
+        }
+        float s0 = Vector256.Sum((p0 + p1) + (p2 + p3)), s1 = Vector256.Sum((q0 + q1) + (q2 + q3));
+        float s2 = Vector256.Sum((r0 + r1) + (r2 + r3)), s3 = Vector256.Sum((t0 + t1) + (t2 + t3));
+        for (; i < n; i++) { s0 += a[i] * b[i]; s1 += a[i] * b1[i]; s2 += a[i] * b2[i]; s3 += a[i] * b3[i]; }
+        return Vector128.Create(s0, s1, s2, s3);
+    }
+
+    /// <summary>
+    /// <see cref="DotBF16Prepared"/> of one weight row with four prepared inputs (xp, xp + stride, …), each summed in
+    /// exactly its order: the weights are widened once for the four.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> DotBF16Preparedx4(ushort* a, float* xp, long stride, int n)
+    {
+        if (!Avx2.IsSupported || n < 32)
+            return Vector128.Create(DotBF16Prepared(a, xp, n), DotBF16Prepared(a, xp + stride, n), DotBF16Prepared(a, xp + 2 * stride, n), DotBF16Prepared(a, xp + 3 * stride, n));
+        float* x1 = xp + stride, x2 = xp + 2 * stride, x3 = xp + 3 * stride;
+        var zero = Vector256<ushort>.Zero;
+        var z = Vector256<float>.Zero;
+        Vector256<float> p0 = z, p1 = z, p2 = z, p3 = z, q0 = z, q1 = z, q2 = z, q3 = z, r0 = z, r1 = z, r2 = z, r3 = z, t0 = z, t1 = z, t2 = z, t3 = z;
+        int i = 0;
+        for (; i <= n - 32; i += 32)
+        {
+            var v0 = Vector256.Load(a + i);
+            var v1 = Vector256.Load(a + i + 16);
+            var w0 = Avx2.UnpackLow(zero, v0).AsSingle(); var w1 = Avx2.UnpackHigh(zero, v0).AsSingle();
+            var w2 = Avx2.UnpackLow(zero, v1).AsSingle(); var w3 = Avx2.UnpackHigh(zero, v1).AsSingle();
+            p0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(xp + i), p0); p1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(xp + i + 8), p1);
+            p2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(xp + i + 16), p2); p3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(xp + i + 24), p3);
+            q0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(x1 + i), q0); q1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(x1 + i + 8), q1);
+            q2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(x1 + i + 16), q2); q3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(x1 + i + 24), q3);
+            r0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(x2 + i), r0); r1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(x2 + i + 8), r1);
+            r2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(x2 + i + 16), r2); r3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(x2 + i + 24), r3);
+            t0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(x3 + i), t0); t1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(x3 + i + 8), t1);
+            t2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(x3 + i + 16), t2); t3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(x3 + i + 24), t3);
+        }
+        for (; i <= n - 16; i += 16)
+        {
+            var v0 = Vector256.Load(a + i);
+            var w0 = Avx2.UnpackLow(zero, v0).AsSingle(); var w1 = Avx2.UnpackHigh(zero, v0).AsSingle();
+            p0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(xp + i), p0); p1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(xp + i + 8), p1);
+            q0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(x1 + i), q0); q1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(x1 + i + 8), q1);
+            r0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(x2 + i), r0); r1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(x2 + i + 8), r1);
+            t0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(x3 + i), t0); t1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(x3 + i + 8), t1);
+        }
+        float s0 = Vector256.Sum((p0 + p1) + (p2 + p3)), s1 = Vector256.Sum((q0 + q1) + (q2 + q3));
+        float s2 = Vector256.Sum((r0 + r1) + (r2 + r3)), s3 = Vector256.Sum((t0 + t1) + (t2 + t3));
+        for (; i < n; i++)
+        {
+            float w = BFloat16.ToSingle(a[i]);
+            s0 += w * xp[i]; s1 += w * x1[i]; s2 += w * x2[i]; s3 += w * x3[i];
+        }
+        return Vector128.Create(s0, s1, s2, s3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

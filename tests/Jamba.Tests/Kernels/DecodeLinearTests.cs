@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Jamba.Tests.Kernels;
 
 [TestClass]
-public sealed class DecodeLinearTests
+public sealed unsafe class DecodeLinearTests
 {
     // rows, in, out, bias: sizes off the vector width, one output, weights large enough to be split across threads,
     // and one whose blocks' bfloat16 sums outgrow the kernel's stack scratch (4 rows × 7,500 outputs per block).
@@ -51,6 +51,34 @@ public sealed class DecodeLinearTests
             var exact = nn.functional.linear(x.to_type(ScalarType.Float64), w.to_type(ScalarType.Float64), b?.to_type(ScalarType.Float64));
             Assert.IsTrue(RelErr(y, exact) <= 1.0 / 128, $"{s}: {RelErr(y, exact):E2}");
             Assert.IsTrue(RelErr(y, nn.functional.linear(x, w, b)) <= 1.0 / 64, $"{s}");
+        }
+    }
+
+    /// <summary>
+    /// Four inputs sharing one pass over a weight row get the bits each gets alone, in float32 and bfloat16, for lengths
+    /// on and off every loop's step: a row's result must not depend on how many rows a batch has.
+    /// </summary>
+    [TestMethod]
+    public void FourRowsInOnePassEqualEachRowAlone()
+    {
+        var rng = new Random(5);
+        foreach (int n in new[] { 1, 7, 8, 15, 16, 31, 32, 33, 40, 48, 63, 64, 100, 512, 1027 })
+        {
+            var w = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var w16 = w.Select(Jamba.Kernels.BFloat16.FromSingle).ToArray();
+            long stride = n + 3;
+            var x = Enumerable.Range(0, (int)(4 * stride)).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            fixed (float* pw = w, px = x)
+            fixed (ushort* pw16 = w16)
+            {
+                var f32 = DecodeLinearCpu.DotF32x4(pw, px, stride, n);
+                var b16 = DecodeLinearCpu.DotBF16Preparedx4(pw16, px, stride, n);
+                for (int q = 0; q < 4; q++)
+                {
+                    Assert.AreEqual(BitConverter.SingleToInt32Bits(DecodeLinearCpu.DotF32(pw, px + q * stride, n)), BitConverter.SingleToInt32Bits(f32[q]), $"f32, n {n}, row {q}");
+                    Assert.AreEqual(BitConverter.SingleToInt32Bits(DecodeLinearCpu.DotBF16Prepared(pw16, px + q * stride, n)), BitConverter.SingleToInt32Bits(b16[q]), $"bf16, n {n}, row {q}");
+                }
+            }
         }
     }
 
