@@ -26,16 +26,9 @@ internal static unsafe class DecodeLinearCpu
             var (o0, o1) = Range(block, blocks, outF);
             for (long o = o0; o < o1; o++)
             {
-                float* row = w + o * inF;
                 float b = bias == null ? 0f : bias[o];
-                int r = 0;
-                // Four rows at a time share each load of the weight row (the loads, not the FMAs, bound a batch).
-                for (; r + 4 <= rows; r += 4)
-                {
-                    var d = DotF32x4(row, x + (long)r * inF, inF, inF);
-                    for (int q = 0; q < 4; q++) y[(long)(r + q) * outF + o] = d[q] + b;
-                }
-                for (; r < rows; r++) y[(long)r * outF + o] = DotF32(row, x + (long)r * inF, inF) + b;
+                DotRowsF32(w + o * inF, x, inF, rows, y + o, outF);
+                for (int r = 0; r < rows; r++) y[(long)r * outF + o] += b;
             }
         });
     }
@@ -81,17 +74,7 @@ internal static unsafe class DecodeLinearCpu
                     // Row r's sums: [r, n] in the scratch, or straight into y32.
                     long stride = y != null ? n : outF;
                     float* first = y != null ? sums : y32 + o0;
-                    for (long o = o0; o < o1; o++)
-                    {
-                        ushort* row = w + o * inF;
-                        int r = 0;
-                        for (; r + 4 <= rows; r += 4)
-                        {
-                            var d = DotBF16Preparedx4(row, xp + (long)r * inF, inF, inF);
-                            for (int q = 0; q < 4; q++) first[(r + q) * stride + o - o0] = d[q];
-                        }
-                        for (; r < rows; r++) first[r * stride + o - o0] = DotBF16Prepared(row, xp + (long)r * inF, inF);
-                    }
+                    for (long o = o0; o < o1; o++) DotRowsBF16Prepared(w + o * inF, xp, inF, rows, first + o - o0, stride);
                     for (int r = 0; r < rows; r++)
                     {
                         RoundSums(first + r * stride, bias == null ? null : bias + o0, n);
@@ -192,6 +175,37 @@ internal static unsafe class DecodeLinearCpu
         return block < threads
             ? (head * block / threads, head * (block + 1) / threads)
             : (head + (count - head) * (block - threads) / threads, head + (count - head) * (block - threads + 1) / threads);
+    }
+
+    /// <summary>
+    /// One weight row dotted with each of <paramref name="rows"/> inputs x [rows, n], sum r stored at
+    /// y[r · <paramref name="yStride"/>]. Four inputs at a time share each load of the weight row (at several rows the
+    /// loads, not the FMAs, bound a product), and every sum is <see cref="DotF32"/>'s: a row's bits do not depend on
+    /// the batch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void DotRowsF32(float* w, float* x, int n, int rows, float* y, long yStride)
+    {
+        int r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            var d = DotF32x4(w, x + (long)r * n, n, n);
+            for (int q = 0; q < 4; q++) y[(r + q) * yStride] = d[q];
+        }
+        for (; r < rows; r++) y[r * yStride] = DotF32(w, x + (long)r * n, n);
+    }
+
+    /// <summary><see cref="DotRowsF32"/> for bfloat16 weights and inputs prepared by <see cref="PrepareBF16"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void DotRowsBF16Prepared(ushort* w, float* xp, int n, int rows, float* y, long yStride)
+    {
+        int r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            var d = DotBF16Preparedx4(w, xp + (long)r * n, n, n);
+            for (int q = 0; q < 4; q++) y[(r + q) * yStride] = d[q];
+        }
+        for (; r < rows; r++) y[r * yStride] = DotBF16Prepared(w, xp + (long)r * n, n);
     }
 
     /// <summary>

@@ -31,27 +31,23 @@ internal static unsafe class SwiGluCpu
         SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
             var (i0, i1) = DecodeLinearCpu.Range(block, blocks, inter);
-            int r = 0;
-            for (; r + 4 <= rows; r += 4)
-                GateUp4(gate, up, bf16, xin + (long)r * hidden, hidden, h32 + (long)r * inter, inter, (int)i0, (int)i1);
-            for (; r < rows; r++)
-                GateUp(gate, up, bf16, xin + (long)r * hidden, hidden, h32 + (long)r * inter, (int)i0, (int)i1);
+            GateUp(gate, up, bf16, xin, rows, hidden, h32, inter, (int)i0, (int)i1);
         });
         if (bf16)
             for (int r = 0; r < rows; r++) DecodeLinearCpu.PrepareBF16(h32 + (long)r * inter, hp + (long)r * inter, inter);
         SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
             var (o0, o1) = DecodeLinearCpu.Range(block, blocks, hidden);
+            float* sums = stackalloc float[rows];
             for (long o = o0; o < o1; o++)
             {
-                int r = 0;
-                for (; r + 4 <= rows; r += 4)
+                DotRows(down, bf16, o * inter, hin, inter, rows, sums, 1);
+                for (int r = 0; r < rows; r++)
                 {
-                    var d = Dot4(down, bf16, o * inter, hin + (long)r * inter, inter, inter);
-                    for (int q = 0; q < 4; q++) Store(y32 + (long)(r + q) * hidden + o, d[q] * (scale == null ? 1f : scale[r + q]), accumulate);
+                    float v = sums[r] * (scale == null ? 1f : scale[r]);
+                    float* yo = y32 + (long)r * hidden + o;
+                    *yo = accumulate ? *yo + v : v;
                 }
-                for (; r < rows; r++)
-                    Store(y32 + (long)r * hidden + o, Dot(down, bf16, o * inter, hin + (long)r * inter, inter) * (scale == null ? 1f : scale[r]), accumulate);
             }
         });
     }
@@ -83,7 +79,7 @@ internal static unsafe class SwiGluCpu
             {
                 int e = (int)(j / inter);
                 long end = Math.Min(j1, (long)(e + 1) * inter);
-                GateUp(gate[e], up[e], bf16, xin, hidden, h32 + (long)e * inter, (int)(j - (long)e * inter), (int)(end - (long)e * inter));
+                GateUp(gate[e], up[e], bf16, xin, 1, hidden, h32 + (long)e * inter, inter, (int)(j - (long)e * inter), (int)(end - (long)e * inter));
                 j = end;
             }
         });
@@ -99,58 +95,38 @@ internal static unsafe class SwiGluCpu
     }
 
     /// <summary>
-    /// h[i] = SiLU(x · gate_i) · (x · up_i) for units [i0, i1): the dots first, then SiLU a vector at a time (a scalar
-    /// exp per unit cost about as much as reading its two weight rows from cache).
+    /// h[r, i] = SiLU(x_r · gate_i) · (x_r · up_i) for <paramref name="rows"/> rows x [rows, hidden] and units [i0, i1),
+    /// h's rows <paramref name="hStride"/> apart: the dots first (each unit's two weight rows read once for every row,
+    /// see <see cref="DecodeLinearCpu.DotRowsF32"/>), then SiLU a vector at a time (a scalar exp per unit cost about as
+    /// much as reading its two weight rows from cache).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void GateUp(void* gate, void* up, bool bf16, float* x, int hidden, float* h, int i0, int i1)
+    static void GateUp(void* gate, void* up, bool bf16, float* x, int rows, int hidden, float* h, long hStride, int i0, int i1)
     {
-        int n = i1 - i0;
-        float* u = stackalloc float[Math.Min(n, Chunk)];
-        for (int c0 = i0; c0 < i1; c0 += Chunk)
-        {
-            int c1 = Math.Min(i1, c0 + Chunk);
-            for (int i = c0; i < c1; i++)
-            {
-                h[i] = Dot(gate, bf16, (long)i * hidden, x, hidden);
-                u[i - c0] = Dot(up, bf16, (long)i * hidden, x, hidden);
-            }
-            VectorMath.Silu(h + c0, u, h + c0, c1 - c0);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="GateUp"/> for four rows (x and h [4, …] with strides hidden and <paramref name="hStride"/>) in one
-    /// pass over the units' weight rows: each row's sums are <see cref="DecodeLinearCpu.DotF32x4"/>'s, the bits it would
-    /// get alone.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void GateUp4(void* gate, void* up, bool bf16, float* x, int hidden, float* h, int hStride, int i0, int i1)
-    {
-        const int chunk = Chunk / 4;
-        float* u = stackalloc float[4 * chunk];
+        // The up sums of a chunk of units for every row stay on the stack until SiLU combines them with the gate sums.
+        int chunk = Math.Max(Vector<float>.Count, Chunk / rows);
+        float* u = stackalloc float[rows * chunk];
         for (int c0 = i0; c0 < i1; c0 += chunk)
         {
             int c1 = Math.Min(i1, c0 + chunk);
             for (int i = c0; i < c1; i++)
             {
-                var g = Dot4(gate, bf16, (long)i * hidden, x, hidden, hidden);
-                var v = Dot4(up, bf16, (long)i * hidden, x, hidden, hidden);
-                for (int q = 0; q < 4; q++) { h[q * (long)hStride + i] = g[q]; u[q * chunk + i - c0] = v[q]; }
+                DotRows(gate, bf16, (long)i * hidden, x, hidden, rows, h + i, hStride);
+                DotRows(up, bf16, (long)i * hidden, x, hidden, rows, u + i - c0, chunk);
             }
-            for (int q = 0; q < 4; q++) VectorMath.Silu(h + q * (long)hStride + c0, u + q * chunk, h + q * (long)hStride + c0, c1 - c0);
+            for (int r = 0; r < rows; r++) VectorMath.Silu(h + r * hStride + c0, u + r * chunk, h + r * hStride + c0, c1 - c0);
         }
     }
 
-    /// <summary>Units per pass of <see cref="GateUp"/>: its up-projection sums stay on the stack.</summary>
+    /// <summary>Units per pass of <see cref="GateUp"/>, all rows together: their up-projection sums stay on the stack.</summary>
     const int Chunk = 1024;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(float* y, float v, bool accumulate) => *y = accumulate ? *y + v : v;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static System.Runtime.Intrinsics.Vector128<float> Dot4(void* w, bool bf16, long offset, float* x, long stride, int n) =>
-        bf16 ? DecodeLinearCpu.DotBF16Preparedx4((ushort*)w + offset, x, stride, n) : DecodeLinearCpu.DotF32x4((float*)w + offset, x, stride, n);
+    static void DotRows(void* w, bool bf16, long offset, float* x, int n, int rows, float* y, long yStride)
+    {
+        if (bf16) DecodeLinearCpu.DotRowsBF16Prepared((ushort*)w + offset, x, n, rows, y, yStride);
+        else DecodeLinearCpu.DotRowsF32((float*)w + offset, x, n, rows, y, yStride);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Dot(void* w, bool bf16, long offset, float* x, int n) =>
