@@ -34,7 +34,11 @@ public static class DecodeAttention
     }
 
     /// <summary>The kernel's result, or null when it does not apply to these inputs (see the class remarks).</summary>
-    public static unsafe Tensor? TryForward(Tensor q, Tensor keys, Tensor values, long length, Tensor? bias)
+    public static Tensor? TryForward(Tensor q, Tensor keys, Tensor values, long length, Tensor? bias) =>
+        TryForward(q, keys, values, length, bias, CpuKernelSupport.Threads);
+
+    /// <summary><see cref="TryForward(Tensor, Tensor, Tensor, long, Tensor?)"/> on <paramref name="threads"/> threads.</summary>
+    internal static unsafe Tensor? TryForward(Tensor q, Tensor keys, Tensor values, long length, Tensor? bias, int threads)
     {
         if (!Applies(q, keys, values, length, bias)) return null;
         using var scope = NewDisposeScope();
@@ -56,7 +60,7 @@ public static class DecodeAttention
         {
             a.K = CpuKernelSupport.Ptr(keys); a.V = CpuKernelSupport.Ptr(values); a.O = CpuKernelSupport.Ptr(output);
         }
-        DecodeAttentionCpu.Forward(a, CpuKernelSupport.Threads);
+        DecodeAttentionCpu.Forward(a, threads);
         return output.MoveToOuterDisposeScope();
     }
 

@@ -39,14 +39,23 @@ internal static unsafe class DecodeAttentionCpu
 
     static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
 
+    /// <summary>Runs a group's positions are cut into when the cache is long enough (see <see cref="RunLength"/>).</summary>
+    const int RunsPerGroup = 4;
+
+    /// <summary>
+    /// Positions per run for a cache of <paramref name="length"/>: a quarter of it, none shorter than MinRun or longer
+    /// than MaxRun. It depends on the length alone, never on the thread count: the runs are merged in a fixed order,
+    /// so a result has the same bits on any number of threads (as the products', MLPs' and Mamba step's do).
+    /// </summary>
+    internal static int RunLength(int length) =>
+        Math.Clamp((length + RunsPerGroup - 1) / RunsPerGroup, Math.Min(length, MinRun), MaxRun);
+
     /// <summary>Runs the attention described by <paramref name="a"/> on <paramref name="threads"/> threads.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(DecodeAttentionBuffers a, int threads)
     {
         int groups = a.Batch * a.KvHeads, rep = a.Heads / a.KvHeads, d = a.HeadDim;
-        // Enough runs to keep every thread busy, none shorter than MinRun or longer than MaxRun.
-        int wanted = Math.Max(1, (2 * threads + groups - 1) / groups);
-        int run = Math.Clamp((a.Length + wanted - 1) / wanted, Math.Min(a.Length, MinRun), MaxRun);
+        int run = RunLength(a.Length);
         int runs = (a.Length + run - 1) / run;
         // Per (group, run, query head): max, sum, then head_dim weighted values.
         int stride = d + 2;

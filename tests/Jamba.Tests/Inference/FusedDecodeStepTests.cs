@@ -192,6 +192,41 @@ public sealed class FusedDecodeStepTests
 
     // Configurations the step must handle: the test default (GQA, MoE on odd layers, inner norms, conv bias), no inner
     // norms with in/out projection biases, no conv bias with tied embeddings, plain multi-head attention, one expert.
+    [TestMethod]
+    public void StepsGiveTheSameBitsOnOneThreadAndOnSeveral()
+    {
+        // Large enough that every product, MLP and the Mamba step split their work across threads, with a cache long
+        // enough for attention to be cut into several runs: the logits and states must not depend on the thread count.
+        var config = TestConfigs.Tiny(c => { c.HiddenSize = 256; c.IntermediateSize = 512; c.MambaDState = 16; c.VocabSize = 300; });
+        int all = torch.get_num_threads();
+        if (Math.Min(all, Environment.ProcessorCount) < 2) Assert.Inconclusive("needs at least two threads");
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var model = Model(config, dtype, seed: 5);
+            var prompt = randint(3, config.VocabSize, new long[] { 1, 150 }, generator: new Generator(8));
+            using var one = new HybridCache(config, 1, 160, dtype: dtype);
+            using var several = new HybridCache(config, 1, 160, dtype: dtype);
+            model.Forward(prompt, null, one, logitsToKeep: 1).Dispose();
+            model.Forward(prompt, null, several, logitsToKeep: 1).Dispose();
+            for (int step = 0; step < 4; step++)
+            {
+                var token = new long[] { 3 + 37 * step };
+                Tensor? single;
+                torch.set_num_threads(1);
+                try { single = FusedDecodeStep.Run(model, token, one); }
+                finally { torch.set_num_threads(all); }
+                var parallel = FusedDecodeStep.Run(model, token, several);
+                Assert.IsNotNull(single, $"{dtype}: the fused step ran");
+                Close(parallel!, single, 0, $"{dtype}: logits at step {step}, {all} threads against 1");
+                for (int l = 0; l < config.NumHiddenLayers; l++)
+                    if (config.LayerKindAt(l) == LayerKind.Mamba)
+                        Close(several.Mamba(l).Ssm, one.Mamba(l).Ssm, 0, $"{dtype}: SSM state of layer {l} at step {step}");
+            }
+        }
+    }
+
     static readonly (string name, Action<JambaConfig>? change)[] Variants =
     {
         ("default", null),

@@ -53,6 +53,24 @@ public sealed class DecodeAttentionTests
     }
 
     [TestMethod]
+    public void ResultsDoNotDependOnTheThreadCount()
+    {
+        // The runs a cache is cut into, and so the order partial results are merged in, depend on its length only.
+        int seed = 200;
+        foreach (var s in Shapes)
+            foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+            {
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                var (q, k, v, bias) = Inputs(s, true, seed++, dtype);
+                var one = DecodeAttention.TryForward(q, k, v, s.len, bias, 1)!;
+                foreach (int threads in new[] { 2, 3, 8 })
+                    Close(DecodeAttention.TryForward(q, k, v, s.len, bias, threads)!, one, 0, $"{s} {dtype}, {threads} threads against 1");
+            }
+        Assert.IsTrue(DecodeAttentionCpu.RunLength(2000) < 2000, "a long cache is cut into several runs, so the merge order is exercised");
+    }
+
+    [TestMethod]
     public void PositionsPastTheLengthAreNeverRead()
     {
         using var scope = NewDisposeScope();
