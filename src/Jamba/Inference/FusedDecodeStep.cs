@@ -92,8 +92,11 @@ internal static unsafe class FusedDecodeStep
         {
             var w = new Weights(dtype);
             if (!Walk(w)) return null;
-            Recorded.AddOrUpdate(cache, w.Record(model));
+            last = w.Record(model, NegExpA(plans, config, bf16));
+            Recorded.AddOrUpdate(cache, last);
         }
+        for (int l = 0; l < plans.Length; l++)
+            if (plans[l].Mamba is { } mamba) mamba.Step.A = (float*)Unsafe.AsPointer(ref last!.A[l]![0]);
         // The key bias is built over the cache's positions, which every attention layer must hold.
         if (cache.HasPadding)
             foreach (var p in plans)
@@ -146,9 +149,10 @@ internal static unsafe class FusedDecodeStep
         foreach (var p in plans) p.Kv?.Commit(1);
         cache.KeyMask(null, 1, false);
         cache.Advance(1);
-        // The kernels read the parameters through raw pointers; the model (and so every parameter) must stay reachable
-        // until they are done, even if the caller held it only through this call.
+        // The kernels read the parameters through raw pointers; the model (and so every parameter) and the record
+        // (and so A) must stay reachable until they are done, even if the caller held the model only through this call.
         GC.KeepAlive(model);
+        GC.KeepAlive(last);
         return logits;
     }
 
@@ -306,8 +310,30 @@ internal static unsafe class FusedDecodeStep
     /// <summary>Per cache, the pointers of the last step that used it (see <see cref="Weights"/>).</summary>
     static readonly ConditionalWeakTable<HybridCache, WeightRecord> Recorded = new();
 
-    /// <summary>The tensors a step read (parameters, then Mamba states), in the order it asked for them, and their pointers.</summary>
-    sealed record WeightRecord(JambaForCausalLM Model, ScalarType DType, Tensor?[] Tensors, nint[] Pointers);
+    /// <summary>
+    /// The tensors a step read (parameters, then Mamba states), in the order it asked for them, and their pointers;
+    /// and per layer the Mamba layers' A = −exp(A_log) (null elsewhere), on the pinned heap so its address holds.
+    /// </summary>
+    sealed record WeightRecord(JambaForCausalLM Model, ScalarType DType, Tensor?[] Tensors, nint[] Pointers, float[]?[] A);
+
+    /// <summary>
+    /// Each Mamba layer's A = −exp(A_log), computed once per record rather than in every step, where its exponentials
+    /// were half the recurrence's arithmetic (the same bits: <see cref="MambaStepCpu.NegExp"/> either way). Like the
+    /// pointers it belongs to the cache's record: a new cache computes it afresh, and a parameter changed in place
+    /// between two steps of one cache would not be seen — nothing in this library changes a model mid-generation.
+    /// </summary>
+    static float[]?[] NegExpA(LayerPlan[] plans, JambaConfig config, bool bf16)
+    {
+        var a = new float[]?[plans.Length];
+        for (int l = 0; l < plans.Length; l++)
+        {
+            if (plans[l].Mamba is not { } mamba) continue;
+            int channels = config.MambaDInner, n = config.MambaDState;
+            a[l] = GC.AllocateUninitializedArray<float>(channels * n, pinned: true);
+            fixed (float* p = a[l]) MambaStepCpu.NegExpAll(mamba.Step.ALog, bf16, channels, n, p);
+        }
+        return a;
+    }
 
     /// <summary>
     /// Raw pointers of the parameters and the Mamba states, checked for the dtype and layout the kernels read.
@@ -341,7 +367,7 @@ internal static unsafe class FusedDecodeStep
         /// <summary>Every tensor was the expected one (or checked), and a reuse walk met as many as were recorded.</summary>
         public bool Complete => Ok && (expected is null || index == expected.Tensors.Length);
 
-        public WeightRecord Record(JambaForCausalLM model) => new(model, dtype, tensors.ToArray(), pointers.ToArray());
+        public WeightRecord Record(JambaForCausalLM model, float[]?[] a) => new(model, dtype, tensors.ToArray(), pointers.ToArray(), a);
 
         /// <summary>A parameter recognised by where its data lies rather than by its wrapper object.</summary>
         public void* GetByData(Tensor t)

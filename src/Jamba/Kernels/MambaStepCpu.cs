@@ -33,6 +33,11 @@ internal unsafe struct MambaStepBuffers
     public void* DtProj, DtBias;
     /// <summary>A_log [channels, N] and the skip D [channels].</summary>
     public void* ALog, D;
+    /// <summary>
+    /// A = −exp(A_log) [channels, N] as <see cref="MambaStepCpu.NegExp"/> computes it, or null to compute it from
+    /// <see cref="ALog"/> in the step: the same bits either way.
+    /// </summary>
+    public float* A;
     /// <summary>Output y [batch, channels], gated, ready for out_proj.</summary>
     public float* Y;
 }
@@ -151,31 +156,51 @@ internal static unsafe class MambaStepCpu
 
         int nv = n - n % W;
         float* state = p.SsmState + (long)b * d * n;
-        // A_log's row, widened when it is bfloat16; a float32 row is read in place.
-        float* widened = stackalloc float[bf ? n : 0];
+        // A per channel: precomputed, or from A_log's row (widened when it is bfloat16) by NegExp's arithmetic.
+        float* rowA = stackalloc float[p.A == null ? n : 0];
         for (int c = c0; c < c1; c++)
         {
             float* h = state + (long)c * n;
-            float* aLog = bf ? BFloat16.Widen((ushort*)p.ALog + (long)c * n, widened, n) : (float*)p.ALog + (long)c * n;
+            float* a = p.A != null ? p.A + (long)c * n : NegExp(p.ALog, bf, c, n, rowA);
             float dtc = delta[c], uc = u[c], dtu = dtc * uc;
             var acc = Vector<float>.Zero;
             int i = 0;
             for (; i < nv; i += W)
             {
-                var a = -VectorMath.Exp(Vector.Load(aLog + i));
-                var hv = VectorMath.Exp(a * dtc) * Vector.Load(h + i) + Vector.Load(B + i) * dtu;
+                var hv = VectorMath.Exp(Vector.Load(a + i) * dtc) * Vector.Load(h + i) + Vector.Load(B + i) * dtu;
                 hv.Store(h + i);
                 acc += Vector.Load(C + i) * hv;
             }
             float yc = Vector.Sum(acc);
             for (; i < n; i++)
             {
-                h[i] = MathF.Exp(-MathF.Exp(aLog[i]) * dtc) * h[i] + B[i] * dtu;
+                h[i] = MathF.Exp(a[i] * dtc) * h[i] + B[i] * dtu;
                 yc += C[i] * h[i];
             }
             y[c] = yc + At(p.D, bf, c) * uc;
         }
         VectorMath.Silu(gate + c0, y + c0, y + c0, c1 - c0);
+    }
+
+    /// <summary>
+    /// Row <paramref name="c"/> of A = −exp(A_log) into <paramref name="a"/> [n]; returns <paramref name="a"/>. A
+    /// depends on the parameters alone, and its exponentials were half the recurrence's arithmetic, so a decode loop
+    /// computes it once (see <see cref="MambaStepBuffers.A"/>); this is the one definition both forms use.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float* NegExp(void* aLog, bool bf16, long c, int n, float* a)
+    {
+        float* row = bf16 ? BFloat16.Widen((ushort*)aLog + c * n, a, n) : (float*)aLog + c * n;
+        int i = 0;
+        for (; i <= n - W; i += W) (-VectorMath.Exp(Vector.Load(row + i))).Store(a + i);
+        for (; i < n; i++) a[i] = -MathF.Exp(row[i]);
+        return a;
+    }
+
+    /// <summary>All of A = −exp(A_log) [channels, n] into <paramref name="a"/>, row by row as <see cref="NegExp"/>.</summary>
+    internal static void NegExpAll(void* aLog, bool bf16, int channels, int n, float* a)
+    {
+        for (int c = 0; c < channels; c++) NegExp(aLog, bf16, c, n, a + (long)c * n);
     }
 
     /// <summary>Element i of a float32 or bfloat16 parameter, as float32.</summary>

@@ -193,6 +193,28 @@ public sealed class FusedDecodeStepTests
     // Configurations the step must handle: the test default (GQA, MoE on odd layers, inner norms, conv bias), no inner
     // norms with in/out projection biases, no conv bias with tied embeddings, plain multi-head attention, one expert.
     [TestMethod]
+    public void ANewCacheSeesParametersChangedInPlace()
+    {
+        // A = −exp(A_log) is computed once per cache: a generation started after A_log changed in place must use the
+        // new values, exactly as the tensor path does.
+        var config = TestConfigs.Tiny();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var model = Model(config, ScalarType.Float32, seed: 4);
+        var next = new long[] { 7 };
+        using (var before = Prefilled(model, config, 1, out var _0)) Assert.IsNotNull(FusedDecodeStep.Run(model, next, before));
+        foreach (var layer in model.model.layers)
+            layer.mamba?.A_log.add_(0.25);
+        using var fusedCache = Prefilled(model, config, 1, out var prompt);
+        using var twinCache = new HybridCache(config, 1, 4);
+        model.Forward(prompt, null, twinCache, logitsToKeep: 1).Dispose();
+        var fused = FusedDecodeStep.Run(model, next, fusedCache)!;
+        model.FusedDecodeStep = false;
+        try { Close(fused, model.Forward(tensor(next, new long[] { 1, 1 }), null, twinCache, logitsToKeep: 1).Logits, 0, "logits after A_log changed"); }
+        finally { model.FusedDecodeStep = true; }
+    }
+
+    [TestMethod]
     public void StepsGiveTheSameBitsOnOneThreadAndOnSeveral()
     {
         // Large enough that every product, MLP and the Mamba step split their work across threads, with a cache long
