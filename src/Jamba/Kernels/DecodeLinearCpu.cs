@@ -24,13 +24,39 @@ internal static unsafe class DecodeLinearCpu
         SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
             var (o0, o1) = Range(block, blocks, outF);
-            for (long o = o0; o < o1; o++)
-            {
-                float b = bias == null ? 0f : bias[o];
-                DotRowsF32(w + o * inF, x, inF, rows, y + o, outF);
-                for (int r = 0; r < rows; r++) y[(long)r * outF + o] += b;
-            }
+            var rowsOf = new LinearF32 { X = x, W = w, Bias = bias, Y = y, InF = inF, OutF = outF, Rows = rows };
+            ForHalves(o0, o1, ref rowsOf);
         });
+    }
+
+    /// <summary>Output o of a float32 product for every input row, with its bias.</summary>
+    struct LinearF32 : IRowKernel
+    {
+        public float* X, W, Bias, Y;
+        public int InF, OutF, Rows;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void One(long o)
+        {
+            DotRowsF32(W + o * InF, X, InF, Rows, Y + o, OutF);
+            AddBias(o);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Pair(long a, long b)
+        {
+            if (Rows != 1) { One(a); One(b); return; }
+            (Y[a], Y[b]) = DotF32Pair(W + a * InF, X, W + b * InF, X, InF);
+            AddBias(a);
+            AddBias(b);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        void AddBias(long o)
+        {
+            float b = Bias == null ? 0f : Bias[o];
+            for (int r = 0; r < Rows; r++) Y[(long)r * OutF + o] += b;
+        }
     }
 
     /// <summary>
@@ -74,7 +100,8 @@ internal static unsafe class DecodeLinearCpu
                     // Row r's sums: [r, n] in the scratch, or straight into y32.
                     long stride = y != null ? n : outF;
                     float* first = y != null ? sums : y32 + o0;
-                    for (long o = o0; o < o1; o++) DotRowsBF16Prepared(w + o * inF, xp, inF, rows, first + o - o0, stride);
+                    var rowsOf = new LinearBF16 { X = xp, W = w, Sums = first - o0, Stride = stride, InF = inF, Rows = rows };
+                    ForHalves(o0, o1, ref rowsOf);
                     for (int r = 0; r < rows; r++)
                     {
                         RoundSums(first + r * stride, bias == null ? null : bias + o0, n);
@@ -83,6 +110,50 @@ internal static unsafe class DecodeLinearCpu
                 }
             });
         }
+    }
+
+    /// <summary>Output o's float32 sums of a bfloat16 product for every input row (Sums[o], row r Stride further on).</summary>
+    struct LinearBF16 : IRowKernel
+    {
+        public float* X, Sums;
+        public ushort* W;
+        public long Stride;
+        public int InF, Rows;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void One(long o) => DotRowsBF16Prepared(W + o * InF, X, InF, Rows, Sums + o, Stride);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Pair(long a, long b)
+        {
+            if (Rows != 1) { One(a); One(b); return; }
+            (Sums[a], Sums[b]) = DotBF16PreparedPair(W + a * InF, X, W + b * InF, X, InF);
+        }
+    }
+
+    /// <summary>The rows (outputs) of a block, one at a time or two at once; see <see cref="ForHalves"/>.</summary>
+    internal interface IRowKernel
+    {
+        /// <summary>Computes output <paramref name="o"/>.</summary>
+        void One(long o);
+        /// <summary>Computes outputs <paramref name="a"/> and <paramref name="b"/>, in one pass where it can.</summary>
+        void Pair(long a, long b);
+    }
+
+    /// <summary>
+    /// Walks the outputs [start, end) of a block as pairs from its two halves — (start, start + half), (start + 1,
+    /// start + half + 1), … — and the odd one left over. A thread then reads two weight streams at once: one stream
+    /// alone does not keep enough reads in flight to reach the memory's rate, and two rows dotted in one pass
+    /// (<see cref="DotF32Pair"/>, <see cref="DotBF16PreparedPair"/>) keep eight independent FMA chains where one row
+    /// keeps four, which at batch 1 had bound the bfloat16 kernel: its four chains covered only 64 bytes of weights per
+    /// FMA latency. Scratch runs of 1–8 MB products: bf16 13–19% faster, f32 1–7%. Every output is still summed alone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ForHalves<T>(long start, long end, ref T kernel) where T : struct, IRowKernel
+    {
+        long n = end - start, half = (n + 1) / 2;
+        for (long k = 0; k < n / 2; k++) kernel.Pair(start + k, start + half + k);
+        if (n % 2 == 1) kernel.One(start + half - 1);
     }
 
     /// <summary>s[i] = bf16(s[i] + bias[i]) kept in float32: the sum plus the bias in float32, rounded once (libtorch's order).</summary>
@@ -150,6 +221,48 @@ internal static unsafe class DecodeLinearCpu
         float sum = Vector256.Sum((s0 + s1) + (s2 + s3));
         for (; i < n; i++) sum += BFloat16.ToSingle(a[i]) * xp[i];
         return sum;
+    }
+
+    /// <summary>
+    /// <see cref="DotBF16Prepared"/> of row a with xa and of row b with xb in one pass (eight FMA chains instead of
+    /// four), each summed in exactly its order: the same bits as two single calls.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (float, float) DotBF16PreparedPair(ushort* a, float* xa, ushort* b, float* xb, int n)
+    {
+        if (!Avx2.IsSupported) return (DotBF16Prepared(a, xa, n), DotBF16Prepared(b, xb, n));
+        var zero = Vector256<ushort>.Zero;
+        var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
+        var t0 = s0; var t1 = s0; var t2 = s0; var t3 = s0;
+        int i = 0;
+        for (; i <= n - 32; i += 32)
+        {
+            var v0 = Vector256.Load(a + i); var v1 = Vector256.Load(a + i + 16);
+            var u0 = Vector256.Load(b + i); var u1 = Vector256.Load(b + i + 16);
+            s0 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, v0).AsSingle(), Vector256.Load(xa + i), s0);
+            t0 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, u0).AsSingle(), Vector256.Load(xb + i), t0);
+            s1 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, v0).AsSingle(), Vector256.Load(xa + i + 8), s1);
+            t1 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, u0).AsSingle(), Vector256.Load(xb + i + 8), t1);
+            s2 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, v1).AsSingle(), Vector256.Load(xa + i + 16), s2);
+            t2 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, u1).AsSingle(), Vector256.Load(xb + i + 16), t2);
+            s3 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, v1).AsSingle(), Vector256.Load(xa + i + 24), s3);
+            t3 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, u1).AsSingle(), Vector256.Load(xb + i + 24), t3);
+        }
+        for (; i <= n - 16; i += 16)
+        {
+            var v0 = Vector256.Load(a + i); var u0 = Vector256.Load(b + i);
+            s0 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, v0).AsSingle(), Vector256.Load(xa + i), s0);
+            t0 = Vector256.FusedMultiplyAdd(Avx2.UnpackLow(zero, u0).AsSingle(), Vector256.Load(xb + i), t0);
+            s1 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, v0).AsSingle(), Vector256.Load(xa + i + 8), s1);
+            t1 = Vector256.FusedMultiplyAdd(Avx2.UnpackHigh(zero, u0).AsSingle(), Vector256.Load(xb + i + 8), t1);
+        }
+        float sa = Vector256.Sum((s0 + s1) + (s2 + s3)), sb = Vector256.Sum((t0 + t1) + (t2 + t3));
+        for (; i < n; i++)
+        {
+            sa += BFloat16.ToSingle(a[i]) * xa[i];
+            sb += BFloat16.ToSingle(b[i]) * xb[i];
+        }
+        return (sa, sb);
     }
 
     /// <summary>
@@ -309,6 +422,38 @@ internal static unsafe class DecodeLinearCpu
         float sum = Vector256.Sum((s0 + s1) + (s2 + s3));
         for (; i < n; i++) sum += a[i] * b[i];
         return sum;
+    }
+
+    /// <summary><see cref="DotF32"/> of row a with xa and of row b with xb in one pass, each in exactly its order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (float, float) DotF32Pair(float* a, float* xa, float* b, float* xb, int n)
+    {
+        var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
+        var t0 = s0; var t1 = s0; var t2 = s0; var t3 = s0;
+        int i = 0;
+        for (; i <= n - 32; i += 32)
+        {
+            s0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(xa + i), s0);
+            t0 = Vector256.FusedMultiplyAdd(Vector256.Load(b + i), Vector256.Load(xb + i), t0);
+            s1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(xa + i + 8), s1);
+            t1 = Vector256.FusedMultiplyAdd(Vector256.Load(b + i + 8), Vector256.Load(xb + i + 8), t1);
+            s2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 16), Vector256.Load(xa + i + 16), s2);
+            t2 = Vector256.FusedMultiplyAdd(Vector256.Load(b + i + 16), Vector256.Load(xb + i + 16), t2);
+            s3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 24), Vector256.Load(xa + i + 24), s3);
+            t3 = Vector256.FusedMultiplyAdd(Vector256.Load(b + i + 24), Vector256.Load(xb + i + 24), t3);
+        }
+        for (; i <= n - 8; i += 8)
+        {
+            s0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(xa + i), s0);
+            t0 = Vector256.FusedMultiplyAdd(Vector256.Load(b + i), Vector256.Load(xb + i), t0);
+        }
+        float sa = Vector256.Sum((s0 + s1) + (s2 + s3)), sb = Vector256.Sum((t0 + t1) + (t2 + t3));
+        for (; i < n; i++)
+        {
+            sa += a[i] * xa[i];
+            sb += b[i] * xb[i];
+        }
+        return (sa, sb);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -39,17 +39,45 @@ internal static unsafe class SwiGluCpu
         {
             var (o0, o1) = DecodeLinearCpu.Range(block, blocks, hidden);
             float* sums = stackalloc float[rows];
-            for (long o = o0; o < o1; o++)
+            var rowsOf = new Down
             {
-                DotRows(down, bf16, o * inter, hin, inter, rows, sums, 1);
-                for (int r = 0; r < rows; r++)
-                {
-                    float v = sums[r] * (scale == null ? 1f : scale[r]);
-                    float* yo = y32 + (long)r * hidden + o;
-                    *yo = accumulate ? *yo + v : v;
-                }
-            }
+                W = down, Bf16 = bf16, H = hin, Inter = inter, Rows = rows, Sums = sums, Y = y32, Hidden = hidden, Scale = scale, Accumulate = accumulate,
+            };
+            DecodeLinearCpu.ForHalves(o0, o1, ref rowsOf);
         });
+    }
+
+    /// <summary>The down projection's output o for every row, scaled and stored or added (see <see cref="Forward"/>).</summary>
+    struct Down : DecodeLinearCpu.IRowKernel
+    {
+        public void* W;
+        public bool Bf16, Accumulate;
+        public float* H, Sums, Y, Scale;
+        public int Inter, Rows, Hidden;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void One(long o)
+        {
+            DotRows(W, Bf16, o * Inter, H, Inter, Rows, Sums, 1);
+            for (int r = 0; r < Rows; r++) Store(r, o, Sums[r]);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Pair(long a, long b)
+        {
+            if (Rows != 1) { One(a); One(b); return; }
+            var (sa, sb) = DotPair(W, Bf16, a * Inter, H, W, b * Inter, H, Inter);
+            Store(0, a, sa);
+            Store(0, b, sb);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        void Store(int r, long o, float sum)
+        {
+            float v = sum * (Scale == null ? 1f : Scale[r]);
+            float* yo = Y + (long)r * Hidden + o;
+            *yo = Accumulate ? *yo + v : v;
+        }
     }
 
     /// <summary>
@@ -89,8 +117,17 @@ internal static unsafe class SwiGluCpu
         {
             var (o0, o1) = DecodeLinearCpu.Range(block, blocks, hidden);
             for (long o = o0; o < o1; o++)
-                for (int e = 0; e < k; e++)
-                    y32[o] += Dot(down[e], bf16, o * inter, hin + (long)e * inter, inter) * scale[e];
+            {
+                // Two experts' rows in one pass where there are two; each term is still added in the experts' order.
+                int e = 0;
+                for (; e + 2 <= k; e += 2)
+                {
+                    var (s0, s1) = DotPair(down[e], bf16, o * inter, hin + (long)e * inter, down[e + 1], o * inter, hin + (long)(e + 1) * inter, inter);
+                    y32[o] += s0 * scale[e];
+                    y32[o] += s1 * scale[e + 1];
+                }
+                for (; e < k; e++) y32[o] += Dot(down[e], bf16, o * inter, hin + (long)e * inter, inter) * scale[e];
+            }
         });
     }
 
@@ -111,6 +148,12 @@ internal static unsafe class SwiGluCpu
             int c1 = Math.Min(i1, c0 + chunk);
             for (int i = c0; i < c1; i++)
             {
+                if (rows == 1)
+                {
+                    // A unit's gate and up rows in one pass: eight FMA chains instead of four (see DecodeLinearCpu.ForHalves).
+                    (h[i], u[i - c0]) = DotPair(gate, bf16, (long)i * hidden, x, up, (long)i * hidden, x, hidden);
+                    continue;
+                }
                 DotRows(gate, bf16, (long)i * hidden, x, hidden, rows, h + i, hStride);
                 DotRows(up, bf16, (long)i * hidden, x, hidden, rows, u + i - c0, chunk);
             }
@@ -127,6 +170,12 @@ internal static unsafe class SwiGluCpu
         if (bf16) DecodeLinearCpu.DotRowsBF16Prepared((ushort*)w + offset, x, n, rows, y, yStride);
         else DecodeLinearCpu.DotRowsF32((float*)w + offset, x, n, rows, y, yStride);
     }
+
+    /// <summary>Row a of wa with xa and row b of wb with xb in one pass, each summed as <see cref="Dot"/> sums it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (float, float) DotPair(void* wa, bool bf16, long a, float* xa, void* wb, long b, float* xb, int n) =>
+        bf16 ? DecodeLinearCpu.DotBF16PreparedPair((ushort*)wa + a, xa, (ushort*)wb + b, xb, n)
+             : DecodeLinearCpu.DotF32Pair((float*)wa + a, xa, (float*)wb + b, xb, n);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Dot(void* w, bool bf16, long offset, float* x, int n) =>

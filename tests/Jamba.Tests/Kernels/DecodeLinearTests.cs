@@ -82,6 +82,53 @@ public sealed unsafe class DecodeLinearTests
         }
     }
 
+    /// <summary>Two rows dotted in one pass give each row's single-pass bits, whatever the length's tails.</summary>
+    [TestMethod]
+    public unsafe void TwoRowsInOnePassEqualEachRowAlone()
+    {
+        var rng = new Random(6);
+        float[] Random(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        foreach (int n in new[] { 1, 7, 8, 15, 16, 17, 31, 32, 33, 40, 48, 63, 64, 100, 512, 1027 })
+        {
+            float[] a = Random(n), b = Random(n), xa = Random(n), xb = Random(n);
+            ushort[] a16 = a.Select(Jamba.Kernels.BFloat16.FromSingle).ToArray(), b16 = b.Select(Jamba.Kernels.BFloat16.FromSingle).ToArray();
+            fixed (float* pa = a, pb = b, pxa = xa, pxb = xb)
+            fixed (ushort* pa16 = a16, pb16 = b16)
+            {
+                var (fa, fb) = DecodeLinearCpu.DotF32Pair(pa, pxa, pb, pxb, n);
+                var (ha, hb) = DecodeLinearCpu.DotBF16PreparedPair(pa16, pxa, pb16, pxb, n);
+                static int Bits(float v) => BitConverter.SingleToInt32Bits(v);
+                Assert.AreEqual(Bits(DecodeLinearCpu.DotF32(pa, pxa, n)), Bits(fa), $"f32, n {n}, row a");
+                Assert.AreEqual(Bits(DecodeLinearCpu.DotF32(pb, pxb, n)), Bits(fb), $"f32, n {n}, row b");
+                Assert.AreEqual(Bits(DecodeLinearCpu.DotBF16Prepared(pa16, pxa, n)), Bits(ha), $"bf16, n {n}, row a");
+                Assert.AreEqual(Bits(DecodeLinearCpu.DotBF16Prepared(pb16, pxb, n)), Bits(hb), $"bf16, n {n}, row b");
+            }
+        }
+    }
+
+    /// <summary>A block's walk in pairs from its two halves visits every output once.</summary>
+    [TestMethod]
+    public void HalvesVisitEveryOutputOnce()
+    {
+        foreach (long start in new long[] { 0, 5 })
+            foreach (long count in new long[] { 0, 1, 2, 3, 4, 7, 8, 1001 })
+            {
+                var walk = new Visits { Seen = new List<long>(), Pairs = new List<(long, long)>() };
+                DecodeLinearCpu.ForHalves(start, start + count, ref walk);
+                CollectionAssert.AreEquivalent(Enumerable.Range((int)start, (int)count).Select(i => (long)i).ToList(), walk.Seen, $"[{start}, {start + count})");
+                Assert.AreEqual(count / 2, walk.Pairs.Count, $"[{start}, {start + count}): all but an odd one in pairs");
+                foreach (var (a, b) in walk.Pairs) Assert.AreEqual((count + 1) / 2, b - a, "a pair's rows lie half a block apart");
+            }
+    }
+
+    struct Visits : DecodeLinearCpu.IRowKernel
+    {
+        public List<long> Seen;
+        public List<(long, long)> Pairs;
+        public void One(long o) => Seen.Add(o);
+        public void Pair(long a, long b) { Seen.Add(a); Seen.Add(b); Pairs.Add((a, b)); }
+    }
+
     /// <summary>The blocks a product is cut into cover its outputs exactly once, in order, for any block count.</summary>
     [TestMethod]
     public void BlocksPartitionTheOutputs()
