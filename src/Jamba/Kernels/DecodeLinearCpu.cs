@@ -293,8 +293,8 @@ internal static unsafe class DecodeLinearCpu
     /// <summary>
     /// One weight row dotted with each of <paramref name="rows"/> inputs x [rows, n], sum r stored at
     /// y[r · <paramref name="yStride"/>]. Four inputs at a time share each load of the weight row (at several rows the
-    /// loads, not the FMAs, bound a product), and every sum is <see cref="DotF32"/>'s: a row's bits do not depend on
-    /// the batch.
+    /// loads, not the FMAs, bound a product), two of the rest share a pass, and every sum is <see cref="DotF32"/>'s: a
+    /// row's bits do not depend on the batch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void DotRowsF32(float* w, float* x, int n, int rows, float* y, long yStride)
@@ -305,7 +305,12 @@ internal static unsafe class DecodeLinearCpu
             var d = DotF32x4(w, x + (long)r * n, n, n);
             for (int q = 0; q < 4; q++) y[(r + q) * yStride] = d[q];
         }
-        for (; r < rows; r++) y[r * yStride] = DotF32(w, x + (long)r * n, n);
+        if (r + 2 <= rows)
+        {
+            (y[r * yStride], y[(r + 1) * yStride]) = DotF32Pair(w, x + (long)r * n, w, x + (long)(r + 1) * n, n);
+            r += 2;
+        }
+        if (r < rows) y[r * yStride] = DotF32(w, x + (long)r * n, n);
     }
 
     /// <summary><see cref="DotRowsF32"/> for bfloat16 weights and inputs prepared by <see cref="PrepareBF16"/>.</summary>
@@ -318,7 +323,12 @@ internal static unsafe class DecodeLinearCpu
             var d = DotBF16Preparedx4(w, xp + (long)r * n, n, n);
             for (int q = 0; q < 4; q++) y[(r + q) * yStride] = d[q];
         }
-        for (; r < rows; r++) y[r * yStride] = DotBF16Prepared(w, xp + (long)r * n, n);
+        if (r + 2 <= rows)
+        {
+            (y[r * yStride], y[(r + 1) * yStride]) = DotBF16PreparedPair(w, xp + (long)r * n, w, xp + (long)(r + 1) * n, n);
+            r += 2;
+        }
+        if (r < rows) y[r * yStride] = DotBF16Prepared(w, xp + (long)r * n, n);
     }
 
     /// <summary>
