@@ -53,18 +53,21 @@ internal static unsafe class RmsNormCpu
     public static void ForwardBF16Widened(float* x, ushort* weight, float* y, int rows, int size, float eps)
     {
         int w = Vector<float>.Count;
-        float* wide = stackalloc float[w];
         for (int r = 0; r < rows; r++)
         {
             float* xr = x + (long)r * size, yr = y + (long)r * size;
             float scale = Scale(xr, size, eps);
             var sc = new Vector<float>(scale);
             int i = 0;
-            for (; i <= size - w; i += w)
+            // Two vectors of weights widened from one load of bfloat16 bits (they were widened one by one through
+            // memory, a store-forwarding stall per vector: about 10 µs of a bf16 bench-30m step over its 17 norms).
+            for (; i <= size - 2 * w; i += 2 * w)
             {
-                for (int j = 0; j < w; j++) wide[j] = BFloat16.ToSingle(weight[i + j]);
-                var normed = VectorMath.RoundToBFloat16(Vector.Load(xr + i) * sc);
-                VectorMath.RoundToBFloat16(Vector.Load(wide) * normed).Store(yr + i);
+                Vector.Widen(Vector.Load(weight + i), out Vector<uint> low, out Vector<uint> high);
+                var n0 = VectorMath.RoundToBFloat16(Vector.Load(xr + i) * sc);
+                var n1 = VectorMath.RoundToBFloat16(Vector.Load(xr + i + w) * sc);
+                VectorMath.RoundToBFloat16(Vector.AsVectorSingle(Vector.ShiftLeft(low, 16)) * n0).Store(yr + i);
+                VectorMath.RoundToBFloat16(Vector.AsVectorSingle(Vector.ShiftLeft(high, 16)) * n1).Store(yr + i + w);
             }
             for (; i < size; i++)
             {
