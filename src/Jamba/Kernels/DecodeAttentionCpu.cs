@@ -146,11 +146,38 @@ internal static unsafe class DecodeAttentionCpu
         for (; s < m; s++) scores[s] = Dot(q, k + (long)s * d, d);
     }
 
-    /// <summary>out[0..d) += Σ_s p[s] · v_s over m rows of v [m, d], 32 columns at a time in registers.</summary>
+    /// <summary>
+    /// out[0..d) += Σ_s p[s] · v_s over m rows of v [m, d], 64 columns at a time in registers where d allows (eight
+    /// independent FMA chains: with four, each position waited on the FMA latency), else 32. Each column is summed
+    /// over s in order either way.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Accumulate(float* p, float* v, int m, int d, float* out_)
     {
         int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; c <= d - 64; c += 64)
+            {
+                var o0 = Vector256.Load(out_ + c); var o1 = Vector256.Load(out_ + c + 8);
+                var o2 = Vector256.Load(out_ + c + 16); var o3 = Vector256.Load(out_ + c + 24);
+                var o4 = Vector256.Load(out_ + c + 32); var o5 = Vector256.Load(out_ + c + 40);
+                var o6 = Vector256.Load(out_ + c + 48); var o7 = Vector256.Load(out_ + c + 56);
+                for (int s = 0; s < m; s++)
+                {
+                    var w = Vector256.Create(p[s]);
+                    float* vs = v + (long)s * d + c;
+                    o0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(vs), o0);
+                    o1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(vs + 8), o1);
+                    o2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(vs + 16), o2);
+                    o3 = Vector256.FusedMultiplyAdd(w, Vector256.Load(vs + 24), o3);
+                    o4 = Vector256.FusedMultiplyAdd(w, Vector256.Load(vs + 32), o4);
+                    o5 = Vector256.FusedMultiplyAdd(w, Vector256.Load(vs + 40), o5);
+                    o6 = Vector256.FusedMultiplyAdd(w, Vector256.Load(vs + 48), o6);
+                    o7 = Vector256.FusedMultiplyAdd(w, Vector256.Load(vs + 56), o7);
+                }
+                o0.Store(out_ + c); o1.Store(out_ + c + 8); o2.Store(out_ + c + 16); o3.Store(out_ + c + 24);
+                o4.Store(out_ + c + 32); o5.Store(out_ + c + 40); o6.Store(out_ + c + 48); o7.Store(out_ + c + 56);
+            }
         if (Vector256.IsHardwareAccelerated)
             for (; c <= d - 32; c += 32)
             {
