@@ -25,7 +25,7 @@ internal static unsafe class DecodeLinearCpu
         {
             var (o0, o1) = Range(block, blocks, outF);
             var rowsOf = new LinearF32 { X = x, W = w, Bias = bias, Y = y, InF = inF, OutF = outF, Rows = rows };
-            ForHalves(o0, o1, ref rowsOf);
+            ForHalves(o0, o1, ref rowsOf, rows == 1);
         });
     }
 
@@ -101,7 +101,7 @@ internal static unsafe class DecodeLinearCpu
                     long stride = y != null ? n : outF;
                     float* first = y != null ? sums : y32 + o0;
                     var rowsOf = new LinearBF16 { X = xp, W = w, Sums = first - o0, Stride = stride, InF = inF, Rows = rows };
-                    ForHalves(o0, o1, ref rowsOf);
+                    ForHalves(o0, o1, ref rowsOf, rows == 1);
                     for (int r = 0; r < rows; r++)
                     {
                         RoundSums(first + r * stride, bias == null ? null : bias + o0, n);
@@ -147,10 +147,17 @@ internal static unsafe class DecodeLinearCpu
     /// (<see cref="DotF32Pair"/>, <see cref="DotBF16PreparedPair"/>) keep eight independent FMA chains where one row
     /// keeps four, which at batch 1 had bound the bfloat16 kernel: its four chains covered only 64 bytes of weights per
     /// FMA latency. Scratch runs of 1–8 MB products: bf16 13–19% faster, f32 1–7%. Every output is still summed alone.
+    /// With <paramref name="pairs"/> false (several input rows, whose four-row passes are bound by loads rather than
+    /// by memory) the outputs go in order: there the two-stream order made bench-30m's f32 batch-8 step 38% slower.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void ForHalves<T>(long start, long end, ref T kernel) where T : struct, IRowKernel
+    internal static void ForHalves<T>(long start, long end, ref T kernel, bool pairs) where T : struct, IRowKernel
     {
+        if (!pairs)
+        {
+            for (long o = start; o < end; o++) kernel.One(o);
+            return;
+        }
         long n = end - start, half = (n + 1) / 2;
         for (long k = 0; k < n / 2; k++) kernel.Pair(start + k, start + half + k);
         if (n % 2 == 1) kernel.One(start + half - 1);

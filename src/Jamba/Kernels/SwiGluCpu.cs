@@ -43,7 +43,7 @@ internal static unsafe class SwiGluCpu
             {
                 W = down, Bf16 = bf16, H = hin, Inter = inter, Rows = rows, Sums = sums, Y = y32, Hidden = hidden, Scale = scale, Accumulate = accumulate,
             };
-            DecodeLinearCpu.ForHalves(o0, o1, ref rowsOf);
+            DecodeLinearCpu.ForHalves(o0, o1, ref rowsOf, rows == 1);
         });
     }
 

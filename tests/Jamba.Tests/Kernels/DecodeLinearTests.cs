@@ -106,7 +106,7 @@ public sealed unsafe class DecodeLinearTests
         }
     }
 
-    /// <summary>A block's walk in pairs from its two halves visits every output once.</summary>
+    /// <summary>A block's walk in pairs from its two halves visits every output once; without pairs, in order.</summary>
     [TestMethod]
     public void HalvesVisitEveryOutputOnce()
     {
@@ -114,10 +114,14 @@ public sealed unsafe class DecodeLinearTests
             foreach (long count in new long[] { 0, 1, 2, 3, 4, 7, 8, 1001 })
             {
                 var walk = new Visits { Seen = new List<long>(), Pairs = new List<(long, long)>() };
-                DecodeLinearCpu.ForHalves(start, start + count, ref walk);
+                DecodeLinearCpu.ForHalves(start, start + count, ref walk, pairs: true);
                 CollectionAssert.AreEquivalent(Enumerable.Range((int)start, (int)count).Select(i => (long)i).ToList(), walk.Seen, $"[{start}, {start + count})");
                 Assert.AreEqual(count / 2, walk.Pairs.Count, $"[{start}, {start + count}): all but an odd one in pairs");
                 foreach (var (a, b) in walk.Pairs) Assert.AreEqual((count + 1) / 2, b - a, "a pair's rows lie half a block apart");
+                var inOrder = new Visits { Seen = new List<long>(), Pairs = new List<(long, long)>() };
+                DecodeLinearCpu.ForHalves(start, start + count, ref inOrder, pairs: false);
+                CollectionAssert.AreEqual(Enumerable.Range((int)start, (int)count).Select(i => (long)i).ToList(), inOrder.Seen, "without pairs: in order");
+                Assert.AreEqual(0, inOrder.Pairs.Count);
             }
     }
 
