@@ -120,31 +120,38 @@ public static class ModelBenchmark
     /// <summary>
     /// Median decode-step seconds of each model in <paramref name="models"/> (the same architecture in different
     /// dtypes, say), each prefilled with the same <paramref name="position"/> random tokens and then stepped in turn,
-    /// so that a shared machine's drift falls on all of them alike: what a ratio of their speeds needs.
+    /// so that a shared machine's drift falls on all of them alike: what a ratio of their speeds needs. With
+    /// <paramref name="run"/> &gt; 1 each model takes that many steps in a row per turn and the first of them is not
+    /// timed: every timed step follows a step of the same model, as in a generation, where part of the weights the
+    /// last step streamed are still in the last-level cache. Stepped one at a time (run 1), each model finds the other
+    /// model's weights there instead, which costs the smaller model the larger share of its step.
     /// </summary>
-    public static double[] CompareDecode(IReadOnlyList<Modeling.JambaForCausalLM> models, int position, int steps, int batch = 1, int prefillChunk = 512, long seed = 0)
+    public static double[] CompareDecode(IReadOnlyList<Modeling.JambaForCausalLM> models, int position, int steps, int batch = 1, int prefillChunk = 512, long seed = 0, int run = 1)
     {
         if (models.Count == 0) return Array.Empty<double>();
         if (models.Any(m => !ReferenceEquals(m.Config, models[0].Config) && m.Config.VocabSize != models[0].Config.VocabSize))
             throw new ArgumentException("the models to compare must share a vocabulary");
-        return Interleaved(models.Select(m => (m, position)).ToArray(), batch, steps, prefillChunk, new Generator((ulong)seed));
+        if (run < 1) throw new ArgumentOutOfRangeException(nameof(run), run, "steps per turn must be at least 1");
+        return Interleaved(models.Select(m => (m, position)).ToArray(), batch, steps, prefillChunk, new Generator((ulong)seed), run);
     }
 
     /// <summary>
     /// The core of <see cref="PositionProbe"/> and <see cref="CompareDecode"/>: one cache per arm (a model and a
-    /// context position), prefilled to its position, then each arm takes one decode step in turn, <paramref name="steps"/>
-    /// times; returns each arm's median step seconds. Steps run as generation's do: one token per row, under no-grad,
+    /// context position), prefilled to its position, then the arms take turns of <paramref name="run"/> decode steps
+    /// until each has <paramref name="steps"/> timed steps (with runs longer than one, a turn's first step is not
+    /// timed); returns each arm's median step seconds. Steps run as generation's do: one token per row, under no-grad,
     /// inside a dispose scope, the next token read back to the host.
     /// </summary>
-    private static double[] Interleaved(IReadOnlyList<(Modeling.JambaForCausalLM lm, int position)> arms, int batch, int steps, int prefillChunk, Generator g)
+    private static double[] Interleaved(IReadOnlyList<(Modeling.JambaForCausalLM lm, int position)> arms, int batch, int steps, int prefillChunk, Generator g, int run = 1)
     {
+        int timedPerTurn = run == 1 ? 1 : run - 1, turns = (steps + timedPerTurn - 1) / timedPerTurn;
         var caches = new List<HybridCache>();
         try
         {
             foreach (var (lm, position) in arms)
             {
                 if (position < 1) throw new ArgumentException($"probe position {position} must be positive");
-                var cache = new HybridCache(lm.Config, batch, position + steps, lm.HeadWeight.device, lm.HeadWeight.dtype);
+                var cache = new HybridCache(lm.Config, batch, position + (long)turns * run, lm.HeadWeight.device, lm.HeadWeight.dtype);
                 caches.Add(cache);
                 using var ids = randint(3, lm.Config.VocabSize, new long[] { batch, position }, generator: g).to(lm.HeadWeight.device);
                 for (long start = 0; start < position; start += prefillChunk)
@@ -156,21 +163,23 @@ public static class ModelBenchmark
             }
             var samples = caches.Select(_ => new List<double>()).ToArray();
             var tokens = new long[batch];
-            for (int step = 0; step < steps; step++)
+            for (int turn = 0; turn < turns; turn++)
                 for (int i = 0; i < arms.Count; i++)
-                {
-                    var lm = arms[i].lm;
-                    for (int b = 0; b < tokens.Length; b++) tokens[b] = 3 + (step * 7919 + b) % (lm.Config.VocabSize - 3);
-                    var sw = Stopwatch.StartNew();
-                    using (NewDisposeScope())
-                    using (no_grad())
+                    for (int k = 0; k < run; k++)
                     {
-                        var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: lm.HeadWeight.device);
-                        using var output = lm.Forward(next, null, caches[i], logitsToKeep: 1);
-                        _ = output.Logits.argmax(-1).cpu().data<long>()[0];
+                        var lm = arms[i].lm;
+                        int step = turn * run + k;
+                        for (int b = 0; b < tokens.Length; b++) tokens[b] = 3 + (step * 7919 + b) % (lm.Config.VocabSize - 3);
+                        var sw = Stopwatch.StartNew();
+                        using (NewDisposeScope())
+                        using (no_grad())
+                        {
+                            var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: lm.HeadWeight.device);
+                            using var output = lm.Forward(next, null, caches[i], logitsToKeep: 1);
+                            _ = output.Logits.argmax(-1).cpu().data<long>()[0];
+                        }
+                        if ((run == 1 || k > 0) && samples[i].Count < steps) samples[i].Add(sw.Elapsed.TotalSeconds);
                     }
-                    samples[i].Add(sw.Elapsed.TotalSeconds);
-                }
             return samples.Select(Timing.Median).ToArray();
         }
         finally

@@ -23,6 +23,39 @@ public sealed class BenchCommandTests
     }
 
     [TestMethod]
+    public void Bf16BenchComparesWithF32InRunsAndStepByStep()
+    {
+        string dir = CliRunner.TempDir();
+        string config = Path.Combine(dir, "config.json");
+        File.WriteAllText(config, """
+            {"model_type":"jamba","vocab_size":64,"hidden_size":16,"intermediate_size":24,"num_hidden_layers":4,
+             "num_attention_heads":4,"num_key_value_heads":2,"attn_layer_period":4,"attn_layer_offset":2,
+             "expert_layer_period":2,"expert_layer_offset":1,"num_experts":4,"num_experts_per_tok":2,
+             "mamba_d_state":8,"mamba_d_conv":4,"mamba_expand":2,"mamba_dt_rank":4,"pad_token_id":0,"bos_token_id":1,"eos_token_id":2}
+            """);
+        var r = CliRunner.Run("bench", "--config", config, "--dtype", "bf16", "--prompt-tokens", "9", "--new-tokens", "4", "--runs", "1",
+            "--warmup", "0", "--train-tokens", "0", "--prefill-chunk", "4", "--ceiling-mib", "4", "--ceiling-matmul", "32", "--threads", "1",
+            "--probe-positions", "none");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        var lines = r.Stdout.Split('\n').Where(l => l.StartsWith("decode bf16 vs f32")).ToArray();
+        Assert.AreEqual(2, lines.Length, r.Stdout);
+        StringAssert.Contains(lines[0], "turns of 8 steps, first untimed");
+        StringAssert.Contains(lines[1], "one step each in turn");
+        foreach (var line in lines) StringAssert.Matches(line, new System.Text.RegularExpressions.Regex(@"\(bf16 \d+\.\d\d× f32\)"));
+    }
+
+    [TestMethod]
+    public void CompareDecodeNeedsAStepPerTurn()
+    {
+        var config = TestConfigs.Tiny();
+        var model = new Jamba.Modeling.JambaForCausalLM(config);
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Jamba.Benchmarking.ModelBenchmark.CompareDecode(new[] { model }, 4, 2, run: 0));
+        var medians = Jamba.Benchmarking.ModelBenchmark.CompareDecode(new[] { model, model }, 4, 3, run: 3);
+        Assert.AreEqual(2, medians.Length);
+        Assert.IsTrue(medians.All(m => m > 0 && double.IsFinite(m)), string.Join(", ", medians));
+    }
+
+    [TestMethod]
     public void KernelsBenchPrintsEveryKernel()
     {
         var r = CliRunner.Run("bench", "kernels", "--length", "8", "--channels", "4", "--moe-tokens", "6", "--moe-experts", "4",
