@@ -7,14 +7,7 @@ public sealed class BenchCommandTests
     [TestMethod]
     public void ModelBenchPrintsEveryFigure()
     {
-        string dir = CliRunner.TempDir();
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, """
-            {"model_type":"jamba","vocab_size":64,"hidden_size":16,"intermediate_size":24,"num_hidden_layers":4,
-             "num_attention_heads":4,"num_key_value_heads":2,"attn_layer_period":4,"attn_layer_offset":2,
-             "expert_layer_period":2,"expert_layer_offset":1,"num_experts":4,"num_experts_per_tok":2,
-             "mamba_d_state":8,"mamba_d_conv":4,"mamba_expand":2,"mamba_dt_rank":4,"pad_token_id":0,"bos_token_id":1,"eos_token_id":2}
-            """);
+        string config = ToyConfig();
         var r = CliRunner.Run("bench", "--config", config, "--prompt-tokens", "9", "--new-tokens", "4", "--runs", "1", "--warmup", "0",
             "--train-tokens", "8", "--prefill-chunk", "4", "--ceiling-mib", "4", "--ceiling-matmul", "32", "--threads", "1");
         Assert.AreEqual(0, r.ExitCode, r.Stderr);
@@ -25,14 +18,7 @@ public sealed class BenchCommandTests
     [TestMethod]
     public void Bf16BenchComparesWithF32InRunsAndStepByStep()
     {
-        string dir = CliRunner.TempDir();
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, """
-            {"model_type":"jamba","vocab_size":64,"hidden_size":16,"intermediate_size":24,"num_hidden_layers":4,
-             "num_attention_heads":4,"num_key_value_heads":2,"attn_layer_period":4,"attn_layer_offset":2,
-             "expert_layer_period":2,"expert_layer_offset":1,"num_experts":4,"num_experts_per_tok":2,
-             "mamba_d_state":8,"mamba_d_conv":4,"mamba_expand":2,"mamba_dt_rank":4,"pad_token_id":0,"bos_token_id":1,"eos_token_id":2}
-            """);
+        string config = ToyConfig();
         var r = CliRunner.Run("bench", "--config", config, "--dtype", "bf16", "--prompt-tokens", "9", "--new-tokens", "4", "--runs", "1",
             "--warmup", "0", "--train-tokens", "0", "--prefill-chunk", "4", "--ceiling-mib", "4", "--ceiling-matmul", "32", "--threads", "1",
             "--probe-positions", "none");
@@ -63,6 +49,19 @@ public sealed class BenchCommandTests
         Assert.AreEqual(0, r.ExitCode, r.Stderr);
         foreach (var name in new[] { "scan.forward", "scan.backward", "scan.step", "conv.forward", "conv.backward", "moe.prefill", "moe.prefill.vs2mlp", "moe.decode" })
             StringAssert.Contains(r.Stdout, name);
+    }
+
+    /// <summary>A config.json of a toy Jamba (4 layers, hidden 16) in a fresh temporary folder; returns its path.</summary>
+    static string ToyConfig()
+    {
+        string config = Path.Combine(CliRunner.TempDir(), "config.json");
+        File.WriteAllText(config, """
+            {"model_type":"jamba","vocab_size":64,"hidden_size":16,"intermediate_size":24,"num_hidden_layers":4,
+             "num_attention_heads":4,"num_key_value_heads":2,"attn_layer_period":4,"attn_layer_offset":2,
+             "expert_layer_period":2,"expert_layer_offset":1,"num_experts":4,"num_experts_per_tok":2,
+             "mamba_d_state":8,"mamba_d_conv":4,"mamba_expand":2,"mamba_dt_rank":4,"pad_token_id":0,"bos_token_id":1,"eos_token_id":2}
+            """);
+        return config;
     }
 
     [TestMethod]
