@@ -11,7 +11,7 @@ namespace Jamba.Kernels;
 internal static unsafe class CausalConv1dCpu
 {
     // A property, not a cached field, so the JIT sees a constant (AggressiveOptimization methods skip static-readonly folding).
-    static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
+    static int W { [MethodImpl(CpuKernelSupport.Hot)] get => Vector<float>.Count; }
 
     /// <summary>dst[i] += w · src[i] for i in [0, count).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

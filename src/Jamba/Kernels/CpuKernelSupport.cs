@@ -12,6 +12,15 @@ namespace Jamba.Kernels;
 internal static class CpuKernelSupport
 {
     /// <summary>
+    /// The options of every small kernel helper: inlined where the JIT's budget allows, and where it does not (a
+    /// lambda that already inlined several kernels), compiled fully optimised on its first call rather than as
+    /// unoptimised tier-0 code. Tier-0 code inlines nothing, and a helper with loops stays tier-0 until on-stack
+    /// replacement catches up: the pair kernels, not inlined into the product lambdas, made a generation's first
+    /// twenty steps about twice as slow as its later ones.
+    /// </summary>
+    public const MethodImplOptions Hot = MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization;
+
+    /// <summary>
     /// The sizes of <paramref name="t"/>, asked dimension by dimension: TorchSharp's <c>shape</c> property costs about
     /// 2 µs per call, as much as a small kernel, where <c>size(d)</c> costs 20 ns.
     /// </summary>
@@ -94,6 +103,7 @@ internal static class CpuKernelSupport
     }
 
     /// <summary>Runs <paramref name="body"/> for 0..count-1, in parallel when worth it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void For(int count, int threads, Action<int> body)
     {
         if (count == 1 || threads <= 1)

@@ -37,7 +37,7 @@ internal static unsafe class DecodeAttentionCpu
     /// <summary>Shortest run worth a work item of its own.</summary>
     const int MinRun = 64;
 
-    static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
+    static int W { [MethodImpl(CpuKernelSupport.Hot)] get => Vector<float>.Count; }
 
     /// <summary>Runs a group's positions are cut into when the cache is long enough (see <see cref="RunLength"/>).</summary>
     const int RunsPerGroup = 4;
@@ -115,7 +115,7 @@ internal static unsafe class DecodeAttentionCpu
     }
 
     /// <summary>scores[s] = q · k_s for m rows of k [m, d]; eight rows at a time, reduced together, when d allows.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static void Scores(float* q, float* k, int m, int d, float* scores)
     {
         int s = 0;
@@ -151,7 +151,7 @@ internal static unsafe class DecodeAttentionCpu
     /// independent FMA chains: with four, each position waited on the FMA latency), else 32. Each column is summed
     /// over s in order either way.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static void Accumulate(float* p, float* v, int m, int d, float* out_)
     {
         int c = 0;
@@ -249,7 +249,7 @@ internal static unsafe class DecodeAttentionCpu
     }
 
     /// <summary>x ← e^(x − max) in place; returns the sum.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static float ExpShifted(float* x, int n, float max)
     {
         var m = new Vector<float>(max);
@@ -266,7 +266,7 @@ internal static unsafe class DecodeAttentionCpu
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static float Dot(float* a, float* b, int n)
     {
         var acc = Vector<float>.Zero;
@@ -278,7 +278,7 @@ internal static unsafe class DecodeAttentionCpu
     }
 
     /// <summary>y += alpha · x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static void Axpy(float alpha, float* x, float* y, int n)
     {
         var al = new Vector<float>(alpha);

@@ -35,14 +35,14 @@ internal static unsafe class DecodeLinearCpu
         public float* X, W, Bias, Y;
         public int InF, OutF, Rows;
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(CpuKernelSupport.Hot)]
         public void One(long o)
         {
             DotRowsF32(W + o * InF, X, InF, Rows, Y + o, OutF);
             AddBias(o);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(CpuKernelSupport.Hot)]
         public void Pair(long a, long b)
         {
             if (Rows != 1) { One(a); One(b); return; }
@@ -51,7 +51,7 @@ internal static unsafe class DecodeLinearCpu
             AddBias(b);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(CpuKernelSupport.Hot)]
         void AddBias(long o)
         {
             float b = Bias == null ? 0f : Bias[o];
@@ -120,10 +120,10 @@ internal static unsafe class DecodeLinearCpu
         public long Stride;
         public int InF, Rows;
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(CpuKernelSupport.Hot)]
         public void One(long o) => DotRowsBF16Prepared(W + o * InF, X, InF, Rows, Sums + o, Stride);
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(CpuKernelSupport.Hot)]
         public void Pair(long a, long b)
         {
             if (Rows != 1) { One(a); One(b); return; }
@@ -150,7 +150,7 @@ internal static unsafe class DecodeLinearCpu
     /// With <paramref name="pairs"/> false (several input rows, whose four-row passes are bound by loads rather than
     /// by memory) the outputs go in order: there the two-stream order made bench-30m's f32 batch-8 step 38% slower.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static void ForHalves<T>(long start, long end, ref T kernel, bool pairs) where T : struct, IRowKernel
     {
         if (!pairs)
@@ -164,7 +164,7 @@ internal static unsafe class DecodeLinearCpu
     }
 
     /// <summary>s[i] = bf16(s[i] + bias[i]) kept in float32: the sum plus the bias in float32, rounded once (libtorch's order).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static void RoundSums(float* s, ushort* bias, int n)
     {
         int i = 0, w = Vector<float>.Count;
@@ -174,7 +174,7 @@ internal static unsafe class DecodeLinearCpu
     }
 
     /// <summary>The bfloat16 bits of float32 values that are already bfloat16 (their upper halves).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static void Narrow(float* s, ushort* y, int n)
     {
         for (int i = 0; i < n; i++) y[i] = (ushort)(BitConverter.SingleToUInt32Bits(s[i]) >> 16);
@@ -203,7 +203,7 @@ internal static unsafe class DecodeLinearCpu
     }
 
     /// <summary>Row · x for bfloat16 weights and x prepared by <see cref="PrepareBF16"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static float DotBF16Prepared(ushort* a, float* xp, int n)
     {
         if (!Avx2.IsSupported) return DotBF16(a, xp, n);
@@ -234,7 +234,7 @@ internal static unsafe class DecodeLinearCpu
     /// <see cref="DotBF16Prepared"/> of row a with xa and of row b with xb in one pass (eight FMA chains instead of
     /// four), each summed in exactly its order: the same bits as two single calls.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static (float, float) DotBF16PreparedPair(ushort* a, float* xa, ushort* b, float* xb, int n)
     {
         if (!Avx2.IsSupported) return (DotBF16Prepared(a, xa, n), DotBF16Prepared(b, xb, n));
@@ -287,6 +287,7 @@ internal static unsafe class DecodeLinearCpu
     /// the short blocks at the end go to whichever thread is free first, so one thread the scheduler delays does not
     /// hold up the whole product. SpinPool hands out blocks in order, so the long ones start first.
     /// </summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static (long Start, long End) Range(int block, int blocks, long count)
     {
         int threads = blocks / 2;
@@ -303,7 +304,7 @@ internal static unsafe class DecodeLinearCpu
     /// loads, not the FMAs, bound a product), two of the rest share a pass, and every sum is <see cref="DotF32"/>'s: a
     /// row's bits do not depend on the batch.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static void DotRowsF32(float* w, float* x, int n, int rows, float* y, long yStride)
     {
         int r = 0;
@@ -321,7 +322,7 @@ internal static unsafe class DecodeLinearCpu
     }
 
     /// <summary><see cref="DotRowsF32"/> for bfloat16 weights and inputs prepared by <see cref="PrepareBF16"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static void DotRowsBF16Prepared(ushort* w, float* xp, int n, int rows, float* y, long yStride)
     {
         int r = 0;
@@ -342,7 +343,7 @@ internal static unsafe class DecodeLinearCpu
     /// <see cref="DotF32"/> of one weight row with four inputs (b, b + stride, …), each summed in exactly
     /// <see cref="DotF32"/>'s order, so a row's result has the same bits whether or not it shares the pass.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static Vector128<float> DotF32x4(float* a, float* b, long stride, int n)
     {
         if (n < 32) return Vector128.Create(DotF32(a, b, n), DotF32(a, b + stride, n), DotF32(a, b + 2 * stride, n), DotF32(a, b + 3 * stride, n));
@@ -378,7 +379,7 @@ internal static unsafe class DecodeLinearCpu
     /// <see cref="DotBF16Prepared"/> of one weight row with four prepared inputs (xp, xp + stride, …), each summed in
     /// exactly its order: the weights are widened once for the four.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static Vector128<float> DotBF16Preparedx4(ushort* a, float* xp, long stride, int n)
     {
         if (!Avx2.IsSupported || n < 32)
@@ -422,7 +423,7 @@ internal static unsafe class DecodeLinearCpu
         return Vector128.Create(s0, s1, s2, s3);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static float DotF32(float* a, float* b, int n)
     {
         // Four independent accumulators hide the FMA latency; the loop is bound by the weight stream anyway.
@@ -442,7 +443,7 @@ internal static unsafe class DecodeLinearCpu
     }
 
     /// <summary><see cref="DotF32"/> of row a with xa and of row b with xb in one pass, each in exactly its order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static (float, float) DotF32Pair(float* a, float* xa, float* b, float* xb, int n)
     {
         var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
@@ -473,7 +474,7 @@ internal static unsafe class DecodeLinearCpu
         return (sa, sb);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static float DotBF16(ushort* a, float* b, int n)
     {
         // bfloat16 is the top half of a float32: widening to 32 bits and shifting left by 16 is the exact conversion.
@@ -493,7 +494,7 @@ internal static unsafe class DecodeLinearCpu
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static Vector256<float> Widen(Vector256<uint> bits) => Vector256.ShiftLeft(bits, 16).AsSingle();
 }
 
@@ -501,11 +502,11 @@ internal static unsafe class DecodeLinearCpu
 internal static class BFloat16
 {
     /// <summary>The exact float32 value of a bfloat16.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static float ToSingle(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
 
     /// <summary>n bfloat16 values widened into <paramref name="row"/> (a vector at a time); returns <paramref name="row"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static unsafe float* Widen(ushort* bits, float* row, int n)
     {
         int i = 0, w = Vector<ushort>.Count;
@@ -520,7 +521,7 @@ internal static class BFloat16
     }
 
     /// <summary>Round to nearest even, as libtorch converts; NaN stays NaN.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static ushort FromSingle(float value)
     {
         uint u = BitConverter.SingleToUInt32Bits(value);

@@ -51,7 +51,7 @@ internal unsafe struct MambaStepBuffers
 /// </summary>
 internal static unsafe class MambaStepCpu
 {
-    static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
+    static int W { [MethodImpl(CpuKernelSupport.Hot)] get => Vector<float>.Count; }
 
     /// <summary>
     /// Runs the step for every row. One row (batch-1 decoding) splits its channels across the threads for the conv
@@ -187,7 +187,7 @@ internal static unsafe class MambaStepCpu
     /// depends on the parameters alone, and its exponentials were half the recurrence's arithmetic, so a decode loop
     /// computes it once (see <see cref="MambaStepBuffers.A"/>); this is the one definition both forms use.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     internal static float* NegExp(void* aLog, bool bf16, long c, int n, float* a)
     {
         float* row = bf16 ? BFloat16.Widen((ushort*)aLog + c * n, a, n) : (float*)aLog + c * n;
@@ -198,20 +198,22 @@ internal static unsafe class MambaStepCpu
     }
 
     /// <summary>All of A = −exp(A_log) [channels, n] into <paramref name="a"/>, row by row as <see cref="NegExp"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void NegExpAll(void* aLog, bool bf16, int channels, int n, float* a)
     {
         for (int c = 0; c < channels; c++) NegExp(aLog, bf16, c, n, a + (long)c * n);
     }
 
     /// <summary>Element i of a float32 or bfloat16 parameter, as float32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static float At(void* t, bool bf16, long i) => bf16 ? BFloat16.ToSingle(((ushort*)t)[i]) : ((float*)t)[i];
 
     /// <summary>Row·x for a float32 or bfloat16 weight matrix, starting at element <paramref name="offset"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static float Dot(void* w, bool bf16, long offset, float* x, int count) =>
         bf16 ? DecodeLinearCpu.DotBF16((ushort*)w + offset, x, count) : DecodeLinearCpu.DotF32((float*)w + offset, x, count);
 
+    [MethodImpl(CpuKernelSupport.Hot)]
     static void RmsNorm(float* v, void* weight, bool bf16, int count, float eps)
     {
         float sq = 0f;

@@ -77,6 +77,7 @@ internal static unsafe class RmsNormCpu
         }
     }
 
+    [MethodImpl(CpuKernelSupport.Hot)]
     static float Scale(float* x, int size, float eps)
     {
         var acc = Vector<float>.Zero;

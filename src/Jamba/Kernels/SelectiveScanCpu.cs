@@ -28,7 +28,7 @@ internal static unsafe class SelectiveScanCpu
     public const int DefaultChunk = 64;
 
     // A property, not a cached field, so the JIT sees a constant (AggressiveOptimization methods skip static-readonly folding).
-    static int W { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector<float>.Count; }
+    static int W { [MethodImpl(CpuKernelSupport.Hot)] get => Vector<float>.Count; }
 
     /// <summary>
     /// Forward scan. Writes y [batch, channels, length] and the final state [batch, channels, state]; when
@@ -348,6 +348,6 @@ internal static unsafe class SelectiveScanCpu
         });
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static float Silu(float v) => v / (1f + MathF.Exp(-v));
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Jamba.Kernels;
 
@@ -42,6 +43,7 @@ internal sealed class SpinPool
         public int Next, Pending = count;
         public Exception? Failure;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Drain()
         {
             int i;
@@ -62,6 +64,7 @@ internal sealed class SpinPool
     }
 
     /// <summary>Runs <paramref name="body"/>(0 … count−1) on the caller and the workers; returns when all are done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void For(int count, int threads, Action<int> body)
     {
         if (count <= 1 || threads <= 1 || workers == 0 || !Monitor.TryEnter(runLock))
@@ -86,6 +89,7 @@ internal sealed class SpinPool
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Work()
     {
         Job? seen = Volatile.Read(ref current);

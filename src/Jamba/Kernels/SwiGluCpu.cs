@@ -55,14 +55,14 @@ internal static unsafe class SwiGluCpu
         public float* H, Sums, Y, Scale;
         public int Inter, Rows, Hidden;
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(CpuKernelSupport.Hot)]
         public void One(long o)
         {
             DotRows(W, Bf16, o * Inter, H, Inter, Rows, Sums, 1);
             for (int r = 0; r < Rows; r++) Store(r, o, Sums[r]);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(CpuKernelSupport.Hot)]
         public void Pair(long a, long b)
         {
             if (Rows != 1) { One(a); One(b); return; }
@@ -71,7 +71,7 @@ internal static unsafe class SwiGluCpu
             Store(0, b, sb);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(CpuKernelSupport.Hot)]
         void Store(int r, long o, float sum)
         {
             float v = sum * (Scale == null ? 1f : Scale[r]);
@@ -137,7 +137,7 @@ internal static unsafe class SwiGluCpu
     /// see <see cref="DecodeLinearCpu.DotRowsF32"/>), then SiLU a vector at a time (a scalar exp per unit cost about as
     /// much as reading its two weight rows from cache).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static void GateUp(void* gate, void* up, bool bf16, float* x, int rows, int hidden, float* h, long hStride, int i0, int i1)
     {
         // The up sums of a chunk of units for every row stay on the stack until SiLU combines them with the gate sums.
@@ -164,7 +164,7 @@ internal static unsafe class SwiGluCpu
     /// <summary>Units per pass of <see cref="GateUp"/>, all rows together: their up-projection sums stay on the stack.</summary>
     const int Chunk = 1024;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static void DotRows(void* w, bool bf16, long offset, float* x, int n, int rows, float* y, long yStride)
     {
         if (bf16) DecodeLinearCpu.DotRowsBF16Prepared((ushort*)w + offset, x, n, rows, y, yStride);
@@ -172,12 +172,12 @@ internal static unsafe class SwiGluCpu
     }
 
     /// <summary>Row a of wa with xa and row b of wb with xb in one pass, each summed as <see cref="Dot"/> sums it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static (float, float) DotPair(void* wa, bool bf16, long a, float* xa, void* wb, long b, float* xb, int n) =>
         bf16 ? DecodeLinearCpu.DotBF16PreparedPair((ushort*)wa + a, xa, (ushort*)wb + b, xb, n)
              : DecodeLinearCpu.DotF32Pair((float*)wa + a, xa, (float*)wb + b, xb, n);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     static float Dot(void* w, bool bf16, long offset, float* x, int n) =>
         bf16 ? DecodeLinearCpu.DotBF16Prepared((ushort*)w + offset, x, n) : DecodeLinearCpu.DotF32((float*)w + offset, x, n);
 }

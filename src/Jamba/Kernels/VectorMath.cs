@@ -17,7 +17,7 @@ internal static class VectorMath
     const float Lowest = -87.33654f, Highest = 88.0f;
 
     /// <summary>e^x per lane; results for x below ≈ -87.3 are ≈1.2e-38 rather than denormals or zero.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static Vector<float> Exp(Vector<float> x)
     {
         // The native min/max (one instruction each, where Min/Max add IEEE NaN and signed-zero fix-ups), with the
@@ -42,7 +42,7 @@ internal static class VectorMath
     /// Each lane rounded to the nearest bfloat16 (ties to even, NaN kept a NaN) and widened back: the value a float32
     /// takes when stored in a bfloat16 tensor. Lane for lane what <c>BFloat16.FromSingle</c> then <c>ToSingle</c> give.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static Vector<float> RoundToBFloat16(Vector<float> x)
     {
         var u = Vector.AsVectorUInt32(x);
@@ -57,7 +57,7 @@ internal static class VectorMath
     /// an odd series in s = z / (2 + z) ≤ 1/3 whose terms to s¹⁵ leave a relative error below 1e-8 — where the
     /// runtime's <see cref="Vector.Log(Vector{float})"/> costs several times as much.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static Vector<float> Softplus(Vector<float> x)
     {
         var z = Exp(-Vector.Abs(x));
@@ -76,7 +76,7 @@ internal static class VectorMath
     }
 
     /// <summary>x[i] = softplus(x[i]) for n values, the tail through a zero-padded vector (see <see cref="Silu(float*, float*, float*, int)"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static unsafe void Softplus(float* x, int n)
     {
         int i = 0, w = Vector<float>.Count;
@@ -90,7 +90,7 @@ internal static class VectorMath
     }
 
     /// <summary>x · sigmoid(x) per lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static Vector<float> Silu(Vector<float> x) => x / (Vector<float>.One + Exp(-x));
 
     /// <summary>
@@ -98,7 +98,7 @@ internal static class VectorMath
     /// vector go through a zero-padded vector rather than scalar code, so a value gets the same bits wherever a
     /// block boundary puts it — a kernel that splits its work by thread count stays exact across thread counts.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(CpuKernelSupport.Hot)]
     public static unsafe void Silu(float* x, float* times, float* y, int n)
     {
         int i = 0, w = Vector<float>.Count;
