@@ -25,7 +25,7 @@ internal static unsafe class DecodeLinearCpu
         {
             var (o0, o1) = Range(block, blocks, outF);
             var rowsOf = new LinearF32 { X = x, W = w, Bias = bias, Y = y, InF = inF, OutF = outF, Rows = rows };
-            ForHalves(o0, o1, ref rowsOf, rows == 1);
+            ForHalves(o0, o1, ref rowsOf);
         });
     }
 
@@ -34,6 +34,8 @@ internal static unsafe class DecodeLinearCpu
     {
         public float* X, W, Bias, Y;
         public int InF, OutF, Rows;
+
+        public readonly bool Pairs => Rows == 1;
 
         [MethodImpl(CpuKernelSupport.Hot)]
         public void One(long o)
@@ -45,7 +47,6 @@ internal static unsafe class DecodeLinearCpu
         [MethodImpl(CpuKernelSupport.Hot)]
         public void Pair(long a, long b)
         {
-            if (Rows != 1) { One(a); One(b); return; }
             (Y[a], Y[b]) = DotF32Pair(W + a * InF, X, W + b * InF, X, InF);
             AddBias(a);
             AddBias(b);
@@ -101,7 +102,7 @@ internal static unsafe class DecodeLinearCpu
                     long stride = y != null ? n : outF;
                     float* first = y != null ? sums : y32 + o0;
                     var rowsOf = new LinearBF16 { X = xp, W = w, Sums = first - o0, Stride = stride, InF = inF, Rows = rows };
-                    ForHalves(o0, o1, ref rowsOf, rows == 1);
+                    ForHalves(o0, o1, ref rowsOf);
                     for (int r = 0; r < rows; r++)
                     {
                         RoundSums(first + r * stride, bias == null ? null : bias + o0, n);
@@ -120,23 +121,27 @@ internal static unsafe class DecodeLinearCpu
         public long Stride;
         public int InF, Rows;
 
+        public readonly bool Pairs => Rows == 1;
+
         [MethodImpl(CpuKernelSupport.Hot)]
         public void One(long o) => DotRowsBF16Prepared(W + o * InF, X, InF, Rows, Sums + o, Stride);
 
         [MethodImpl(CpuKernelSupport.Hot)]
-        public void Pair(long a, long b)
-        {
-            if (Rows != 1) { One(a); One(b); return; }
-            (Sums[a], Sums[b]) = DotBF16PreparedPair(W + a * InF, X, W + b * InF, X, InF);
-        }
+        public void Pair(long a, long b) => (Sums[a], Sums[b]) = DotBF16PreparedPair(W + a * InF, X, W + b * InF, X, InF);
     }
 
     /// <summary>The rows (outputs) of a block, one at a time or two at once; see <see cref="ForHalves"/>.</summary>
     internal interface IRowKernel
     {
+        /// <summary>
+        /// Whether the walk pairs outputs: at one input row. With several, the four-row passes are bound by loads
+        /// rather than by memory, and the outputs go in order: there the two-stream order made bench-30m's f32
+        /// batch-8 step 38% slower.
+        /// </summary>
+        bool Pairs { get; }
         /// <summary>Computes output <paramref name="o"/>.</summary>
         void One(long o);
-        /// <summary>Computes outputs <paramref name="a"/> and <paramref name="b"/>, in one pass where it can.</summary>
+        /// <summary>Computes outputs <paramref name="a"/> and <paramref name="b"/> in one pass (only when <see cref="Pairs"/>).</summary>
         void Pair(long a, long b);
     }
 
@@ -147,13 +152,12 @@ internal static unsafe class DecodeLinearCpu
     /// (<see cref="DotF32Pair"/>, <see cref="DotBF16PreparedPair"/>) keep eight independent FMA chains where one row
     /// keeps four, which at batch 1 had bound the bfloat16 kernel: its four chains covered only 64 bytes of weights per
     /// FMA latency. Scratch runs of 1–8 MB products: bf16 13–19% faster, f32 1–7%. Every output is still summed alone.
-    /// With <paramref name="pairs"/> false (several input rows, whose four-row passes are bound by loads rather than
-    /// by memory) the outputs go in order: there the two-stream order made bench-30m's f32 batch-8 step 38% slower.
+    /// A kernel that does not pair (<see cref="IRowKernel.Pairs"/>) has its outputs walked in order.
     /// </summary>
     [MethodImpl(CpuKernelSupport.Hot)]
-    internal static void ForHalves<T>(long start, long end, ref T kernel, bool pairs) where T : struct, IRowKernel
+    internal static void ForHalves<T>(long start, long end, ref T kernel) where T : struct, IRowKernel
     {
-        if (!pairs)
+        if (!kernel.Pairs)
         {
             for (long o = start; o < end; o++) kernel.One(o);
             return;

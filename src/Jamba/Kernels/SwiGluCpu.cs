@@ -43,7 +43,7 @@ internal static unsafe class SwiGluCpu
             {
                 W = down, Bf16 = bf16, H = hin, Inter = inter, Rows = rows, Sums = sums, Y = y32, Hidden = hidden, Scale = scale, Accumulate = accumulate,
             };
-            DecodeLinearCpu.ForHalves(o0, o1, ref rowsOf, rows == 1);
+            DecodeLinearCpu.ForHalves(o0, o1, ref rowsOf);
         });
     }
 
@@ -55,6 +55,8 @@ internal static unsafe class SwiGluCpu
         public float* H, Sums, Y, Scale;
         public int Inter, Rows, Hidden;
 
+        public readonly bool Pairs => Rows == 1;
+
         [MethodImpl(CpuKernelSupport.Hot)]
         public void One(long o)
         {
@@ -65,7 +67,6 @@ internal static unsafe class SwiGluCpu
         [MethodImpl(CpuKernelSupport.Hot)]
         public void Pair(long a, long b)
         {
-            if (Rows != 1) { One(a); One(b); return; }
             var (sa, sb) = DotPair(W, Bf16, a * Inter, H, W, b * Inter, H, Inter);
             Store(0, a, sa);
             Store(0, b, sb);

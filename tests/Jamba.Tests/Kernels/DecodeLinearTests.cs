@@ -113,24 +113,25 @@ public sealed unsafe class DecodeLinearTests
         foreach (long start in new long[] { 0, 5 })
             foreach (long count in new long[] { 0, 1, 2, 3, 4, 7, 8, 1001 })
             {
-                var walk = new Visits { Seen = new List<long>(), Pairs = new List<(long, long)>() };
-                DecodeLinearCpu.ForHalves(start, start + count, ref walk, pairs: true);
+                var walk = new Visits { Seen = new List<long>(), Paired = new List<(long, long)>(), Pairs = true };
+                DecodeLinearCpu.ForHalves(start, start + count, ref walk);
                 CollectionAssert.AreEquivalent(Enumerable.Range((int)start, (int)count).Select(i => (long)i).ToList(), walk.Seen, $"[{start}, {start + count})");
-                Assert.AreEqual(count / 2, walk.Pairs.Count, $"[{start}, {start + count}): all but an odd one in pairs");
-                foreach (var (a, b) in walk.Pairs) Assert.AreEqual((count + 1) / 2, b - a, "a pair's rows lie half a block apart");
-                var inOrder = new Visits { Seen = new List<long>(), Pairs = new List<(long, long)>() };
-                DecodeLinearCpu.ForHalves(start, start + count, ref inOrder, pairs: false);
+                Assert.AreEqual(count / 2, walk.Paired.Count, $"[{start}, {start + count}): all but an odd one in pairs");
+                foreach (var (a, b) in walk.Paired) Assert.AreEqual((count + 1) / 2, b - a, "a pair's rows lie half a block apart");
+                var inOrder = new Visits { Seen = new List<long>(), Paired = new List<(long, long)>(), Pairs = false };
+                DecodeLinearCpu.ForHalves(start, start + count, ref inOrder);
                 CollectionAssert.AreEqual(Enumerable.Range((int)start, (int)count).Select(i => (long)i).ToList(), inOrder.Seen, "without pairs: in order");
-                Assert.AreEqual(0, inOrder.Pairs.Count);
+                Assert.AreEqual(0, inOrder.Paired.Count);
             }
     }
 
     struct Visits : DecodeLinearCpu.IRowKernel
     {
         public List<long> Seen;
-        public List<(long, long)> Pairs;
+        public List<(long, long)> Paired;
+        public bool Pairs { get; init; }
         public void One(long o) => Seen.Add(o);
-        public void Pair(long a, long b) { Seen.Add(a); Seen.Add(b); Pairs.Add((a, b)); }
+        public void Pair(long a, long b) { Seen.Add(a); Seen.Add(b); Paired.Add((a, b)); }
     }
 
     /// <summary>The blocks a product is cut into cover its outputs exactly once, in order, for any block count.</summary>
