@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Jamba.Planning;
-using Jamba.Plotting;
+using Jamba.Lab.Plotting;
 using TorchSharp;
 
 namespace Jamba.Quickstart;
@@ -30,9 +30,8 @@ public static class QuickstartReport
 
         var bars = new BarChart { Title = $"Test set, {r.TestRows} rows (log-loss: lower is better)", YLabel = "score" };
         bars.Categories.AddRange(new[] { "accuracy", "macro-F1", "log-loss" });
-        // Upper case: the plot font draws a lower-case x as a multiplication sign.
         foreach (var s in new[] { r.Baseline, r.Jamba })
-            bars.Add(s.Model.ToUpperInvariant(), new[] { s.Accuracy, s.MacroF1, s.LogLoss });
+            bars.Add(s.Model, new[] { s.Accuracy, s.MacroF1, s.LogLoss });
         bars.SavePng(output.PathOf(ComparisonPlotFile));
 
         File.WriteAllText(output.PathOf(ModelReportFile), ModelReport.Build(config, context: 4096, dtype: torch.ScalarType.Float32, name: r.ModelSource));

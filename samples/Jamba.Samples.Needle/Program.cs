@@ -9,10 +9,10 @@
 // probabilities over the 16 value tokens at the answer position are a K-class score vector, so
 // ml.MulticlassClassification.Evaluate reports micro/macro accuracy and log-loss for each model and context.
 using System.Globalization;
-using Jamba.Experiments;
-using Jamba.Experiments.Ablation;
-using Jamba.Experiments.Needle;
-using Jamba.Plotting;
+using Jamba.Lab.Experiments;
+using Jamba.Lab.Experiments.Ablation;
+using Jamba.Lab.Experiments.Needle;
+using Jamba.Lab.Plotting;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text;
-using Jamba.Experiments;
-using Jamba.Experiments.Ablation;
+using Jamba.Lab.Experiments;
+using Jamba.Lab.Experiments.Ablation;
 using Jamba.Planning;
-using Jamba.Plotting;
+using Jamba.Lab.Plotting;
 
 namespace Jamba.Cli.Commands;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
-using Jamba.Benchmarking;
-using Jamba.Kernels;
+using Jamba.Lab.Benchmarking;
 using TorchSharp;
 using Jamba.Runtime;
 

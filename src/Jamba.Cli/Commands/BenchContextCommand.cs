@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
-using Jamba.Experiments;
+using Jamba.Lab.Experiments;
 using Jamba.Planning;
-using Jamba.Plotting;
+using Jamba.Lab.Plotting;
 
 namespace Jamba.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Jamba.Checkpoints;
+using Jamba.Lab.Plotting;
 using Jamba.Planning;
 using Jamba.Tokenization;
 using Jamba.Training;
@@ -124,6 +125,7 @@ public sealed class TrainCommand : ICommand
         trainer.OutputDirectory = outDir;
         var reporter = new ProgressReporter(Console.Out, options.Steps, trainer.Step) { LogEvery = args.Int("log-every", 10, 1) };
         reporter.Attach(trainer);
+        trainer.CurvesWritten += history => LossPlot.WritePng(history, Path.Combine(outDir, LossPlot.PngFile), "Jamba training");
 
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -153,7 +155,7 @@ public sealed class TrainCommand : ICommand
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{how} at step {result.Step}{(last is null ? "" : $": val loss {last.ValidationLoss:F4}, perplexity {last.ValidationPerplexity:F2}")} ({trainer.ElapsedSeconds:F1} s)"));
         if (result.FinalCheckpoint is not null) Console.WriteLine($"checkpoint: {result.FinalCheckpoint}");
-        Console.WriteLine($"loss curve: {Path.Combine(outDir, LossCurve.CsvFile)}, {Path.Combine(outDir, LossCurve.PngFile)}");
+        Console.WriteLine($"loss curve: {Path.Combine(outDir, LossCurve.CsvFile)}, {Path.Combine(outDir, LossPlot.PngFile)}");
         return result.Interrupted ? 130 : 0;
     }
 

@@ -37,7 +37,7 @@ public sealed class CausalLmTrainer : IDisposable
 
     /// <summary>The run's options.</summary>
     public TrainingOptions Options { get; }
-    /// <summary>Where checkpoints, <c>loss.csv</c> and <c>loss.png</c> are written; null writes nothing.</summary>
+    /// <summary>Where checkpoints and <c>loss.csv</c> are written; null writes nothing.</summary>
     public string? OutputDirectory { get; set; }
     /// <summary>Updates taken so far.</summary>
     public long Step => state.Step;
@@ -68,6 +68,11 @@ public sealed class CausalLmTrainer : IDisposable
     public event Action<TrainingLogEntry>? Evaluated;
     /// <summary>Raised after a checkpoint folder has been written, with its path.</summary>
     public event Action<string>? CheckpointSaved;
+    /// <summary>
+    /// Raised after <c>loss.csv</c> has been rewritten (at each evaluation, checkpoint and the end of a run), with
+    /// the whole history, so an application can redraw its own view of it (the CLI's <c>loss.png</c>).
+    /// </summary>
+    public event Action<IReadOnlyList<TrainingLogEntry>>? CurvesWritten;
 
     /// <summary>
     /// Prepares training of <paramref name="model"/> (a causal LM; its parameters are trained in place) on
@@ -376,13 +381,13 @@ public sealed class CausalLmTrainer : IDisposable
         }
     }
 
-    /// <summary>Rewrites <c>loss.csv</c> and <c>loss.png</c> in the output folder from the history.</summary>
+    /// <summary>Rewrites <c>loss.csv</c> in the output folder from the history.</summary>
     private void WriteCurves()
     {
         if (OutputDirectory is null || state.History.Count == 0) return;
         Directory.CreateDirectory(OutputDirectory);
         LossCurve.WriteCsv(state.History, Path.Combine(OutputDirectory, LossCurve.CsvFile));
-        LossCurve.WritePng(state.History, Path.Combine(OutputDirectory, LossCurve.PngFile), "Jamba training");
+        CurvesWritten?.Invoke(state.History);
     }
 
     /// <summary>Frees the optimiser state (the model belongs to the caller).</summary>

@@ -35,8 +35,8 @@ public sealed class BenchCommandTests
     {
         var config = TestConfigs.Tiny();
         var model = new Jamba.Modeling.JambaForCausalLM(config);
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Jamba.Benchmarking.ModelBenchmark.CompareDecode(new[] { model }, 4, 2, run: 0));
-        var medians = Jamba.Benchmarking.ModelBenchmark.CompareDecode(new[] { model, model }, 4, 3, run: 3);
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Jamba.Lab.Benchmarking.ModelBenchmark.CompareDecode(new[] { model }, 4, 2, run: 0));
+        var medians = Jamba.Lab.Benchmarking.ModelBenchmark.CompareDecode(new[] { model, model }, 4, 3, run: 3);
         Assert.AreEqual(2, medians.Length);
         Assert.IsTrue(medians.All(m => m > 0 && double.IsFinite(m)), string.Join(", ", medians));
     }

@@ -1,7 +1,7 @@
 using System.Globalization;
-using Jamba.Experiments;
-using Jamba.Experiments.Ablation;
-using Jamba.Experiments.Needle;
+using Jamba.Lab.Experiments;
+using Jamba.Lab.Experiments.Ablation;
+using Jamba.Lab.Experiments.Needle;
 using Jamba.Modeling;
 using Jamba.Planning;
 using Jamba.Tests.Cli;
