@@ -109,3 +109,25 @@ public sealed class HuggingFaceTokenizerTests
         CollectionAssert.AreEqual(new[] { 128000, 9906, 128009 }, llama3.Encode("Hello<|eot_id|>", addBos: true).ToArray());
     }
 }
+
+/// <summary><c>jamba tokenize --tokenizer PATH</c> with a tokenizer.json file and with a folder holding one.</summary>
+[TestClass]
+public sealed class TokenizeCommandWithTokenizerJsonTests
+{
+    [TestMethod]
+    public void TokenizeAcceptsATokenizerJsonOrItsFolder()
+    {
+        string folder = Path.Combine(Folder, "tokenizers", "llama3");
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "expected.json")));
+        var cases = doc.RootElement.GetProperty("cases").EnumerateArray().Where(c => c.GetProperty("ids").GetArrayLength() > 0).Take(20).ToList();
+        string stdin = string.Join("\n", cases.Select(c => JsonSerializer.Serialize(c.GetProperty("text").GetString()))) + "\n";
+        foreach (string path in new[] { Path.Combine(folder, "tokenizer.json"), folder })
+        {
+            var r = Jamba.Tests.Cli.CliRunner.RunWithInput(stdin, "tokenize", "--tokenizer", path);
+            Assert.AreEqual(0, r.ExitCode, r.Stderr);
+            var lines = r.Stdout.Split('\n');
+            for (int i = 0; i < cases.Count; i++)
+                Assert.AreEqual(string.Join(",", Ints(cases[i].GetProperty("ids"))), lines[i], $"{path} line {i}");
+        }
+    }
+}
