@@ -131,3 +131,30 @@ public sealed class TokenizeCommandWithTokenizerJsonTests
         }
     }
 }
+
+/// <summary>Streaming decode of tokenizer.json ids reads exactly like decoding them all at once (without clean-up).</summary>
+[TestClass]
+public sealed class IncrementalDecodingOfTokenizerJsonTests
+{
+    [TestMethod]
+    [DataRow("mistral")]
+    [DataRow("llama3")]
+    public void StreamedTextJoinsUpToTheFullDecode(string name)
+    {
+        var tok = HuggingFaceTokenizerTests.Load(name);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "tokenizers", name, "expected.json")));
+        int count = 0;
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            var ids = Ints(c.GetProperty("ids_special"));
+            foreach (bool skip in new[] { false, true })
+            {
+                var decoder = new IncrementalDecoder(tok, skip);
+                string streamed = string.Concat(ids.Select(decoder.Add)) + decoder.Finish();
+                Assert.AreEqual(tok.Decode(ids, skip, cleanUpTokenizationSpaces: false), streamed, $"{Show(ids)} skip={skip}");
+                count++;
+            }
+        }
+        Assert.IsGreaterThan(400, count);
+    }
+}
