@@ -105,11 +105,12 @@ public sealed class HuggingFaceTokenizer : IJambaTokenizer
     public static HuggingFaceTokenizer FromJson(string tokenizerJson, string? tokenizerConfigJson = null, string source = FileName)
     {
         ArgumentNullException.ThrowIfNull(tokenizerJson);
-        JsonNode tokenizer, config;
+        JsonNode tokenizer;
+        JsonNode? config;
         try
         {
             tokenizer = JsonNode.Parse(tokenizerJson) ?? throw new InvalidDataException($"{source} is empty");
-            config = tokenizerConfigJson is null ? null! : JsonNode.Parse(tokenizerConfigJson)!;
+            config = tokenizerConfigJson is null ? null : JsonNode.Parse(tokenizerConfigJson);
         }
         catch (JsonException e)
         {

@@ -89,5 +89,9 @@ public sealed class GenerationConfigTests
         using var back = JambaModel.Load(saved);
         Assert.IsInstanceOfType<HuggingFaceTokenizer>(back.Tokenizer);
         Assert.AreEqual(1.5f, back.GenerationConfig!.RepetitionPenalty);
+
+        // JambaModelOptions.Tokenizer takes a tokenizer.json path too.
+        using var other = JambaModel.Load(dir, new JambaModelOptions { Tokenizer = Fixture("tokenizers", "llama3", "tokenizer.json") });
+        Assert.AreEqual(128256, other.Tokenizer!.VocabSize);
     }
 }
