@@ -14,7 +14,7 @@ public sealed class JambaModelOptions
     public string Device { get; set; } = "cpu";
     /// <summary>Parameter dtype: <c>f32</c> (default), <c>bf16</c> or <c>f16</c>. Weights on disk are converted.</summary>
     public string DType { get; set; } = "f32";
-    /// <summary>Tokenizer to use instead of the checkpoint's: a <c>tokenizer.model</c> path, or <c>byte</c>.</summary>
+    /// <summary>Tokenizer to use instead of the checkpoint's: a <c>tokenizer.json</c> or <c>tokenizer.model</c> path, a folder holding one, or <c>byte</c>.</summary>
     public string? Tokenizer { get; set; }
 
     /// <summary>The parsed device.</summary>
@@ -56,6 +56,11 @@ public sealed class JambaModel : IDisposable
     public JambaBackbone Backbone => CausalLM?.model ?? Classifier!.model;
     /// <summary>The tokenizer, or null when the checkpoint has none (then only id-based calls work).</summary>
     public IJambaTokenizer? Tokenizer { get; private set; }
+    /// <summary>
+    /// The checkpoint's <c>generation_config.json</c>, or null: its values are the defaults of every generation call
+    /// (options set explicitly win), and <see cref="Save"/> writes it back.
+    /// </summary>
+    public GenerationConfig? GenerationConfig { get; init; }
     /// <summary>The device of every parameter.</summary>
     public Device Device { get; }
     /// <summary>The dtype of every parameter.</summary>
@@ -73,7 +78,7 @@ public sealed class JambaModel : IDisposable
 
     /// <summary>The tokenizer, or a clear error when the model has none.</summary>
     public IJambaTokenizer RequireTokenizer() => Tokenizer ?? throw new InvalidOperationException(
-        "this model has no tokenizer: its folder has no tokenizer.model and config.json names no built-in tokenizer; pass token ids, or set JambaModelOptions.Tokenizer");
+        "this model has no tokenizer: its folder has no tokenizer.json or tokenizer.model and config.json names no built-in tokenizer; pass token ids, or set JambaModelOptions.Tokenizer");
 
     /// <summary>Builds a network for <paramref name="config"/> (head chosen by <c>architectures</c>).</summary>
     public static nn.Module CreateNetwork(JambaConfig config, Device device, ScalarType dtype) => config.IsSequenceClassifier
@@ -101,7 +106,8 @@ public sealed class JambaModel : IDisposable
     }
 
     /// <summary>
-    /// Loads a checkpoint folder (<c>config.json</c>, safetensors weights, optional <c>tokenizer.model</c>). Weights
+    /// Loads a checkpoint folder (<c>config.json</c>, safetensors weights, optional <c>tokenizer.json</c> or
+    /// <c>tokenizer.model</c>, the first preferred as Hugging Face's fast tokenizers do). Weights
     /// are checked by name and shape before anything is copied; every problem is reported in one
     /// <see cref="CheckpointException"/>.
     /// </summary>
@@ -141,7 +147,7 @@ public sealed class JambaModel : IDisposable
             tokenizer = JambaTokenizer.Load(chosen);
             tokenizerDir = chosen == JambaTokenizer.ByteTokenizerName ? null : TokenizerDir(chosen);
         }
-        else if (File.Exists(Path.Combine(dir, JambaTokenizer.ModelFileName)))
+        else if (JambaTokenizer.FindInFolder(dir) is not null)
         {
             tokenizer = JambaTokenizer.Load(dir);
             tokenizerDir = dir;
@@ -150,7 +156,10 @@ public sealed class JambaModel : IDisposable
         {
             tokenizer = ByteTokenizer.Instance;
         }
-        return new JambaModel(config, network, tokenizer, tokenizerDir, device, dtype);
+        return new JambaModel(config, network, tokenizer, tokenizerDir, device, dtype)
+        {
+            GenerationConfig = GenerationConfig.LoadFromFolder(dir),
+        };
     }
 
     /// <summary>
@@ -164,6 +173,7 @@ public sealed class JambaModel : IDisposable
         if (Tokenizer is ByteTokenizer) config.ExtraFields[TokenizerConfigKey] = JambaTokenizer.ByteTokenizerName;
         var state = Network.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter));
         CheckpointFolder.Save(dir, config, state, dtype, maxShardBytes, tokenizerSourceDir);
+        if (GenerationConfig is not null) File.WriteAllText(Path.Combine(dir, GenerationConfig.FileName), GenerationConfig.Json);
     }
 
     /// <summary>
@@ -183,13 +193,14 @@ public sealed class JambaModel : IDisposable
                 if (source.TryGetValue(name, out var s) && s.shape.SequenceEqual(p.shape)) p.copy_(s);
         }
         network.eval();
-        return new JambaModel(config, network, Tokenizer, tokenizerSourceDir, device, dtype);
+        return new JambaModel(config, network, Tokenizer, tokenizerSourceDir, device, dtype) { GenerationConfig = GenerationConfig };
     }
 
     /// <summary>Generates continuations of text prompts (left-padded into one batch) and returns the new text of each.</summary>
     public IReadOnlyList<string> Generate(IReadOnlyList<string> prompts, GenerationOptions options, bool addBos = true, CancellationToken cancellationToken = default)
     {
         var tokenizer = RequireTokenizer();
+        options = options.WithDefaults(GenerationConfig);
         var ids = prompts.Select(p => EncodePrompt(p, addBos)).ToList();
         var rows = ids.Select(_ => new List<int>()).ToList();
         foreach (var step in StreamIds(ids, options, cancellationToken))
@@ -201,6 +212,7 @@ public sealed class JambaModel : IDisposable
     public IEnumerable<string> Stream(string prompt, GenerationOptions options, bool addBos = true, CancellationToken cancellationToken = default)
     {
         var decoder = new IncrementalDecoder(RequireTokenizer());
+        options = options.WithDefaults(GenerationConfig);
         var stop = StopIds(options);
         foreach (var step in StreamIds(new[] { EncodePrompt(prompt, addBos) }, options, cancellationToken))
         {
@@ -212,10 +224,14 @@ public sealed class JambaModel : IDisposable
         if (rest.Length > 0) yield return rest;
     }
 
-    /// <summary>Streams new token ids (one per row per step) for prompts given as ids.</summary>
+    /// <summary>
+    /// Streams new token ids (one per row per step) for prompts given as ids. Options not set take the checkpoint's
+    /// <see cref="GenerationConfig"/> values.
+    /// </summary>
     public IEnumerable<int[]> StreamIds(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, CancellationToken cancellationToken = default)
     {
         var lm = CausalLM ?? throw new InvalidOperationException("generation needs a causal LM (JambaForCausalLM); this checkpoint is a sequence classifier");
+        options = options.WithDefaults(GenerationConfig);
         var (ids, mask) = TokenGenerator.LeftPad(prompts, Config.PadTokenId ?? 0, Device);
         using (ids)
         using (mask)

@@ -14,7 +14,7 @@ public sealed class TokenizeCommand : ICommand
         "usage: jamba tokenize --tokenizer FILE [--add-bos true|false] [--add-eos true|false] < lines.jsonl\n\n" +
         "Reads one JSON string per line (e.g. \"Hello world\") and prints one line per input with its ids,\n" +
         "comma-separated (an empty line when there are none).\n" +
-        "  --tokenizer T      a SentencePiece tokenizer.model, a checkpoint folder holding one, or 'byte'\n" +
+        "  --tokenizer T      a tokenizer.json, a SentencePiece tokenizer.model, a checkpoint folder holding one, or 'byte'\n" +
         "  --add-bos B        put the BOS id first (default false)\n" +
         "  --add-eos B        put the EOS id last (default false)";
 

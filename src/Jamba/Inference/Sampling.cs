@@ -6,11 +6,15 @@ namespace Jamba.Inference;
 /// <summary>Chooses the next token from logits: greedy, or temperature → top-k → top-p → multinomial (the reference's order).</summary>
 public static class Sampling
 {
-    /// <summary>Returns the next token of each row [batch] (int64) from logits [batch, vocab].</summary>
-    public static Tensor Next(Tensor logits, GenerationOptions options, Generator? generator)
+    /// <summary>
+    /// Returns the next token of each row [batch] (int64) from logits [batch, vocab]; <paramref name="seen"/> [batch, T]
+    /// (int64) are the row's tokens so far, needed only for <see cref="GenerationOptions.RepetitionPenalty"/>.
+    /// </summary>
+    public static Tensor Next(Tensor logits, GenerationOptions options, Generator? generator, Tensor? seen = null)
     {
-        if (options.Temperature == 0) return logits.argmax(-1);
         using var scope = NewDisposeScope();
+        if (options.RepetitionPenalty != 1f && seen is not null) logits = ApplyRepetitionPenalty(logits, seen, options.RepetitionPenalty);
+        if (options.Temperature == 0) return logits.argmax(-1).MoveToOuterDisposeScope();
         var scores = logits.to_type(ScalarType.Float32) / options.Temperature;
         if (options.TopK > 0 && options.TopK < scores.size(-1))
         {
@@ -29,5 +33,19 @@ public static class Sampling
         }
         var probs = nn.functional.softmax(scores, -1);
         return multinomial(probs, 1, generator: generator).squeeze(-1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Hugging Face's <c>RepetitionPenaltyLogitsProcessor</c>: the float32 logits of the tokens in <paramref name="seen"/>
+    /// are divided by <paramref name="penalty"/> where positive and multiplied by it where negative (a token seen twice
+    /// is penalised once).
+    /// </summary>
+    public static Tensor ApplyRepetitionPenalty(Tensor logits, Tensor seen, float penalty)
+    {
+        using var scope = NewDisposeScope();
+        var scores = logits.to_type(ScalarType.Float32);
+        var picked = scores.gather(-1, seen);
+        var penalised = where(picked.lt(0), picked * penalty, picked / penalty);
+        return scores.scatter(-1, seen, penalised).MoveToOuterDisposeScope();
     }
 }

@@ -31,7 +31,7 @@ public sealed class TokenGenerator
         long batch = inputIds.size(0), promptLength = inputIds.size(1);
         if (promptLength == 0) throw new ArgumentException("every prompt needs at least one token (add BOS to an empty prompt)", nameof(inputIds));
         var stopIds = options.IgnoreStopTokens ? new HashSet<long>() : new HashSet<long>((options.StopTokenIds ?? config.EosTokenIds).Select(i => (long)i));
-        long pad = config.PadTokenId ?? 0;
+        long pad = options.PadTokenId ?? config.PadTokenId ?? 0;
         using var generator = options.Temperature > 0
             ? new Generator((ulong)(options.Seed ?? Random.Shared.NextInt64()), device)
             : null;
@@ -39,6 +39,10 @@ public sealed class TokenGenerator
         model.eval();
         using var cache = new HybridCache(config, batch, promptLength + options.MaxNewTokens, device, model.HeadWeight.dtype);
         Tensor? logits = null;
+        // The rows so far (prompt, padding and new tokens), as Hugging Face's repetition penalty reads them.
+        Tensor? seen = null;
+        if (options.RepetitionPenalty != 1f)
+            using (NewDisposeScope()) seen = inputIds.to(device).to_type(ScalarType.Int64).clone().MoveToOuterDisposeScope();
         try
         {
             using (NewDisposeScope())
@@ -50,11 +54,18 @@ public sealed class TokenGenerator
                 long[] tokens;
                 using (NewDisposeScope())
                 using (no_grad())
-                    tokens = Sampling.Next(logits, options, generator).cpu().data<long>().ToArray();
+                    tokens = Sampling.Next(logits, options, generator, seen).cpu().data<long>().ToArray();
                 for (int b = 0; b < batch; b++)
                 {
                     if (finished[b]) tokens[b] = pad;
                     else if (stopIds.Contains(tokens[b])) finished[b] = true;
+                }
+                if (seen is not null)
+                {
+                    using var stepTokens = tensor(tokens, new long[] { batch, 1 }, device: device);
+                    var grown = cat(new[] { seen, stepTokens }, 1);
+                    seen.Dispose();
+                    seen = grown;
                 }
                 yield return tokens;
                 if (step == options.MaxNewTokens - 1 || finished.All(f => f)) break;
@@ -66,6 +77,7 @@ public sealed class TokenGenerator
         finally
         {
             logits?.Dispose();
+            seen?.Dispose();
             if (wasTraining) model.train();
         }
     }

@@ -9,7 +9,9 @@ namespace Jamba.Tokenization;
 /// <remarks>
 /// Two things make this more than decoding each id alone: a character written as several byte-fallback ids (an emoji
 /// is four) only appears once its last byte has arrived, and the first piece of a sequence loses the space that
-/// SentencePiece's dummy prefix put there. Not thread-safe: use one decoder per sequence.
+/// SentencePiece's dummy prefix put there. Text from a <see cref="HuggingFaceTokenizer"/> is streamed without
+/// <c>clean_up_tokenization_spaces</c> (a space already handed out cannot be taken back when a later "." would remove
+/// it). Not thread-safe: use one decoder per sequence.
 /// </remarks>
 public sealed class IncrementalDecoder
 {
@@ -17,9 +19,11 @@ public sealed class IncrementalDecoder
     private readonly bool _skipSpecialTokens;
     private readonly StringBuilder _buffer = new();
     private DecodeState? _state;
-    // Only for tokenizers from outside this library: the ids so far and how much of their decoding was handed out.
+    // For tokenizers without the shared piece rules (tokenizer.json ones, and any from outside this library): the ids
+    // so far, and the window [_prefix, _read) whose text was handed out last.
     private readonly List<int> _ids = new();
-    private int _emitted;
+    private int _prefix;
+    private int _read;
 
     /// <summary>Starts a decoder for one sequence.</summary>
     /// <param name="tokenizer">The tokenizer that produced the ids.</param>
@@ -43,16 +47,33 @@ public sealed class IncrementalDecoder
             return _buffer.ToString();
         }
 
-        // Any other tokenizer: decode everything again and hand out the new tail, holding back trailing U+FFFD,
-        // which may be the start of a character whose remaining bytes are still to come.
+        // Any other tokenizer: decode a short window twice, with and without the new ids, and hand out the difference
+        // (the text-generation-inference way). The window starts at the ids handed out last, so a decoder step that
+        // looks at a token's neighbours (a stripped leading space, a space before punctuation) sees the same context
+        // as a full decode, and the work per id stays constant. A trailing U+FFFD may be a character whose remaining
+        // bytes are still to come: nothing is handed out until it resolves.
+        if ((uint)id >= (uint)_tokenizer.VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id {id} is outside the vocabulary (0..{_tokenizer.VocabSize - 1}).");
         _ids.Add(id);
-        string text = _tokenizer.Decode(_ids, _skipSpecialTokens);
-        int stable = text.Length;
-        while (stable > _emitted && text[stable - 1] == '\uFFFD') stable--;
-        if (stable <= _emitted) return "";
-        string fresh = text[_emitted..stable];
-        _emitted = stable;
-        return fresh;
+        string before = WindowText(_read);
+        string text = WindowText(_ids.Count);
+        if (text.Length <= before.Length || text[^1] == '\uFFFD') return "";
+        _prefix = _read;
+        _read = _ids.Count;
+        return text[CommonPrefixLength(before, text)..];
+    }
+
+    // A decoder that rewrites text it already handed out cannot take it back; the new text then starts where the two
+    // readings part (for tokenizer.json tokenizers that clean-up is simply left off while streaming).
+    private static int CommonPrefixLength(string a, string b) => a.AsSpan().CommonPrefixLength(b);
+
+    private string WindowText(int end)
+    {
+        if (end <= _prefix) return "";
+        var window = _ids.GetRange(_prefix, end - _prefix);
+        return _tokenizer is HuggingFaceTokenizer hf
+            ? hf.Decode(window, _skipSpecialTokens, cleanUpTokenizationSpaces: false)
+            : _tokenizer.Decode(window, _skipSpecialTokens);
     }
 
     /// <summary>
@@ -70,8 +91,8 @@ public sealed class IncrementalDecoder
         }
         else
         {
-            string text = _tokenizer.Decode(_ids, _skipSpecialTokens);
-            rest = text.Length > _emitted ? text[_emitted..] : "";
+            string before = WindowText(_read), text = WindowText(_ids.Count);
+            rest = text.Length > before.Length ? text[CommonPrefixLength(before, text)..] : "";
         }
         Reset();
         return rest;
@@ -82,6 +103,6 @@ public sealed class IncrementalDecoder
     {
         _state = _tokenizer is IDecodeVocabulary vocabulary ? new DecodeState(vocabulary, _skipSpecialTokens) : null;
         _ids.Clear();
-        _emitted = 0;
+        _prefix = _read = 0;
     }
 }

@@ -19,7 +19,8 @@ internal readonly record struct ModelPiece(string Text, float Score, PieceType T
 /// <summary>
 /// The parts of a SentencePiece <c>ModelProto</c> that encoding and decoding depend on. Microsoft.ML.Tokenizers
 /// keeps its parsed proto internal, and the exact BPE merge order needs every piece's score and type, so the few
-/// fields needed are read here with the protobuf runtime that Microsoft.ML.Tokenizers already brings along.
+/// fields needed are read here with the Google.Protobuf runtime (Microsoft.ML.Tokenizers 3.0 no longer depends on it;
+/// TorchSharp still brings it along).
 /// </summary>
 internal sealed class SentencePieceModel
 {

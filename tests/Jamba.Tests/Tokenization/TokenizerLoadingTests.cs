@@ -30,6 +30,65 @@ public sealed class TokenizerLoadingTests
     }
 
     [TestMethod]
+    public void LoadsATokenizerJsonAndPrefersItInAFolder()
+    {
+        string json = Path.Combine(Folder, "tokenizers", "mistral", "tokenizer.json");
+        Assert.IsInstanceOfType<HuggingFaceTokenizer>(JambaTokenizer.Load(json));
+
+        // A folder with both files loads tokenizer.json, as Hugging Face's fast tokenizers do; with only one, that one.
+        foreach (var f in new[] { "tokenizer.json", "tokenizer_config.json" }) File.Copy(Path.Combine(Folder, "tokenizers", "mistral", f), Path.Combine(_dir, f));
+        File.Copy(ModelPath, Path.Combine(_dir, "tokenizer.model"));
+        var both = JambaTokenizer.Load(_dir);
+        Assert.IsInstanceOfType<HuggingFaceTokenizer>(both);
+        CollectionAssert.AreEqual(new[] { 1, 22557, 2 }, both.Encode("Hello", addBos: true, addEos: true).ToArray());
+        File.Delete(Path.Combine(_dir, "tokenizer.json"));
+        Assert.IsInstanceOfType<SentencePieceTokenizer>(JambaTokenizer.Load(_dir));
+        File.Delete(Path.Combine(_dir, "tokenizer.model"));
+        var e = Assert.ThrowsExactly<FileNotFoundException>(() => JambaTokenizer.Load(_dir));
+        StringAssert.Contains(e.Message, "tokenizer.json");
+        StringAssert.Contains(e.Message, "tokenizer.model");
+    }
+
+    [TestMethod]
+    public void UnsupportedOrBrokenTokenizerJsonIsNamed()
+    {
+        string bad = Path.Combine(_dir, "tokenizer.json");
+        File.WriteAllText(bad, "{ not json");
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => JambaTokenizer.Load(bad)).Message, bad);
+        File.WriteAllText(bad, """{"model": {"type": "WordPiece", "vocab": {}}}""");
+        StringAssert.Contains(Assert.ThrowsExactly<NotSupportedException>(() => JambaTokenizer.Load(bad)).Message, "WordPiece");
+        File.WriteAllText(bad, """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Digits"}}""");
+        StringAssert.Contains(Assert.ThrowsExactly<NotSupportedException>(() => JambaTokenizer.Load(bad)).Message, "Digits");
+    }
+
+    [TestMethod]
+    public void AddedTokenFlagsFollowHuggingFace()
+    {
+        // A toy byte-level vocabulary: lstrip/rstrip swallow the whitespace beside a token, single_word refuses to
+        // match inside a word, and a normalized token is found after the normalizer has run.
+        var vocab = new System.Text.Json.Nodes.JsonObject();
+        int next = 0;
+        foreach (char c in "abxyzĠ") vocab[c.ToString()] = next++;
+        string json = $$"""
+        {"model": {"type": "BPE", "vocab": {{vocab.ToJsonString()}}, "merges": []},
+         "normalizer": {"type": "Lowercase"},
+         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false},
+         "decoder": {"type": "ByteLevel"},
+         "added_tokens": [
+           {"id": 10, "content": "<L>", "lstrip": true, "special": true},
+           {"id": 11, "content": "<R>", "rstrip": true, "special": true},
+           {"id": 12, "content": "w", "single_word": true, "special": false, "normalized": false},
+           {"id": 13, "content": "zz", "normalized": true, "special": false}]}
+        """;
+        var tok = HuggingFaceTokenizer.FromJson(json);
+        CollectionAssert.AreEqual(new[] { 0, 10, 5, 1 }, tok.Encode("a  <L> b").ToArray());
+        CollectionAssert.AreEqual(new[] { 0, 5, 11, 1 }, tok.Encode("a <R>  b").ToArray());
+        CollectionAssert.AreEqual(new[] { 0, 5, 12, 5, 1 }, tok.Encode("a w b").ToArray());
+        CollectionAssert.AreEqual(new[] { 13 }, tok.Encode("ZZ").ToArray());
+        Assert.AreEqual("ab", tok.Decode(tok.Encode("a <L>b")), "the space went to <L>, which decoding skips");
+    }
+
+    [TestMethod]
     public void MissingPathIsNamed()
     {
         string missing = Path.Combine(_dir, "nope", "tokenizer.model");
