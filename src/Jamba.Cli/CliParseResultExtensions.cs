@@ -1,0 +1,24 @@
+using System.CommandLine;
+
+namespace Jamba.Cli;
+
+/// <summary>Questions the commands ask of a parse beyond an option's value.</summary>
+internal static class CliParseResultExtensions
+{
+    /// <summary>Whether <paramref name="option"/> was written on the command line (not filled in by its default).</summary>
+    public static bool Given(this ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
+    /// <summary>
+    /// The options written on the command line (last value of each), minus <paramref name="except"/>: to pass them on
+    /// to a child process.
+    /// </summary>
+    public static IEnumerable<string> Forwarded(this ParseResult parse, params Option[] except)
+    {
+        foreach (var option in parse.CommandResult.Command.Options)
+        {
+            if (except.Contains(option) || parse.GetResult(option) is not { Implicit: false } given) continue;
+            yield return option.Name;
+            if (given.Tokens.Count > 0) yield return given.Tokens[^1].Value;
+        }
+    }
+}
