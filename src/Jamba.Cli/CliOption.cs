@@ -90,18 +90,20 @@ internal static class CliOption
     public static Option<double> Double(string name, string helpName, string description, double fallback) =>
         Create(name, helpName, description, s => ParseDouble(name, s)).WithDefault(fallback);
 
-    /// <summary>A true/false option that takes a value (true/false, 1/0, yes/no).</summary>
-    public static Option<bool> Bool(string name, string helpName, string description, bool fallback)
-    {
-        var option = Create(name, helpName, description, s => s.ToLowerInvariant() switch
+    /// <summary>
+    /// A true/false option that takes a value (true/false, 1/0, yes/no), read with <see cref="GetBool"/>. Its value type
+    /// is text, normalised to "true" or "false": System.CommandLine would not take "yes" or "1" as a bool's value.
+    /// </summary>
+    public static Option<string> Bool(string name, string helpName, string description, bool fallback) =>
+        Create(name, helpName, description, s => s.ToLowerInvariant() switch
         {
-            "true" or "1" or "yes" => true,
-            "false" or "0" or "no" => false,
+            "true" or "1" or "yes" => "true",
+            "false" or "0" or "no" => "false",
             _ => throw new UsageException($"{name} must be true or false, got '{s}'"),
-        }).WithDefault(fallback);
-        option.Arity = ArgumentArity.ExactlyOne;
-        return option;
-    }
+        }).WithDefault(fallback ? "true" : "false");
+
+    /// <summary>The value of a <see cref="Bool"/> option.</summary>
+    public static bool GetBool(this ParseResult parse, Option<string> option) => parse.GetValue(option) == "true";
 
     /// <summary>A flag: present or not, no value.</summary>
     public static Option<bool> Flag(string name, string description) =>

@@ -22,7 +22,7 @@ internal sealed class GenerateCommand : JambaCommand
     private readonly Option<bool> ignoreEos = CliOption.Flag("--ignore-eos", "never stop early: exactly --max-new-tokens per row");
     private readonly Option<string?> format = CliOption.Text("--format", "F", "text (default for --prompt) or ids: one line per row, prompt ids then new ids");
     private readonly Option<string?> tokenizer = CliOption.Text("--tokenizer", "T", "tokenizer to use instead of the checkpoint's (file or 'byte')");
-    private readonly Option<bool> addBos = CliOption.Bool("--add-bos", "B", "prefix text prompts with BOS (true or false)", true);
+    private readonly Option<string> addBos = CliOption.Bool("--add-bos", "B", "prefix text prompts with BOS (true or false)", true);
 
     public GenerateCommand() : base("generate", "generate tokens from a prompt (text or ids) with the hybrid KV + Mamba-state cache",
         "Give --prompt or --ids. Sampling: --greedy (the default) or --temperature T [--top-k K] [--top-p P] [--seed S].")
@@ -70,7 +70,7 @@ internal sealed class GenerateCommand : JambaCommand
         else
         {
             var tokenizer = model.RequireTokenizer();
-            bool bos = parse.GetValue(addBos) && tokenizer.BosId is not null;
+            bool bos = parse.GetBool(addBos) && tokenizer.BosId is not null;
             promptIds = prompts.Select(p => (IReadOnlyList<int>)(tokenizer.Encode(p, bos) is { Count: > 0 } e ? e : new[] { tokenizer.BosId ?? model.Config.BosTokenId ?? 0 })).ToList();
         }
 

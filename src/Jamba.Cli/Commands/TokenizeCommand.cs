@@ -8,8 +8,8 @@ namespace Jamba.Cli.Commands;
 internal sealed class TokenizeCommand : JambaCommand
 {
     private readonly Option<string?> tokenizer = CliOption.Text("--tokenizer", "T", "a SentencePiece tokenizer.model, a checkpoint folder holding one, or 'byte'").AsRequired();
-    private readonly Option<bool> addBos = CliOption.Bool("--add-bos", "B", "put the BOS id first (true or false; default false)", false);
-    private readonly Option<bool> addEos = CliOption.Bool("--add-eos", "B", "put the EOS id last (true or false; default false)", false);
+    private readonly Option<string> addBos = CliOption.Bool("--add-bos", "B", "put the BOS id first (true or false)", false);
+    private readonly Option<string> addEos = CliOption.Bool("--add-eos", "B", "put the EOS id last (true or false)", false);
 
     public TokenizeCommand() : base("tokenize", "tokenize JSON strings from stdin (one per line) and print their ids",
         "Reads one JSON string per line (e.g. \"Hello world\") and prints one line per input with its ids,\n" +
@@ -23,7 +23,7 @@ internal sealed class TokenizeCommand : JambaCommand
     protected override int Run(ParseResult parse)
     {
         var tokenizer = JambaTokenizer.Load(parse.GetValue(this.tokenizer)!);
-        bool bos = parse.GetValue(addBos), eos = parse.GetValue(addEos);
+        bool bos = parse.GetBool(addBos), eos = parse.GetBool(addEos);
         var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false, NewLine = "\n" };
         string? line;
         int lineNumber = 0;
