@@ -115,7 +115,8 @@ internal static class CliOption
 
     /// <summary>
     /// Rows of token ids: rows separated by ';', integers by ',' (e.g. <c>5,9,11;7,3,2</c>). Rows must have equal
-    /// length unless <paramref name="ragged"/>.
+    /// length unless <paramref name="ragged"/>. Read an optional one with <see cref="CliParseResultExtensions.GivenValue"/>:
+    /// left out, an array option's value is an empty array, not null.
     /// </summary>
     public static Option<long[][]?> IdRows(string name, string helpName, string description, bool ragged = false) =>
         Create<long[][]?>(name, helpName, description, s => ParseIdRows(name, s, ragged));

@@ -9,6 +9,13 @@ internal static class CliParseResultExtensions
     public static bool Given(this ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
     /// <summary>
+    /// The value of <paramref name="option"/>, or null when it was not written: System.CommandLine gives an array
+    /// option left out an empty array.
+    /// </summary>
+    public static T? GivenValue<T>(this ParseResult parse, Option<T> option) where T : class =>
+        parse.Given(option) ? parse.GetValue(option) : null;
+
+    /// <summary>
     /// The options written on the command line (last value of each), minus <paramref name="except"/>: to pass them on
     /// to a child process.
     /// </summary>

@@ -45,7 +45,7 @@ internal sealed class BenchContextCommand : JambaCommand
         bool quick = parse.GetValue(this.quick);
         var options = new ContextBenchmarkOptions
         {
-            Contexts = parse.GetValue(contexts) ?? (quick ? new[] { 1024, 8192, 32768 } : new[] { 1024, 2048, 4096, 8192, 16384, 32768 }),
+            Contexts = parse.GivenValue(contexts) ?? (quick ? new[] { 1024, 8192, 32768 } : new[] { 1024, 2048, 4096, 8192, 16384, 32768 }),
             NewTokens = parse.GetValue(newTokens) ?? (quick ? 6 : 64),
             Fill = parse.GetValue(fill) == "prefill" ? CacheFill.Prefill : CacheFill.Synthetic,
             PrefillChunk = parse.GetValue(prefillChunk),

@@ -48,7 +48,7 @@ internal sealed class GenerateCommand : JambaCommand
             TopP = parse.GetValue(topP),
             Seed = parse.GetValue(seed),
             IgnoreStopTokens = parse.GetValue(ignoreEos),
-            StopTokenIds = parse.GetValue(stop) is { } stopIds ? stopIds[0].Select(i => (int)i).ToArray() : null,
+            StopTokenIds = parse.GivenValue(stop) is { } stopIds ? stopIds[0].Select(i => (int)i).ToArray() : null,
         };
         try { options.Validate(); }
         catch (ArgumentOutOfRangeException e) { throw new UsageException(e.Message); }
@@ -64,7 +64,7 @@ internal sealed class GenerateCommand : JambaCommand
         {
             var ids = parse.GetValue(this.ids)!;
             ModelArgs.CheckIds(ids, model.Config.VocabSize, "--ids");
-            mask = ModelArgs.Mask(parse.GetValue(attentionMask), ids);
+            mask = ModelArgs.Mask(parse.GivenValue(attentionMask), ids);
             promptIds = ids.Select(r => (IReadOnlyList<int>)r.Select(i => (int)i).ToArray()).ToList();
         }
         else

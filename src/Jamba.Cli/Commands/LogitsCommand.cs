@@ -26,7 +26,7 @@ internal sealed class LogitsCommand : JambaCommand
     protected override int Run(ParseResult parse)
     {
         var ids = parse.GetValue(this.ids)!;
-        var mask = ModelArgs.Mask(parse.GetValue(attentionMask), ids);
+        var mask = ModelArgs.Mask(parse.GivenValue(attentionMask), ids);
         string outPath = parse.GetValue(output)!;
         using var model = modelArgs.Load(parse);
         ModelArgs.CheckIds(ids, model.Config.VocabSize, "--ids");
