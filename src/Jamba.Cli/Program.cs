@@ -16,10 +16,13 @@ var root = new Command("jamba", "run, inspect and build Jamba (hybrid Transforme
     new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(),
     new TokenizeCommand(), new TrainCommand(), new BenchCommand(), new AblateCommand(),
 };
-// A bare `jamba` lists the commands but is a usage error (nothing was asked); `jamba help` is `jamba --help`.
+// A bare `jamba` lists the commands but is a usage error (nothing was asked); `jamba help [command]` is
+// `jamba [command] --help`.
 root.SetAction(parse => showHelp.Invoke(parse) is 0 ? 2 : 1);
+var helpTopic = new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore };
 var helpCommand = new Command("help") { Hidden = true };
-helpCommand.SetAction(_ => root.Parse("--help").Invoke());
+helpCommand.Arguments.Add(helpTopic);
+helpCommand.SetAction(parse => root.Parse([.. parse.GetValue(helpTopic)!, "--help"]).Invoke());
 root.Subcommands.Add(helpCommand);
 
 // No response files: an argument such as --prompt @user is text, not a file to read.
