@@ -12,7 +12,7 @@ internal static class CliParseResultExtensions
     /// The value of <paramref name="option"/>, or null when it was not written: System.CommandLine gives an array
     /// option left out an empty array.
     /// </summary>
-    public static T? GivenValue<T>(this ParseResult parse, Option<T> option) where T : class =>
+    public static T? GivenValue<T>(this ParseResult parse, Option<T> option) where T : class? =>
         parse.Given(option) ? parse.GetValue(option) : null;
 
     /// <summary>
