@@ -4,19 +4,17 @@
 //
 // Builds a small Jamba from a preset, fine-tunes it as an ML.NET classifier on a generated task where word order
 // matters, compares it with ML.NET's FeaturizeText + SdcaMaximumEntropy, saves/reloads/predicts, generates with the
-// hybrid cache and writes plots and a summary to ./quickstart-output. The stages live in QuickstartPipeline.
+// hybrid cache and writes plots and a summary to ./quickstart-output. The stages live in QuickstartPipeline; the
+// options in QuickstartCommandLine.
 using Jamba.Quickstart;
 
 try
 {
-    var options = QuickstartOptions.Parse(args);
-    if (options is null)
+    return QuickstartCommandLine.Invoke(args, options =>
     {
-        Console.Write(QuickstartOptions.Usage);
+        QuickstartPipeline.Run(options, Console.Out);
         return 0;
-    }
-    QuickstartPipeline.Run(options, Console.Out);
-    return 0;
+    });
 }
 catch (QuickstartInputException e)
 {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -13,52 +14,57 @@ namespace Jamba.Cli.Commands;
 /// `jamba ablate`: the paper's ablations in miniature — attention:Mamba ratios, MoE, the Mamba-internal RMSNorms —
 /// trained with equal active parameters and tokens on language modelling and associative recall, over several seeds.
 /// </summary>
-public sealed class AblateCommand : ICommand
+internal sealed class AblateCommand : JambaCommand
 {
-    public string Name => "ablate";
-    public string Summary => "train small hybrids, pure attention and pure Mamba (± MoE, ± inner norms) on LM and recall, with error bars";
-    public IEnumerable<string> ValueOptions => new[] { "seeds", "steps", "batch", "lr", "eval-sequences", "hidden", "variants", "tasks", "threads", "jobs", "shard", "shard-out", "out" };
-    public IEnumerable<string> FlagOptions => new[] { "quick" };
-    public string Help =>
-        "usage: jamba ablate [--quick] [--seeds 3] [--steps N] [--out DIR] [--variants a,b] [--tasks lm,recall] [--jobs J] [--threads T]\n\n" +
+    private readonly Option<bool> quick = CliOption.Flag("--quick", "one seed, 40 updates, 32 validation sequences: a smoke run");
+    private readonly Option<int?> seeds = CliOption.OptionalInt("--seeds", "N", "seeds per variant and task (default 3; --quick 1)", 1, 100);
+    private readonly Option<int?> steps = CliOption.OptionalInt("--steps", "N", "updates per run (default: lm 200, recall 800; --quick 40)", 1);
+    private readonly Option<int?> batch = CliOption.OptionalInt("--batch", "B", "sequences per update (default: lm 16, recall 32)", 1);
+    private readonly Option<float> lr = CliOption.Float("--lr", "X", "peak learning rate", 3e-3f);
+    private readonly Option<int?> evalSequences = CliOption.OptionalInt("--eval-sequences", "N", "validation sequences per task (default 128; --quick 32)", 1);
+    private readonly Option<int> hidden = CliOption.Int("--hidden", "H", "model width", 64, 8);
+    private readonly Option<string?> variants = CliOption.Text("--variants", "LIST", "run only these variants (comma-separated)");
+    private readonly Option<string?> tasks = CliOption.Text("--tasks", "LIST", "run only these tasks (comma-separated)");
+    private readonly Option<int?> jobs = CliOption.OptionalInt("--jobs", "J", "processes training runs side by side (default: one per core); results do not depend on it", 1, 1024);
+    private readonly Option<int> threads = CliOption.Int("--threads", "T", "torch threads per run", 1, 1, 1024);
+    private readonly Option<string> output = CliOption.Text("--out", "DIR", "output folder", "ablation");
+    // Set by the parent process on its children: train shard i of n and write its runs to a file.
+    private readonly Option<string?> shard = CliOption.Text("--shard", "i/n", "train this shard of the runs only").AsHidden();
+    private readonly Option<string?> shardOut = CliOption.Text("--shard-out", "FILE", "where a shard writes its runs").AsHidden();
+
+    public AblateCommand() : base("ablate", "train small hybrids, pure attention and pure Mamba (± MoE, ± inner norms) on LM and recall, with error bars",
         "Trains every variant from scratch on each task with each seed (same active parameters, same tokens, same\n" +
         "validation set) and reports the final validation loss and accuracy as mean ± standard deviation over seeds.\n" +
         "Variants: pure-attention, pure-mamba, hybrid-1:3, hybrid-1:7 (no MoE), hybrid-1:7-moe, hybrid-1:7-no-norms.\n" +
         "Tasks: lm (a generated corpus: sparse 2nd-order Markov text with verbatim quotations; 128-token sequences),\n" +
         "recall (4 key-value pairs at the start, filler, 12 queries at the end; 48-token sequences; only answers scored).\n" +
-        "Writes ablation-runs.csv, ablation.md and plots.\n" +
-        "  --seeds N           seeds per variant and task (default 3; --quick 1)\n" +
-        "  --steps N           updates per run (default: lm 200, recall 800; --quick 40)\n" +
-        "  --batch B           sequences per update (default: lm 16, recall 32)\n" +
-        "  --lr X              peak learning rate (default 3e-3)\n" +
-        "  --eval-sequences N  validation sequences per task (default 128; --quick 32)\n" +
-        "  --hidden H          model width (default 64)\n" +
-        "  --variants LIST     run only these variants; --tasks LIST only these tasks\n" +
-        "  --jobs J            processes training runs side by side (default: one per core); results do not depend on it\n" +
-        "  --threads T         torch threads per run (default 1)\n" +
-        "  --out DIR           output folder (default ablation)";
+        "Writes ablation-runs.csv, ablation.md and plots.")
+    {
+        foreach (var option in new Option[] { quick, seeds, steps, batch, lr, evalSequences, hidden, variants, tasks, jobs, threads, output, shard, shardOut })
+            Options.Add(option);
+    }
 
-    public int Run(CliArgs args)
+    protected override int Run(ParseResult parse)
     {
         // One thread by default: these models are too small to gain from more, and on a busy machine a second
         // thread waiting at every barrier makes a step many times slower (measured: ~10x at load 12 on 2 cores).
-        TorchSharp.torch.set_num_threads(args.Int("threads", 1, 1, 1024));
-        bool quick = args.Flag("quick");
+        TorchSharp.torch.set_num_threads(parse.GetValue(threads));
+        bool quick = parse.GetValue(this.quick);
         var options = new AblationOptions
         {
-            Seeds = args.Int("seeds", quick ? 1 : 3, 1, 100),
-            Steps = args.Has("steps") || quick ? args.Int("steps", 40, 1) : null,
-            BatchSize = args.Has("batch") ? args.Int("batch", 16, 1) : null,
-            LearningRate = args.Float("lr", 3e-3f),
-            EvalSequences = args.Int("eval-sequences", quick ? 32 : 128, 1),
-            Hidden = args.Int("hidden", 64, 8),
-            Variants = List(args.Get("variants")),
-            Tasks = List(args.Get("tasks")),
+            Seeds = parse.GetValue(seeds) ?? (quick ? 1 : 3),
+            Steps = parse.GetValue(steps) ?? (quick ? 40 : null),
+            BatchSize = parse.GetValue(batch),
+            LearningRate = parse.GetValue(lr),
+            EvalSequences = parse.GetValue(evalSequences) ?? (quick ? 32 : 128),
+            Hidden = parse.GetValue(hidden),
+            Variants = List(parse.GetValue(variants)),
+            Tasks = List(parse.GetValue(tasks)),
             Progress = line => Console.Error.WriteLine(line),
         };
-        if (args.Get("shard") is { } shard) return RunShard(args, options, shard);
-        int jobs = args.Int("jobs", Environment.ProcessorCount, 1, 1024);
-        string outDir = args.Get("out") ?? "ablation";
+        if (parse.GetValue(shard) is { } shardText) return RunShard(parse, options, shardText);
+        int jobs = parse.GetValue(this.jobs) ?? Environment.ProcessorCount;
+        string outDir = parse.GetValue(output)!;
         string machine = MachineInfo.Describe();
         Console.WriteLine($"jamba ablate{(quick ? " --quick" : "")} — {machine}");
         foreach (var task in AblationStudy.DefaultTasks().Where(t => options.Tasks is null || options.Tasks.Contains(t.Name)))
@@ -70,7 +76,7 @@ public sealed class AblateCommand : ICommand
         Console.WriteLine($"{jobs} process(es) side by side, {TorchSharp.torch.get_num_threads()} torch thread(s) each");
         var started = DateTime.UtcNow;
         IReadOnlyList<AblationSummary> summaries;
-        try { summaries = jobs == 1 ? AblationStudy.Run(options) : AblationStudy.Summarize(RunShardsInChildren(args, jobs, outDir), options); }
+        try { summaries = jobs == 1 ? AblationStudy.Run(options) : AblationStudy.Summarize(RunShardsInChildren(parse, jobs, outDir), options); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         double minutes = (DateTime.UtcNow - started).TotalMinutes;
 
@@ -97,14 +103,14 @@ public sealed class AblateCommand : ICommand
     /// Child mode (`--shard i/n --shard-out FILE`, set by the parent): trains shard i of n and writes its runs as JSON.
     /// Separate processes, not threads: TorchSharp is not safe for concurrent training in one process.
     /// </summary>
-    private static int RunShard(CliArgs args, AblationOptions options, string shard)
+    private int RunShard(ParseResult parse, AblationOptions options, string shard)
     {
         var parts = shard.Split('/');
         if (parts.Length != 2 || !int.TryParse(parts[0], out int index) || !int.TryParse(parts[1], out int count))
             throw new UsageException($"--shard takes i/n, not '{shard}'");
         options.ShardIndex = index;
         options.ShardCount = count;
-        string file = args.Required("shard-out");
+        string file = parse.GetValue(shardOut) ?? throw new UsageException("missing required option --shard-out");
         IReadOnlyList<AblationRunResult> runs;
         try { runs = AblationStudy.RunShard(options); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -113,7 +119,7 @@ public sealed class AblateCommand : ICommand
     }
 
     /// <summary>Starts one child process per shard with the same options, waits for all, and collects their runs.</summary>
-    private static List<AblationRunResult> RunShardsInChildren(CliArgs args, int jobs, string outDir)
+    private List<AblationRunResult> RunShardsInChildren(ParseResult parse, int jobs, string outDir)
     {
         Directory.CreateDirectory(outDir);
         var children = new List<(Process Process, string File)>();
@@ -125,7 +131,7 @@ public sealed class AblateCommand : ICommand
             string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program's path to start the shards");
             start.FileName = self;
             if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(AblateCommand).Assembly.Location);
-            foreach (var a in new[] { "ablate" }.Concat(args.Forwarded("jobs", "out", "shard", "shard-out"))
+            foreach (var a in new[] { "ablate" }.Concat(parse.Forwarded(this.jobs, output, shard, shardOut))
                 .Concat(new[] { "--jobs", "1", "--shard", $"{i}/{jobs}", "--shard-out", file }))
                 start.ArgumentList.Add(a);
             children.Add((Process.Start(start)!, file));

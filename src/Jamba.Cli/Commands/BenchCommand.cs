@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Jamba.Lab.Benchmarking;
 using TorchSharp;
@@ -7,76 +8,50 @@ namespace Jamba.Cli.Commands;
 
 /// <summary>
 /// `jamba bench`: model speed (prefill, decode, time to first token, training step) and memory against this
-/// machine's ceilings measured in the same run; `jamba bench kernels`: each kernel against its reference twin.
+/// machine's ceilings measured in the same run. Its subcommands: `bench kernels`, `bench context`.
 /// </summary>
-public sealed class BenchCommand : ICommand
+internal sealed class BenchCommand : JambaCommand
 {
-    public string Name => "bench";
-    public string Summary => "speed and memory against this machine's bandwidth and matmul ceilings; 'bench kernels' for the kernels";
-    public bool TakesPositional => true;
-    public IEnumerable<string> ValueOptions => new[]
-    {
-        "model", "config", "device", "dtype", "threads", "prompt-tokens", "new-tokens", "batch", "runs", "warmup",
-        "train-tokens", "prefill-chunk", "probe-positions", "probe-steps", "seed", "ceiling-mib", "ceiling-matmul", "length", "channels", "moe-tokens", "moe-experts", "iterations", "reference-iterations",
-    };
-    public IEnumerable<string> FlagOptions => new[] { "no-compare" };
-    public string Help =>
-        "usage: jamba bench (--model DIR | --config FILE) [--prompt-tokens N] [--new-tokens M] [--batch B] [--threads T] [--dtype f32|bf16]\n" +
-        "                   [--runs R] [--warmup W] [--train-tokens N] [--prefill-chunk C] [--device D] [--seed S]\n" +
-        "       jamba bench kernels [--length L] [--channels D] [--moe-tokens N] [--moe-experts E] [--iterations I] [--reference-iterations I] [--threads T]\n\n" +
-        "Figures are medians of --runs timed runs after --warmup untimed ones. The machine's ceilings (memory read bandwidth,\n" +
-        "float32 matmul rate) are measured in the same run; decode is reported against (weight + cache bytes per step) / bandwidth,\n" +
-        "prefill and training against their matmul FLOPs / matmul rate.\n" +
-        "  --model DIR          checkpoint folder; or --config FILE: a config.json with random weights (seed --seed)\n" +
-        "  --prompt-tokens N    prompt length per row (default 2048)\n" +
-        "  --new-tokens M       tokens generated per row (default 64)\n" +
-        "  --batch B            rows (default 1)\n" +
-        "  --threads T          CPU threads (default: all cores)\n" +
-        "  --dtype T            f32 (default) or bf16 weights\n" +
-        "  --runs R             timed runs (default 3); --warmup W untimed runs first (default 1)\n" +
-        "  --train-tokens N     training-step tokens (default 256; 0 skips the training step)\n" +
-        "  --prefill-chunk C    prefill positions per forward pass (default 512)\n" +
-        "  --no-compare         with --dtype bf16, skip the side-by-side decode against a float32 copy of the weights\n" +
-        "  --probe-positions P  context positions whose decode speed is compared, one cache each, stepped in turn\n" +
-        "                       (default 20,2000; 'none' skips); --probe-steps S steps timed at each (default 40)\n" +
-        "  --ceiling-mib M      buffer of the bandwidth ceiling in MiB (default 512); --ceiling-matmul N: n of its n³ matmul (default 2048)\n" +
-        "kernels: selective scan forward/backward/step, causal conv forward/backward, MoE dispatch (grouped vs dense twin\n" +
-        "         vs two dense MLPs of the same width), each against its reference in the same run.";
+    private readonly ModelArgs modelArgs;
+    private readonly Option<string?> config = CliOption.Text("--config", "FILE", "a config.json with random weights (seed --seed), instead of --model");
+    private readonly Option<int> promptTokens = CliOption.Int("--prompt-tokens", "N", "prompt length per row", 2048, 1);
+    private readonly Option<int> newTokens = CliOption.Int("--new-tokens", "M", "tokens generated per row", 64, 1);
+    private readonly Option<int> batch = CliOption.Int("--batch", "B", "rows", 1, 1);
+    private readonly Option<int> runs = CliOption.Int("--runs", "R", "timed runs", 3, 1);
+    private readonly Option<int> warmup = CliOption.Int("--warmup", "W", "untimed runs first", 1, 0);
+    private readonly Option<int> trainTokens = CliOption.Int("--train-tokens", "N", "training-step tokens (0 skips the training step)", 256, 0);
+    private readonly Option<int> prefillChunk = CliOption.Int("--prefill-chunk", "C", "prefill positions per forward pass", 512, 1);
+    private readonly Option<long> seed = CliOption.Long("--seed", "S", "seed of the random weights and tokens", 0);
+    private readonly Option<bool> noCompare = CliOption.Flag("--no-compare", "with --dtype bf16, skip the side-by-side decode against a float32 copy of the weights");
+    private readonly Option<int[]> probePositions = CliOption.Create("--probe-positions", "P",
+        "context positions whose decode speed is compared, one cache each, stepped in turn ('none' skips)", ProbePositions).WithDefault(new[] { 20, 2000 });
+    private readonly Option<int> probeSteps = CliOption.Int("--probe-steps", "S", "steps timed at each probe position", 40, 1);
+    private readonly Option<int> ceilingMib = CliOption.Int("--ceiling-mib", "M", "buffer of the bandwidth ceiling in MiB", 512, 1);
+    private readonly Option<int> ceilingMatmul = CliOption.Int("--ceiling-matmul", "N", "n of the matmul ceiling's n³ matmul", 2048, 16);
 
-    public int Run(CliArgs args)
+    public BenchCommand() : base("bench", "speed and memory against this machine's bandwidth and matmul ceilings; 'bench kernels', 'bench context' below",
+        "Give --model or --config. Figures are medians of --runs timed runs after --warmup untimed ones. The machine's ceilings\n" +
+        "(memory read bandwidth, float32 matmul rate) are measured in the same run; decode is reported against (weight + cache\n" +
+        "bytes per step) / bandwidth, prefill and training against their matmul FLOPs / matmul rate.")
     {
-        ModelArgs.ApplyThreads(args);
-        if (args.Positional.Count > 1 || (args.Positional.Count == 1 && args.Positional[0] != "kernels"))
-            throw new UsageException($"unexpected argument '{args.Positional[^1]}' (only 'kernels' may follow bench)");
-        return args.Positional.Count == 1 ? RunKernels(args) : RunModel(args);
+        modelArgs = new ModelArgs(this, modelRequired: false, dtypeDescription: "f32 or bf16 weights", modelDescription: "checkpoint folder");
+        foreach (var option in new Option[] { config, promptTokens, newTokens, batch, runs, warmup, trainTokens, prefillChunk, seed, noCompare, probePositions, probeSteps, ceilingMib, ceilingMatmul })
+            Options.Add(option);
+        CliOption.ExactlyOneOf(this, modelArgs.Model, config);
+        Subcommands.Add(new BenchKernelsCommand());
+        Subcommands.Add(new BenchContextCommand());
     }
 
-    private static int RunKernels(CliArgs args)
+    protected override int Run(ParseResult parse)
     {
-        Console.WriteLine($"threads {torch.get_num_threads()}");
-        Console.WriteLine($"{"kernel",-22} {"fast ms",10} {"twin ms",10} {"ratio",8}  shape — fast path vs twin");
-        KernelBenchmarks.Run(new KernelBenchmarkOptions
-        {
-            Length = args.Int("length", 2048, 1), Channels = args.Int("channels", 1024, 1),
-            MoeTokens = args.Int("moe-tokens", 4096, 1), MoeExperts = args.Int("moe-experts", 16, 2),
-            Iterations = args.Int("iterations", 5, 1), ReferenceIterations = args.Int("reference-iterations", 3, 1),
-            Progress = t => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{t.Name,-22} {t.FastMs,10:F2} {t.ReferenceMs,10:F2} {t.Speedup,7:F2}x  [{t.Shape}] {t.FastPath} vs {t.ReferencePath}")),
-        });
-        return 0;
-    }
-
-    private static int RunModel(CliArgs args)
-    {
-        if (args.Has("model") == args.Has("config")) throw new UsageException("give exactly one of --model or --config");
-        var options = ModelArgs.ModelOptions(args);
+        var options = modelArgs.ModelOptions(parse);
         var bench = new ModelBenchmarkOptions
         {
-            PromptTokens = args.Int("prompt-tokens", 2048, 1), NewTokens = args.Int("new-tokens", 64, 1), Batch = args.Int("batch", 1, 1),
-            Runs = args.Int("runs", 3, 1), Warmup = args.Int("warmup", 1, 0), TrainTokens = args.Int("train-tokens", 256, 0),
-            PrefillChunk = args.Int("prefill-chunk", 512, 1), Seed = args.Long("seed") ?? 0,
-            ProbePositions = ProbePositions(args.Get("probe-positions")), ProbeSteps = args.Int("probe-steps", 40, 1),
-            CeilingBufferBytes = (long)args.Int("ceiling-mib", 512, 1) << 20, CeilingMatmulSize = args.Int("ceiling-matmul", 2048, 16),
+            PromptTokens = parse.GetValue(promptTokens), NewTokens = parse.GetValue(newTokens), Batch = parse.GetValue(batch),
+            Runs = parse.GetValue(runs), Warmup = parse.GetValue(warmup), TrainTokens = parse.GetValue(trainTokens),
+            PrefillChunk = parse.GetValue(prefillChunk), Seed = parse.GetValue(seed),
+            ProbePositions = parse.GetValue(probePositions)!, ProbeSteps = parse.GetValue(probeSteps),
+            CeilingBufferBytes = (long)parse.GetValue(ceilingMib) << 20, CeilingMatmulSize = parse.GetValue(ceilingMatmul),
             Progress = line => Console.Error.WriteLine(line),
         };
         Console.Error.WriteLine("measuring the machine's ceilings…");
@@ -85,13 +60,13 @@ public sealed class BenchCommand : ICommand
         NativeHeap.Trim();
         long baseline = ProcessMemory.ResidentBytes;
         // A checkpoint folder, or a config with random weights (the same weights for the same seed).
-        JambaModel Open(JambaModelOptions o) => args.Get("config") is string configPath
-            ? JambaModel.Create(JambaConfig.Load(configPath), o, args.Long("seed") ?? 0)
-            : JambaModel.Load(args.Required("model"), o);
+        JambaModel Open(JambaModelOptions o) => parse.GetValue(config) is string configPath
+            ? JambaModel.Create(JambaConfig.Load(configPath), o, bench.Seed)
+            : JambaModel.Load(parse.GetValue(modelArgs.Model)!, o);
         using var model = Open(options);
         var r = ModelBenchmark.Run(model, bench, ceilings, baseline);
         Console.Write(Format(r));
-        if (model.DType == torch.ScalarType.BFloat16 && bench.NewTokens > 1 && !args.Flag("no-compare"))
+        if (model.DType == torch.ScalarType.BFloat16 && bench.NewTokens > 1 && !parse.GetValue(noCompare))
         {
             // The ratio to float32 is taken side by side: a float32 copy of the same weights, decoded in turn with this
             // model (after the figures above, so its memory is not in them). In turns of 8 steps, the first untimed, each
@@ -115,9 +90,8 @@ public sealed class BenchCommand : ICommand
     /// <summary>Steps each model takes per turn in the steady-state bf16-vs-f32 comparison.</summary>
     private const int CompareRun = 8;
 
-    private static int[] ProbePositions(string? value)
+    private static int[] ProbePositions(string value)
     {
-        if (value is null) return new[] { 20, 2000 };
         if (value == "none") return Array.Empty<int>();
         return value.Split(',').Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0
             ? n : throw new UsageException($"--probe-positions: '{p}' is not a positive integer (give e.g. 20,2000 or none)")).ToArray();

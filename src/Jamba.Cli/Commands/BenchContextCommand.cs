@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Jamba.Lab.Experiments;
@@ -10,55 +11,53 @@ namespace Jamba.Cli.Commands;
 /// `jamba bench context`: decode tokens/s and memory from 1K to 32K context for a hybrid and its pure-attention and
 /// pure-Mamba twins of equal active parameters; a table, a CSV and two PNG plots.
 /// </summary>
-public sealed class BenchContextCommand : ICommand
+internal sealed class BenchContextCommand : JambaCommand
 {
-    public string Name => "bench-context";
-    public string Summary => "(also 'bench context') decode speed and memory vs context: hybrid, pure attention, pure Mamba at equal active params";
-    public IEnumerable<string> ValueOptions => new[] { "model", "preset", "contexts", "new-tokens", "threads", "fill", "prefill-chunk", "seed", "out", "dtype" };
-    public IEnumerable<string> FlagOptions => new[] { "quick" };
-    public string Help =>
-        "usage: jamba bench context [--model DIR | --preset NAME] [--contexts 1024,2048,...,32768] [--new-tokens N] [--threads T]\n" +
-        "                           [--fill synthetic|prefill] [--prefill-chunk C] [--out DIR] [--quick]\n\n" +
+    private readonly ModelArgs modelArgs;
+    private readonly Option<string?> preset = CliOption.Text("--preset", "NAME", "base config (default small: 8 layers, attention:Mamba 1:7, MoE 8 experts top-2)");
+    private readonly Option<int[]?> contexts = CliOption.Create<int[]?>("--contexts", "LIST",
+        "comma-separated context lengths, K for 1024 (default 1024,2048,4096,8192,16384,32768)", ParseContexts);
+    private readonly Option<int?> newTokens = CliOption.OptionalInt("--new-tokens", "N", "timed decode steps per context after one warm-up step; speed = 1 / median step (default 64)", 1);
+    private readonly Option<string> fill = CliOption.Choice("--fill", "MODE",
+        "synthetic: random keys/values/states written into the cache (decode cost does not depend on their values); prefill: a real chunked prefill of random tokens, timed separately",
+        "synthetic", "synthetic", "prefill");
+    private readonly Option<int> prefillChunk = CliOption.Int("--prefill-chunk", "C", "positions per prefill forward", 1024, 1);
+    private readonly Option<long> seed = CliOption.Long("--seed", "S", "seed of the random weights", 0);
+    private readonly Option<string> output = CliOption.Text("--out", "DIR", "where the CSV and plots go", "bench-context");
+    private readonly Option<bool> quick = CliOption.Flag("--quick", "contexts 1024,8192,32768 and 6 decode steps (about a minute on 2 cores)");
+
+    public BenchContextCommand() : base("context", "decode speed and memory vs context: hybrid, pure attention, pure Mamba at equal active params",
         "Times batch-1 greedy decoding at each context for three models with the same active parameters: the hybrid\n" +
         "(the checkpoint's or the preset's config), its pure-attention twin and its pure-Mamba twin (random weights:\n" +
         "speed does not depend on them). Writes context.csv and PNG plots of tokens/s (wall), tokens per CPU-second and\n" +
-        "cache memory against context. On a shared machine compare CPU time: wall time also counts waiting for a core.\n" +
-        "  --preset NAME      base config (default small: 8 layers, attention:Mamba 1:7, MoE 8 experts top-2)\n" +
-        "  --contexts LIST    comma-separated context lengths (default 1024,2048,4096,8192,16384,32768)\n" +
-        "  --new-tokens N     timed decode steps per context after one warm-up step; speed = 1 / median step (default 64)\n" +
-        "  --fill MODE        synthetic (default): random keys/values/states written into the cache (decode cost does not\n" +
-        "                     depend on their values); prefill: a real chunked prefill of random tokens, timed separately\n" +
-        "  --prefill-chunk C  positions per prefill forward (default 1024)\n" +
-        "  --dtype T          f32 (default) or bf16\n" +
-        "  --threads T        CPU threads (default: all cores)\n" +
-        "  --out DIR          where the CSV and plots go (default bench-context)\n" +
-        "  --quick            contexts 1024,8192,32768 and 6 decode steps (about a minute on 2 cores)";
-
-    public int Run(CliArgs args)
+        "cache memory against context. On a shared machine compare CPU time: wall time also counts waiting for a core.")
     {
-        if (args.Has("model") && args.Has("preset")) throw new UsageException("give at most one of --model or --preset");
-        var modelOptions = ModelArgs.ModelOptions(args);
-        bool quick = args.Flag("quick");
+        modelArgs = new ModelArgs(this, modelRequired: false, dtypeDescription: "f32 or bf16", device: false,
+            modelDescription: "a checkpoint folder: its config and weights are the hybrid");
+        foreach (var option in new Option[] { preset, contexts, newTokens, fill, prefillChunk, seed, output, quick })
+            Options.Add(option);
+        CliOption.AtMostOneOf(this, modelArgs.Model, preset);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        var modelOptions = modelArgs.ModelOptions(parse);
+        bool quick = parse.GetValue(this.quick);
         var options = new ContextBenchmarkOptions
         {
-            Contexts = args.Get("contexts") is string list ? ParseContexts(list) : quick ? new[] { 1024, 8192, 32768 } : new[] { 1024, 2048, 4096, 8192, 16384, 32768 },
-            NewTokens = args.Int("new-tokens", quick ? 6 : 64, 1),
-            Fill = (args.Get("fill") ?? "synthetic") switch
-            {
-                "synthetic" => CacheFill.Synthetic,
-                "prefill" => CacheFill.Prefill,
-                var f => throw new UsageException($"--fill must be synthetic or prefill, got '{f}'"),
-            },
-            PrefillChunk = args.Int("prefill-chunk", 1024, 1),
-            Seed = args.Long("seed") ?? 0,
+            Contexts = parse.GivenValue(contexts) ?? (quick ? new[] { 1024, 8192, 32768 } : new[] { 1024, 2048, 4096, 8192, 16384, 32768 }),
+            NewTokens = parse.GetValue(newTokens) ?? (quick ? 6 : 64),
+            Fill = parse.GetValue(fill) == "prefill" ? CacheFill.Prefill : CacheFill.Synthetic,
+            PrefillChunk = parse.GetValue(prefillChunk),
+            Seed = parse.GetValue(seed),
             Progress = line => Console.Error.WriteLine(line),
         };
-        string outDir = args.Get("out") ?? "bench-context";
+        string outDir = parse.GetValue(output)!;
         List<ContextBenchmarkRow> rows;
 
-        JambaModel? loaded = args.Get("model") is string dir ? JambaModel.Load(dir, modelOptions) : null;
-        var baseConfig = loaded?.Config ?? Presets.FromName(args.Get("preset") ?? "small");
-        string source = args.Get("model") ?? "preset " + (args.Get("preset") ?? "small");
+        JambaModel? loaded = parse.GetValue(modelArgs.Model) is string dir ? JambaModel.Load(dir, modelOptions) : null;
+        var baseConfig = loaded?.Config ?? Presets.FromName(parse.GetValue(preset) ?? "small");
+        string source = parse.GetValue(modelArgs.Model) ?? "preset " + (parse.GetValue(preset) ?? "small");
         Console.WriteLine($"jamba bench context — {source}; {MachineInfo.Describe()}");
         Console.WriteLine($"fill {options.Fill.ToString().ToLowerInvariant()}, {options.NewTokens} timed decode steps per context, batch 1, {modelOptions.DType}");
 

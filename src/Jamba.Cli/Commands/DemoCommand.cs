@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Jamba.Inference;
 using Jamba.Planning;
@@ -5,33 +6,39 @@ using Jamba.Planning;
 namespace Jamba.Cli.Commands;
 
 /// <summary>`jamba demo`: the library end to end on a checkpoint it makes itself (no download, no files needed).</summary>
-public sealed class DemoCommand : ICommand
+internal sealed class DemoCommand : JambaCommand
 {
-    public string Name => "demo";
-    public string Summary => "initialise a small Jamba, save and reload it, and decode with the hybrid cache";
-    public IEnumerable<string> ValueOptions => new[] { "preset", "seed", "threads", "max-new-tokens" };
-    public IEnumerable<string> FlagOptions => Array.Empty<string>();
-    public string Help =>
-        "usage: jamba demo [--preset tiny|small] [--seed S] [--max-new-tokens N] [--threads N]\n\n" +
+    private readonly Option<string> preset = CliOption.Text("--preset", "NAME", "the preset to build: tiny or small", "tiny");
+    private readonly Option<long> seed = CliOption.Long("--seed", "S", "initialisation seed", 0);
+    private readonly Option<int> maxNewTokens = CliOption.Int("--max-new-tokens", "N", "tokens to generate each way", 48, 1, 100_000);
+    private readonly Option<int?> threads = ModelArgs.ThreadsOption();
+
+    public DemoCommand() : base("demo", "initialise a small Jamba, save and reload it, and decode with the hybrid cache",
         "Builds a randomly initialised model from a preset with the built-in byte tokenizer, prints its parameter\n" +
         "counts and layer map, saves it in the reference format to a temporary folder, reloads it, checks that the\n" +
         "reloaded model gives identical logits, and generates text greedily and by sampling, printing decode speed.\n" +
-        "The weights are random, so the text is gibberish: this shows the machinery, not a trained model.";
-
-    public int Run(CliArgs args)
+        "The weights are random, so the text is gibberish: this shows the machinery, not a trained model.")
     {
-        ModelArgs.ApplyThreads(args);
-        string preset = args.Get("preset") ?? "tiny";
+        Options.Add(preset);
+        Options.Add(seed);
+        Options.Add(maxNewTokens);
+        Options.Add(threads);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        ModelArgs.ApplyThreads(parse, threads);
+        string preset = parse.GetValue(this.preset)!;
         var config = Presets.FromName(preset);
         // The built-in byte tokenizer has 260 ids; a larger vocabulary would let sampling pick ids it cannot decode.
         config.VocabSize = Jamba.Tokenization.ByteTokenizer.Instance.VocabSize;
-        int newTokens = args.Int("max-new-tokens", 48, 1, 100_000);
+        int newTokens = parse.GetValue(maxNewTokens);
         Console.Write(ModelReport.Build(config, context: 4096, dtype: TorchSharp.torch.ScalarType.Float32, name: preset));
 
         string dir = Path.Combine(Path.GetTempPath(), $"jamba-demo-{Environment.ProcessId}");
         try
         {
-            using var created = JambaModel.Create(config, seed: args.Long("seed") ?? 0);
+            using var created = JambaModel.Create(config, seed: parse.GetValue(seed));
             created.Save(dir);
             using var model = JambaModel.Load(dir);
             Console.WriteLine($"\nSaved to {dir} (config.json + model.safetensors) and reloaded.");

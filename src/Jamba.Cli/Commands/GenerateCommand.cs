@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Jamba.Inference;
 using Jamba.Tokenization;
 using TorchSharp;
@@ -5,51 +6,54 @@ using TorchSharp;
 namespace Jamba.Cli.Commands;
 
 /// <summary>`jamba generate`: decoding with the hybrid cache from text or id prompts.</summary>
-public sealed class GenerateCommand : ICommand
+internal sealed class GenerateCommand : JambaCommand
 {
-    public string Name => "generate";
-    public string Summary => "generate tokens from a prompt (text or ids) with the hybrid KV + Mamba-state cache";
-    public IEnumerable<string> ValueOptions => ModelArgs.Options.Concat(new[]
-        { "prompt", "ids", "attention-mask", "max-new-tokens", "temperature", "top-k", "top-p", "seed", "format", "tokenizer", "add-bos", "stop" });
-    public IEnumerable<string> FlagOptions => new[] { "greedy", "ignore-eos" };
-    public string Help =>
-        "usage: jamba generate --model DIR (--prompt TEXT | --ids \"...\") [--attention-mask ...] --max-new-tokens N\n" +
-        "                      [--greedy | --temperature T --top-k K --top-p P --seed S] [--format text|ids]\n\n" +
-        ModelArgs.Help + "\n" +
-        "  --prompt TEXT      a text prompt (repeat for a batch; needs a tokenizer)\n" +
-        "  --ids ROWS         id prompts: rows by ';', ids by ',' (left-padded rows need --attention-mask)\n" +
-        "  --attention-mask   1 real / 0 padding, same shape as --ids\n" +
-        "  --max-new-tokens N tokens to generate (default 32)\n" +
-        "  --greedy           argmax decoding (the default when no --temperature is given)\n" +
-        "  --temperature T    sample with temperature T > 0; --top-k K, --top-p P filter; --seed S makes it repeatable\n" +
-        "  --stop IDS         comma-separated stop ids (default: the config's eos_token_id)\n" +
-        "  --ignore-eos       never stop early: exactly --max-new-tokens per row\n" +
-        "  --format F         text (default for --prompt) or ids: one line per row, prompt ids then new ids\n" +
-        "  --tokenizer T      tokenizer to use instead of the checkpoint's (file or 'byte')\n" +
-        "  --add-bos B        prefix text prompts with BOS (default true)";
+    private readonly ModelArgs modelArgs;
+    private readonly Option<string[]> prompt = CliOption.Repeated("--prompt", "TEXT", "a text prompt (repeat for a batch; needs a tokenizer)");
+    private readonly Option<long[][]?> ids = CliOption.IdRows("--ids", "ROWS", "id prompts: rows by ';', ids by ',' (left-padded rows need --attention-mask)");
+    private readonly Option<long[][]?> attentionMask = ModelArgs.MaskOption("1 real / 0 padding, same shape as --ids");
+    private readonly Option<int> maxNewTokens = CliOption.Int("--max-new-tokens", "N", "tokens to generate", 32, 0, 1 << 20);
+    private readonly Option<bool> greedy = CliOption.Flag("--greedy", "argmax decoding (the default when no --temperature is given)");
+    private readonly Option<float> temperature = CliOption.Float("--temperature", "T", "sample with temperature T > 0; --top-k, --top-p filter; --seed makes it repeatable", 0);
+    private readonly Option<int> topK = CliOption.Int("--top-k", "K", "keep the K most likely tokens (0 = all)", 0, 0);
+    private readonly Option<float> topP = CliOption.Float("--top-p", "P", "keep the smallest set of tokens whose probability reaches P", 1);
+    private readonly Option<long?> seed = CliOption.Long("--seed", "S", "sampling seed");
+    private readonly Option<long[][]?> stop = CliOption.IdRows("--stop", "IDS", "comma-separated stop ids (default: the config's eos_token_id)");
+    private readonly Option<bool> ignoreEos = CliOption.Flag("--ignore-eos", "never stop early: exactly --max-new-tokens per row");
+    private readonly Option<string?> format = CliOption.Text("--format", "F", "text (default for --prompt) or ids: one line per row, prompt ids then new ids");
+    private readonly Option<string?> tokenizer = CliOption.Text("--tokenizer", "T", "tokenizer to use instead of the checkpoint's (file or 'byte')");
+    private readonly Option<string> addBos = CliOption.Bool("--add-bos", "B", "prefix text prompts with BOS (true or false)", true);
 
-    public int Run(CliArgs args)
+    public GenerateCommand() : base("generate", "generate tokens from a prompt (text or ids) with the hybrid KV + Mamba-state cache",
+        "Give --prompt or --ids. Sampling: --greedy (the default) or --temperature T [--top-k K] [--top-p P] [--seed S].")
     {
-        var prompts = args.All("prompt");
-        bool hasIds = args.Has("ids");
-        if (prompts.Count > 0 == hasIds) throw new UsageException("give either --prompt or --ids");
-        string format = args.Get("format") ?? (hasIds ? "ids" : "text");
+        modelArgs = new ModelArgs(this);
+        foreach (var option in new Option[] { prompt, ids, attentionMask, maxNewTokens, greedy, temperature, topK, topP, seed, stop, ignoreEos, format, tokenizer, addBos })
+            Options.Add(option);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        var prompts = parse.GetValue(prompt) ?? Array.Empty<string>();
+        bool hasIds = parse.Given(ids);
+        if (prompts.Length > 0 == hasIds) throw new UsageException("give either --prompt or --ids");
+        string format = parse.GetValue(this.format) ?? (hasIds ? "ids" : "text");
         if (format is not ("text" or "ids")) throw new UsageException($"--format must be text or ids, got '{format}'");
-        if (args.Flag("greedy") && args.Has("temperature")) throw new UsageException("--greedy and --temperature exclude each other");
+        if (parse.GetValue(greedy) && parse.Given(temperature)) throw new UsageException("--greedy and --temperature exclude each other");
         var options = new GenerationOptions
         {
-            MaxNewTokens = args.Int("max-new-tokens", 32, 0, 1 << 20),
-            Temperature = args.Flag("greedy") ? 0 : args.Float("temperature", 0),
-            TopK = args.Int("top-k", 0, 0),
-            TopP = args.Float("top-p", 1),
-            Seed = args.Long("seed"),
-            IgnoreStopTokens = args.Flag("ignore-eos"),
-            StopTokenIds = args.Get("stop") is string stop ? CliArgs.Matrix("stop", stop)[0].Select(i => (int)i).ToArray() : null,
+            MaxNewTokens = parse.GetValue(maxNewTokens),
+            Temperature = parse.GetValue(greedy) ? 0 : parse.GetValue(temperature),
+            TopK = parse.GetValue(topK),
+            TopP = parse.GetValue(topP),
+            Seed = parse.GetValue(seed),
+            IgnoreStopTokens = parse.GetValue(ignoreEos),
+            StopTokenIds = parse.GivenValue(stop) is { } stopIds ? stopIds[0].Select(i => (int)i).ToArray() : null,
         };
         try { options.Validate(); }
         catch (ArgumentOutOfRangeException e) { throw new UsageException(e.Message); }
 
-        using var model = ModelArgs.Load(args, args.Get("tokenizer"));
+        using var model = modelArgs.Load(parse, parse.GetValue(tokenizer));
         if (model.CausalLM is null) throw new InvalidOperationException("this checkpoint is a sequence classifier; generation needs a JambaForCausalLM");
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -58,15 +62,15 @@ public sealed class GenerateCommand : ICommand
         long[][]? mask = null;
         if (hasIds)
         {
-            var ids = CliArgs.Matrix("ids", args.Required("ids"));
-            ModelArgs.CheckIds(ids, model.Config.VocabSize, "ids");
-            mask = ModelArgs.Mask(args, ids);
+            var ids = parse.GetValue(this.ids)!;
+            ModelArgs.CheckIds(ids, model.Config.VocabSize, "--ids");
+            mask = ModelArgs.Mask(parse.GivenValue(attentionMask), ids);
             promptIds = ids.Select(r => (IReadOnlyList<int>)r.Select(i => (int)i).ToArray()).ToList();
         }
         else
         {
             var tokenizer = model.RequireTokenizer();
-            bool bos = args.Bool("add-bos", true) && tokenizer.BosId is not null;
+            bool bos = parse.GetBool(addBos) && tokenizer.BosId is not null;
             promptIds = prompts.Select(p => (IReadOnlyList<int>)(tokenizer.Encode(p, bos) is { Count: > 0 } e ? e : new[] { tokenizer.BosId ?? model.Config.BosTokenId ?? 0 })).ToList();
         }
 

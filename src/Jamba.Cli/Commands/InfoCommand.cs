@@ -1,42 +1,32 @@
+using System.CommandLine;
 using Jamba.Planning;
 
 namespace Jamba.Cli.Commands;
 
 /// <summary>`jamba info`: parameters (total and active), the layer map, and cache bytes at a context length.</summary>
-public sealed class InfoCommand : ICommand
+internal sealed class InfoCommand : JambaCommand
 {
-    public string Name => "info";
-    public string Summary => "parameter counts (total/active), layer map, KV-cache and Mamba-state bytes at a context length";
-    public IEnumerable<string> ValueOptions => new[] { "model", "config", "preset", "context", "dtype", "batch" };
-    public IEnumerable<string> FlagOptions => Array.Empty<string>();
-    public string Help =>
-        "usage: jamba info (--model DIR | --config FILE.json | --preset NAME) [--context N] [--dtype bf16|f16|f32] [--batch B]\n\n" +
-        "Needs only config.json: nothing is loaded. Byte figures use binary units (GiB = 2^30 bytes, the paper's 'GB').\n" +
-        "  --model DIR        a checkpoint folder (its config.json is read)\n" +
-        "  --config FILE      a config.json\n" +
-        $"  --preset NAME      one of: {string.Join(", ", Presets.Names)}\n" +
-        "  --context N        context length for the cache figures (default 262144 = 256K)\n" +
-        "  --dtype T          cache/weight dtype: bf16 (default), f16 or f32\n" +
-        "  --batch B          sequences (default 1)";
+    private readonly ConfigSourceArgs source;
+    private readonly Option<long> context = CliOption.Long("--context", "N", "context length for the cache figures (262144 = 256K)", 262144);
+    private readonly Option<string> dtype = CliOption.Text("--dtype", "T", "cache/weight dtype: bf16, f16 or f32", "bf16");
+    private readonly Option<int> batch = CliOption.Int("--batch", "B", "sequences", 1, 1);
 
-    public int Run(CliArgs args)
+    public InfoCommand() : base("info", "parameter counts (total/active), layer map, KV-cache and Mamba-state bytes at a context length",
+        "Needs only config.json: nothing is loaded. Byte figures use binary units (GiB = 2^30 bytes, the paper's 'GB').")
     {
-        int sources = new[] { "model", "config", "preset" }.Count(args.Has);
-        if (sources != 1) throw new UsageException("give exactly one of --model, --config or --preset");
-        JambaConfig config;
-        string name;
-        if (args.Get("preset") is string preset) { config = Presets.FromName(preset); name = preset; }
-        else
-        {
-            string path = args.Get("config") ?? Path.Combine(args.Required("model"), "config.json");
-            config = JambaConfig.Load(path);
-            name = args.Get("config") ?? args.Required("model");
-        }
-        long context = args.Long("context") ?? 262144;
+        source = new ConfigSourceArgs(this);
+        Options.Add(context);
+        Options.Add(dtype);
+        Options.Add(batch);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        var (config, name) = source.Load(parse);
+        long context = parse.GetValue(this.context);
         if (context < 0) throw new UsageException($"--context must be 0 or more, got {context}");
-        var dtype = Units.ParseDType(args.Get("dtype") ?? "bf16");
-        int batch = args.Int("batch", 1, 1);
-        Console.Write(ModelReport.Build(config, context, dtype, batch, name));
+        var dtype = Units.ParseDType(parse.GetValue(this.dtype)!);
+        Console.Write(ModelReport.Build(config, context, dtype, parse.GetValue(batch), name));
         return 0;
     }
 }

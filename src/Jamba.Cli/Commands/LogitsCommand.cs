@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Jamba.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -5,29 +6,30 @@ using static TorchSharp.torch;
 namespace Jamba.Cli.Commands;
 
 /// <summary>`jamba logits`: one forward pass over given ids, written as a safetensors file.</summary>
-public sealed class LogitsCommand : ICommand
+internal sealed class LogitsCommand : JambaCommand
 {
-    public string Name => "logits";
-    public string Summary => "run a forward pass on token ids and write the logits as safetensors";
-    public IEnumerable<string> ValueOptions => ModelArgs.Options.Concat(new[] { "ids", "attention-mask", "out" });
-    public IEnumerable<string> FlagOptions => Array.Empty<string>();
-    public string Help =>
-        "usage: jamba logits --model DIR --ids \"5,9,11;7,3,2\" [--attention-mask \"1,1,1;0,1,1\"] --out FILE.safetensors\n\n" +
-        "Rows are separated by ';', tokens by ','. Rows must have equal length (left-pad and give a mask).\n" +
-        "Writes float32 tensor 'logits': [batch, seq, vocab] for a causal LM, [batch, num_labels] for a\n" +
-        "sequence classifier (chosen by 'architectures' in config.json).\n" +
-        ModelArgs.Help + "\n" +
-        "  --ids ROWS         token ids\n" +
-        "  --attention-mask   1 for real tokens, 0 for padding (same shape as --ids)\n" +
-        "  --out FILE         output .safetensors file (written atomically)";
+    private readonly ModelArgs modelArgs;
+    private readonly Option<long[][]?> ids = CliOption.IdRows("--ids", "ROWS", "token ids: rows by ';', ids by ',' (e.g. \"5,9,11;7,3,2\")").AsRequired();
+    private readonly Option<long[][]?> attentionMask = ModelArgs.MaskOption("1 for real tokens, 0 for padding, same shape as --ids (e.g. \"1,1,1;0,1,1\")");
+    private readonly Option<string?> output = CliOption.Text("--out", "FILE", "output .safetensors file (written atomically)").AsRequired();
 
-    public int Run(CliArgs args)
+    public LogitsCommand() : base("logits", "run a forward pass on token ids and write the logits as safetensors",
+        "Rows must have equal length (left-pad and give a mask). Writes float32 tensor 'logits': [batch, seq, vocab] for a\n" +
+        "causal LM, [batch, num_labels] for a sequence classifier (chosen by 'architectures' in config.json).")
     {
-        var ids = CliArgs.Matrix("ids", args.Required("ids"));
-        var mask = ModelArgs.Mask(args, ids);
-        string outPath = args.Required("out");
-        using var model = ModelArgs.Load(args);
-        ModelArgs.CheckIds(ids, model.Config.VocabSize, "ids");
+        modelArgs = new ModelArgs(this);
+        Options.Add(ids);
+        Options.Add(attentionMask);
+        Options.Add(output);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        var ids = parse.GetValue(this.ids)!;
+        var mask = ModelArgs.Mask(parse.GivenValue(attentionMask), ids);
+        string outPath = parse.GetValue(output)!;
+        using var model = modelArgs.Load(parse);
+        ModelArgs.CheckIds(ids, model.Config.VocabSize, "--ids");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var idTensor = ModelArgs.ToTensor(ids, model.Device);

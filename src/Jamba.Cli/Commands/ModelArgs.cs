@@ -1,26 +1,53 @@
+using System.CommandLine;
 using TorchSharp;
 using Jamba.Runtime;
 
 namespace Jamba.Cli.Commands;
 
-/// <summary>The options every model-running command shares: --model, --device, --dtype, --threads.</summary>
-internal static class ModelArgs
+/// <summary>
+/// The options every model-running command shares: --model, --device, --dtype and --threads, added to a command
+/// together; plus the checks on token ids those commands share.
+/// </summary>
+internal sealed class ModelArgs
 {
-    public static readonly string[] Options = { "model", "device", "dtype", "threads" };
+    /// <summary>The checkpoint folder.</summary>
+    public Option<string?> Model { get; }
+    /// <summary>The torch device; null on a command that runs on the CPU only.</summary>
+    public Option<string>? Device { get; }
+    /// <summary>The weights' dtype.</summary>
+    public Option<string> DType { get; }
+    /// <summary>libtorch CPU threads.</summary>
+    public Option<int?> Threads { get; } = ThreadsOption();
 
-    public const string Help =
-        "  --model DIR        checkpoint folder (config.json + safetensors [+ tokenizer.model])\n" +
-        "  --device D         cpu (default), cuda, cuda:1 …\n" +
-        "  --dtype T          f32 (default), bf16 or f16: weights are converted on load\n" +
-        "  --threads N        CPU threads (default: all cores)";
-
-    public static JambaModelOptions ModelOptions(CliArgs args)
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
+    public ModelArgs(Command command, bool modelRequired = true, string dtypeDescription = "f32, bf16 or f16: weights are converted on load",
+        bool device = true, string modelDescription = "checkpoint folder (config.json + safetensors [+ tokenizer.model])")
     {
-        ApplyThreads(args);
+        Model = CliOption.Text("--model", "DIR", modelDescription);
+        if (modelRequired) Model.AsRequired();
+        if (device) Device = CliOption.Text("--device", "D", "cpu, cuda, cuda:1 …", "cpu");
+        DType = CliOption.Text("--dtype", "T", dtypeDescription, "f32");
+        command.Options.Add(Model);
+        if (Device is not null) command.Options.Add(Device);
+        command.Options.Add(DType);
+        command.Options.Add(Threads);
+    }
+
+    /// <summary>The --threads option, for commands that run torch without loading a model.</summary>
+    public static Option<int?> ThreadsOption(string description = "CPU threads (default: all cores)") =>
+        CliOption.OptionalInt("--threads", "N", description, 1, 1024);
+
+    /// <summary>Sets libtorch's CPU threads from --threads (default: all cores).</summary>
+    public static void ApplyThreads(ParseResult parse, Option<int?> threads) =>
+        torch.set_num_threads(parse.GetValue(threads) ?? Environment.ProcessorCount);
+
+    public JambaModelOptions ModelOptions(ParseResult parse)
+    {
+        ApplyThreads(parse, Threads);
         // Long prompts allocate many megabyte-sized activations; return them to the system when freed so the
         // resident size stays at weights + cache + the live workspace (see NativeHeap.ReturnLargeBlocksToSystem).
         NativeHeap.ReturnLargeBlocksToSystem();
-        var options = new JambaModelOptions { Device = args.Get("device") ?? "cpu", DType = args.Get("dtype") ?? "f32" };
+        var options = new JambaModelOptions { Device = Device is null ? "cpu" : parse.GetValue(Device)!, DType = parse.GetValue(DType)! };
         try { _ = options.TorchDType; }
         catch (ArgumentException e) { throw new UsageException($"--dtype: {e.Message}"); }
         if (options.Device.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
@@ -28,17 +55,11 @@ internal static class ModelArgs
         return options;
     }
 
-    public static JambaModel Load(CliArgs args, string? tokenizer = null)
+    public JambaModel Load(ParseResult parse, string? tokenizer = null)
     {
-        var options = ModelOptions(args);
+        var options = ModelOptions(parse);
         options.Tokenizer = tokenizer;
-        return JambaModel.Load(args.Required("model"), options);
-    }
-
-    public static void ApplyThreads(CliArgs args)
-    {
-        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
-        torch.set_num_threads(threads);
+        return JambaModel.Load(parse.GetValue(Model)!, options);
     }
 
     /// <summary>Checks ids against the vocabulary so a bad id is a clear error rather than a native index failure.</summary>
@@ -47,14 +68,16 @@ internal static class ModelArgs
         for (int r = 0; r < ids.Length; r++)
             for (int i = 0; i < ids[r].Length; i++)
                 if (ids[r][i] < 0 || ids[r][i] >= vocab)
-                    throw new UsageException($"--{option}: row {r}, item {i}: token id {ids[r][i]} is outside the vocabulary [0, {vocab})");
+                    throw new UsageException($"{option}: row {r}, item {i}: token id {ids[r][i]} is outside the vocabulary [0, {vocab})");
     }
 
-    /// <summary>Parses --attention-mask against ids: same shape, only 0 and 1.</summary>
-    public static long[][]? Mask(CliArgs args, long[][] ids)
+    /// <summary>The --attention-mask option: 1 for real tokens, 0 for padding, in the shape of --ids.</summary>
+    public static Option<long[][]?> MaskOption(string description) => CliOption.IdRows("--attention-mask", "ROWS", description);
+
+    /// <summary>Checks --attention-mask against ids: same shape, only 0 and 1, a real token in every row.</summary>
+    public static long[][]? Mask(long[][]? mask, long[][] ids)
     {
-        if (args.Get("attention-mask") is not string text) return null;
-        var mask = CliArgs.Matrix("attention-mask", text);
+        if (mask is null) return null;
         if (mask.Length != ids.Length || mask.Zip(ids).Any(p => p.First.Length != p.Second.Length))
             throw new UsageException($"--attention-mask has shape [{mask.Length}, {mask[0].Length}] but --ids has [{ids.Length}, {ids[0].Length}]");
         if (mask.SelectMany(r => r).Any(v => v is not (0 or 1))) throw new UsageException("--attention-mask may hold only 0 and 1");

@@ -1,37 +1,39 @@
+using System.CommandLine;
 using System.Globalization;
 using Jamba.Planning;
 
 namespace Jamba.Cli.Commands;
 
 /// <summary>`jamba plan`: the longest context that fits a memory budget, and the paper's KV-cache table.</summary>
-public sealed class PlanCommand : ICommand
+internal sealed class PlanCommand : JambaCommand
 {
-    public string Name => "plan";
-    public string Summary => "largest context that fits a memory budget per batch size, and the KV-cache table of the paper";
-    public IEnumerable<string> ValueOptions => new[] { "model", "config", "preset", "memory", "dtype", "batch", "prefill-chunk", "context" };
-    public IEnumerable<string> FlagOptions => Array.Empty<string>();
-    public string Help =>
-        "usage: jamba plan (--model DIR | --config FILE | --preset NAME) --memory 80GB [--dtype bf16] [--batch B] [--context N]\n\n" +
-        "Memory = weights + KV cache + Mamba state + activation workspace of a chunked prefill (formula in\n" +
-        "docs/paper-reproduction.md). Units are binary: 80GB = 80 × 2^30 bytes, as the paper counts.\n" +
-        "  --memory SIZE      the budget: 80GB, 24GiB, 512MB, or plain bytes\n" +
-        "  --dtype T          bf16 (default), f16 or f32\n" +
-        "  --batch B          one batch size to plan (default: 1, 2, 4, 8, 16, 32, 64)\n" +
-        "  --context N        context of the KV table (default 262144 = 256K)\n" +
-        "  --prefill-chunk N  positions per prefill chunk in the workspace estimate (default 512)";
+    private readonly ConfigSourceArgs source;
+    private readonly Option<long> memory = CliOption.Create("--memory", "SIZE", "the budget: 80GB, 24GiB, 512MB, or plain bytes", ParseBytes).AsRequired();
+    private readonly Option<string> dtype = CliOption.Text("--dtype", "T", "bf16, f16 or f32", "bf16");
+    private readonly Option<int?> batch = CliOption.OptionalInt("--batch", "B", "one batch size to plan (default: 1, 2, 4, 8, 16, 32, 64)", 1);
+    private readonly Option<long> context = CliOption.Long("--context", "N", "context of the KV table (262144 = 256K)", 262144);
+    private readonly Option<int> prefillChunk = CliOption.Int("--prefill-chunk", "N", "positions per prefill chunk in the workspace estimate", 512, 1);
 
-    public int Run(CliArgs args)
+    public PlanCommand() : base("plan", "largest context that fits a memory budget per batch size, and the KV-cache table of the paper",
+        "Memory = weights + KV cache + Mamba state + activation workspace of a chunked prefill (formula in\n" +
+        "docs/paper-reproduction.md). Units are binary: 80GB = 80 × 2^30 bytes, as the paper counts.")
     {
-        int sources = new[] { "model", "config", "preset" }.Count(args.Has);
-        if (sources != 1) throw new UsageException("give exactly one of --model, --config or --preset");
-        var config = args.Get("preset") is string p ? Presets.FromName(p)
-            : JambaConfig.Load(args.Get("config") ?? Path.Combine(args.Required("model"), "config.json"));
-        string name = args.Get("preset") ?? args.Get("config") ?? args.Required("model");
-        long budget = ParseBytes(args.Required("memory"));
-        var dtype = Units.ParseDType(args.Get("dtype") ?? "bf16");
-        long tableContext = args.Long("context") ?? 262144;
-        var workspace = new WorkspaceOptions(PrefillChunk: args.Int("prefill-chunk", 512, 1));
-        var batches = args.Has("batch") ? new[] { args.Int("batch", 1, 1) } : new[] { 1, 2, 4, 8, 16, 32, 64 };
+        source = new ConfigSourceArgs(this);
+        Options.Add(memory);
+        Options.Add(dtype);
+        Options.Add(batch);
+        Options.Add(context);
+        Options.Add(prefillChunk);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        var (config, name) = source.Load(parse);
+        long budget = parse.GetValue(memory);
+        var dtype = Units.ParseDType(parse.GetValue(this.dtype)!);
+        long tableContext = parse.GetValue(context);
+        var workspace = new WorkspaceOptions(PrefillChunk: parse.GetValue(prefillChunk));
+        var batches = parse.GetValue(batch) is int b1 ? new[] { b1 } : new[] { 1, 2, 4, 8, 16, 32, 64 };
 
         var weights = MemoryPlan.WeightBytes(config, dtype);
         Console.WriteLine($"{name}: {Units.Params(ParameterCount.Of(config).Total)} parameters, weights {Units.Bytes(weights)} in {Units.DType(dtype)}; budget {Units.Bytes(budget)}");

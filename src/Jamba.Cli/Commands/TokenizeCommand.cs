@@ -1,27 +1,29 @@
+using System.CommandLine;
 using System.Text.Json;
 using Jamba.Tokenization;
 
 namespace Jamba.Cli.Commands;
 
 /// <summary>`jamba tokenize`: JSON strings on stdin, one per line → ids on stdout.</summary>
-public sealed class TokenizeCommand : ICommand
+internal sealed class TokenizeCommand : JambaCommand
 {
-    public string Name => "tokenize";
-    public string Summary => "tokenize JSON strings from stdin (one per line) and print their ids";
-    public IEnumerable<string> ValueOptions => new[] { "tokenizer", "add-bos", "add-eos" };
-    public IEnumerable<string> FlagOptions => Array.Empty<string>();
-    public string Help =>
-        "usage: jamba tokenize --tokenizer FILE [--add-bos true|false] [--add-eos true|false] < lines.jsonl\n\n" +
-        "Reads one JSON string per line (e.g. \"Hello world\") and prints one line per input with its ids,\n" +
-        "comma-separated (an empty line when there are none).\n" +
-        "  --tokenizer T      a tokenizer.json, a SentencePiece tokenizer.model, a checkpoint folder holding one, or 'byte'\n" +
-        "  --add-bos B        put the BOS id first (default false)\n" +
-        "  --add-eos B        put the EOS id last (default false)";
+    private readonly Option<string?> tokenizer = CliOption.Text("--tokenizer", "T", "a tokenizer.json, a SentencePiece tokenizer.model, a checkpoint folder holding one, or 'byte'").AsRequired();
+    private readonly Option<string> addBos = CliOption.Bool("--add-bos", "B", "put the BOS id first (true or false)", false);
+    private readonly Option<string> addEos = CliOption.Bool("--add-eos", "B", "put the EOS id last (true or false)", false);
 
-    public int Run(CliArgs args)
+    public TokenizeCommand() : base("tokenize", "tokenize JSON strings from stdin (one per line) and print their ids",
+        "Reads one JSON string per line (e.g. \"Hello world\") and prints one line per input with its ids,\n" +
+        "comma-separated (an empty line when there are none): jamba tokenize --tokenizer FILE < lines.jsonl")
     {
-        var tokenizer = JambaTokenizer.Load(args.Required("tokenizer"));
-        bool bos = args.Bool("add-bos", false), eos = args.Bool("add-eos", false);
+        Options.Add(tokenizer);
+        Options.Add(addBos);
+        Options.Add(addEos);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        var tokenizer = JambaTokenizer.Load(parse.GetValue(this.tokenizer)!);
+        bool bos = parse.GetBool(addBos), eos = parse.GetBool(addEos);
         var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false, NewLine = "\n" };
         string? line;
         int lineNumber = 0;

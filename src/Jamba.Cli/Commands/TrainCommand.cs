@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Jamba.Checkpoints;
@@ -9,94 +10,94 @@ using Jamba.Training;
 namespace Jamba.Cli.Commands;
 
 /// <summary>`jamba train`: causal-LM training from a config or fine-tuning from a checkpoint, with resume.</summary>
-public sealed class TrainCommand : ICommand
+internal sealed class TrainCommand : JambaCommand
 {
-    public string Name => "train";
-    public string Summary => "train or fine-tune a causal LM on text/JSONL/TSV data (checkpoints, resume, loss plot)";
+    private static readonly TrainingOptions Defaults = new();
 
-    public IEnumerable<string> ValueOptions => new[]
+    // Model (exactly one).
+    private readonly Option<string?> config = CliOption.Text("--config", "FILE", "train from scratch: a Jamba config.json (random init, seed --init-seed)");
+    private readonly Option<string?> preset = CliOption.Text("--preset", "NAME", "train from scratch: a built-in config (tiny, small, …; see jamba info)");
+    private readonly Option<string?> model = CliOption.Text("--model", "DIR", "fine-tune a checkpoint folder");
+    private readonly Option<string?> resume = CliOption.Text("--resume", "DIR",
+        "continue a run: a checkpoint folder, or an output folder (its latest checkpoint); options given again override the saved ones (data settings must stay the same)");
+    // Data.
+    private readonly Option<string?> dataSource = CliOption.Text("--data", "PATH", "a file or a folder of .txt/.md/.jsonl/.tsv files (default on resume: the run's data)");
+    private readonly Option<string?> format = CliOption.Text("--format", "F", "auto (default: by extension), text (blank-line separated documents), jsonl, tsv");
+    private readonly Option<string?> textColumn = CliOption.Text("--text-column", "C", "JSONL field or TSV column with the text (default text)");
+    private readonly Option<string?> tokenizer = CliOption.Text("--tokenizer", "T", "'byte' (built-in, default from a config) or a tokenizer.model; default for --model: its own");
+    private readonly Option<int> seqLen = CliOption.Int("--seq-len", "L", "tokens per packed sequence; documents are joined with EOS", Defaults.SequenceLength, 2);
+    private readonly Option<double> valFraction = CliOption.Double("--val-fraction", "F", "share of sequences held out for validation (0 = none)", Defaults.ValidationFraction);
+    // Optimisation.
+    private readonly Option<int> steps = CliOption.Int("--steps", "N", "optimiser updates", Defaults.Steps, 1);
+    private readonly Option<int> batch = CliOption.Int("--batch", "B", "sequences per micro-batch", Defaults.BatchSize, 1);
+    private readonly Option<int> gradAccum = CliOption.Int("--grad-accum", "A", "micro-batches per update", Defaults.GradientAccumulation, 1);
+    private readonly Option<double> lr = CliOption.Double("--lr", "X", "peak learning rate", Defaults.LearningRate);
+    private readonly Option<int?> warmup = CliOption.OptionalInt("--warmup", "N", "linear warm-up updates (default 10% of --steps), then cosine decay", 0);
+    private readonly Option<double> minLrRatio = CliOption.Double("--min-lr-ratio", "R", "final learning rate / peak", Defaults.MinLearningRateRatio);
+    private readonly Option<double> weightDecay = CliOption.Double("--weight-decay", "W", "AdamW decoupled decay; norms, biases, A_log and D get none", Defaults.WeightDecay);
+    private readonly Option<double> beta1 = CliOption.Double("--beta1", "B", "AdamW beta1", Defaults.Beta1);
+    private readonly Option<double> beta2 = CliOption.Double("--beta2", "B", "AdamW beta2", Defaults.Beta2);
+    private readonly Option<double> clip = CliOption.Double("--clip", "C", "global gradient-norm clip, 0 = off", Defaults.ClipNorm);
+    private readonly Option<bool> noRouterLoss = CliOption.Flag("--no-router-loss", "leave the MoE load-balancing loss (router_aux_loss_coef × aux) out of the training loss");
+    // Run.
+    private readonly Option<string?> output = CliOption.Text("--out", "DIR", "output folder (default on resume: the checkpoint's parent folder)");
+    private readonly Option<int> evalEvery = CliOption.Int("--eval-every", "N", "validation loss/perplexity every N updates (0 = start and end only)", Defaults.EvalEvery, 0);
+    private readonly Option<int> saveEvery = CliOption.Int("--save-every", "N", "checkpoint every N updates (0 = end only; Ctrl-C also saves one)", Defaults.SaveEvery, 0);
+    private readonly Option<int> keepCheckpoints = CliOption.Int("--keep-checkpoints", "K", "keep only the K newest checkpoints (0 = all)", Defaults.KeepCheckpoints, 0);
+    private readonly Option<int> earlyStopping = CliOption.Int("--early-stopping", "P", "stop after P evaluations without a new best validation loss (0 = off)", Defaults.EarlyStoppingPatience, 0);
+    private readonly Option<long> seed = CliOption.Long("--seed", "S", "data split, data order and torch generator", Defaults.Seed);
+    private readonly Option<long?> initSeed = CliOption.Long("--init-seed", "S", "weight initialisation seed when training from scratch (default: --seed)");
+    private readonly Option<string> dtype = CliOption.Text("--dtype", "T", "f32, or bf16/f16 parameters with float32 master weights in AdamW", Defaults.DType);
+    private readonly Option<string> device = CliOption.Text("--device", "D", "cpu, cuda, cuda:1 …", Defaults.Device);
+    private readonly Option<int?> threads = ModelArgs.ThreadsOption();
+    private readonly Option<int> logEvery = CliOption.Int("--log-every", "N", "plain-log interval when output is redirected or CI is set", 10, 1);
+
+    public TrainCommand() : base("train", "train or fine-tune a causal LM on text/JSONL/TSV data (checkpoints, resume, loss plot)",
+        "Give exactly one of --config, --preset, --model or --resume, and --data and --out (both taken from the run on resume).\n" +
+        "Writes resumable checkpoints in the Hugging Face format (OUT/checkpoint-NNNNNN: config.json, model.safetensors,\n" +
+        "training_state.json, optimizer.safetensors), OUT/loss.csv and OUT/loss.png.")
     {
-        "config", "preset", "model", "resume", "data", "format", "text-column", "tokenizer", "out",
-        "steps", "seq-len", "batch", "grad-accum", "lr", "warmup", "min-lr-ratio", "weight-decay", "beta1", "beta2", "clip",
-        "val-fraction", "eval-every", "save-every", "keep-checkpoints", "early-stopping", "seed", "init-seed", "dtype", "device",
-        "threads", "log-every",
-    };
-    public IEnumerable<string> FlagOptions => new[] { "no-router-loss" };
+        foreach (var option in new Option[]
+        {
+            config, preset, model, resume, dataSource, format, textColumn, tokenizer, seqLen, valFraction,
+            steps, batch, gradAccum, lr, warmup, minLrRatio, weightDecay, beta1, beta2, clip, noRouterLoss,
+            output, evalEvery, saveEvery, keepCheckpoints, earlyStopping, seed, initSeed, dtype, device, threads, logEvery,
+        })
+            Options.Add(option);
+        CliOption.ExactlyOneOf(this, config, preset, model, resume);
+    }
 
-    public string Help =>
-        "usage: jamba train (--config FILE.json | --preset NAME | --model DIR | --resume DIR) --data PATH --out DIR [options]\n\n" +
-        "Trains a causal LM and writes resumable checkpoints in the Hugging Face format (OUT/checkpoint-NNNNNN: config.json,\n" +
-        "model.safetensors, training_state.json, optimizer.safetensors), OUT/loss.csv and OUT/loss.png.\n\n" +
-        "Model (one of):\n" +
-        "  --config FILE      train from scratch: a Jamba config.json (random init, seed --init-seed)\n" +
-        "  --preset NAME      train from scratch: a built-in config (tiny, small, …; see jamba info)\n" +
-        "  --model DIR        fine-tune a checkpoint folder\n" +
-        "  --resume DIR       continue a run: a checkpoint folder, or an output folder (its latest checkpoint);\n" +
-        "                     options given again override the saved ones (data settings must stay the same)\n" +
-        "Data:\n" +
-        "  --data PATH        a file or a folder of .txt/.md/.jsonl/.tsv files (default on resume: the run's data)\n" +
-        "  --format F         auto (default: by extension), text (blank-line separated documents), jsonl, tsv\n" +
-        "  --text-column C    JSONL field or TSV column with the text (default text)\n" +
-        "  --tokenizer T      'byte' (built-in, default from a config) or a tokenizer.model; default for --model: its own\n" +
-        "  --seq-len L        tokens per packed sequence; documents are joined with EOS (default 256)\n" +
-        "  --val-fraction F   share of sequences held out for validation (default 0.05; 0 = none)\n" +
-        "Optimisation:\n" +
-        "  --steps N          optimiser updates (default 1000)\n" +
-        "  --batch B          sequences per micro-batch (default 8)\n" +
-        "  --grad-accum A     micro-batches per update (default 1)\n" +
-        "  --lr X             peak learning rate (default 3e-4)\n" +
-        "  --warmup N         linear warm-up updates (default 10% of --steps), then cosine decay\n" +
-        "  --min-lr-ratio R   final learning rate / peak (default 0.1)\n" +
-        "  --weight-decay W   AdamW decoupled decay; norms, biases, A_log and D get none (default 0.1)\n" +
-        "  --beta1 B, --beta2 B  AdamW betas (default 0.9, 0.95)\n" +
-        "  --clip C           global gradient-norm clip, 0 = off (default 1.0)\n" +
-        "  --no-router-loss   leave the MoE load-balancing loss (router_aux_loss_coef × aux) out of the training loss\n" +
-        "Run:\n" +
-        "  --out DIR          output folder (default on resume: the checkpoint's parent folder)\n" +
-        "  --eval-every N     validation loss/perplexity every N updates (default 100; 0 = start and end only)\n" +
-        "  --save-every N     checkpoint every N updates (default 0 = end only; Ctrl-C also saves one)\n" +
-        "  --keep-checkpoints K  keep only the K newest checkpoints (default 0 = all)\n" +
-        "  --early-stopping P stop after P evaluations without a new best validation loss (default 0 = off)\n" +
-        "  --seed S           data split, data order and torch generator (default 0)\n" +
-        "  --init-seed S      weight initialisation seed when training from scratch (default: --seed)\n" +
-        "  --dtype T          f32 (default), or bf16/f16 parameters with float32 master weights in AdamW\n" +
-        "  --device D         cpu (default), cuda, cuda:1 …\n" +
-        "  --threads N        CPU threads (default: all cores)\n" +
-        "  --log-every N      plain-log interval when output is redirected or CI is set (default 10)";
-
-    public int Run(CliArgs args)
+    protected override int Run(ParseResult parse)
     {
-        int sources = new[] { "config", "preset", "model", "resume" }.Count(args.Has);
-        if (sources != 1) throw new UsageException("give exactly one of --config, --preset, --model or --resume");
-        ModelArgs.ApplyThreads(args);
+        ModelArgs.ApplyThreads(parse, threads);
 
         TrainingState? saved = null;
         string? resumeDir = null;
-        if (args.Get("resume") is string r)
+        if (parse.GetValue(resume) is string r)
         {
             resumeDir = TrainingState.Locate(r);
             saved = TrainingState.Load(resumeDir);
         }
         var options = saved?.Options.Clone() ?? new TrainingOptions();
-        ApplyOptions(args, options);
+        ApplyOptions(parse, options);
         try { options.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         var modelOptions = new JambaModelOptions { Device = options.Device, DType = options.DType };
         if (modelOptions.Device.StartsWith("cuda", StringComparison.Ordinal) && !TorchSharp.torch.cuda.is_available())
             throw new UsageException($"--device {modelOptions.Device}: CUDA is not available in this build (build with -p:JambaTorchBackend=cuda on a machine with an NVIDIA GPU)");
 
-        string dataPath = args.Get("data") ?? saved?.DataPath ?? throw new UsageException("missing required option --data");
-        string formatName = args.Get("format") ?? saved?.DataFormat ?? "auto";
-        string textColumn = args.Get("text-column") ?? saved?.TextColumn ?? "text";
+        string dataPath = parse.GetValue(dataSource) ?? saved?.DataPath ?? throw new UsageException("missing required option --data");
+        string formatName = parse.GetValue(this.format) ?? saved?.DataFormat ?? "auto";
+        string textColumn = parse.GetValue(this.textColumn) ?? saved?.TextColumn ?? "text";
         CorpusFormat format;
         try { format = TextCorpus.ParseFormat(formatName); }
         catch (ArgumentException e) { throw new UsageException("--format: " + e.Message); }
-        string outDir = args.Get("out") ?? (resumeDir is not null ? Path.GetDirectoryName(Path.GetFullPath(resumeDir))! : throw new UsageException("missing required option --out"));
+        string outDir = parse.GetValue(output) ?? (resumeDir is not null ? Path.GetDirectoryName(Path.GetFullPath(resumeDir))! : throw new UsageException("missing required option --out"));
 
         // Everything about the data is checked before a model is built or a folder created, so bad input leaves nothing behind.
         var documents = TextCorpus.Read(dataPath, format, textColumn);
 
-        using var model = LoadModel(args, resumeDir, modelOptions, options);
+        using var model = LoadModel(parse, resumeDir, modelOptions, options);
         var tokenizer = model.Tokenizer ?? throw new InvalidOperationException("the model has no tokenizer: pass --tokenizer byte or a tokenizer.model");
         if (tokenizer.VocabSize > model.Config.VocabSize)
             throw new InvalidOperationException($"the tokenizer has {tokenizer.VocabSize} ids but the model's vocabulary only {model.Config.VocabSize}");
@@ -123,7 +124,7 @@ public sealed class TrainCommand : ICommand
 
         Directory.CreateDirectory(outDir);
         trainer.OutputDirectory = outDir;
-        var reporter = new ProgressReporter(Console.Out, options.Steps, trainer.Step) { LogEvery = args.Int("log-every", 10, 1) };
+        var reporter = new ProgressReporter(Console.Out, options.Steps, trainer.Step) { LogEvery = parse.GetValue(logEvery) };
         reporter.Attach(trainer);
         trainer.CurvesWritten += history => LossPlot.WritePng(history, Path.Combine(outDir, LossPlot.PngFile), "Jamba training");
 
@@ -159,57 +160,55 @@ public sealed class TrainCommand : ICommand
         return result.Interrupted ? 130 : 0;
     }
 
-    private static JambaModel LoadModel(CliArgs args, string? resumeDir, JambaModelOptions modelOptions, TrainingOptions options)
+    private JambaModel LoadModel(ParseResult parse, string? resumeDir, JambaModelOptions modelOptions, TrainingOptions options)
     {
-        string? tokenizer = args.Get("tokenizer");
-        if (resumeDir is not null || args.Get("model") is not null)
+        string? tokenizer = parse.GetValue(this.tokenizer);
+        if (resumeDir is not null || parse.GetValue(model) is not null)
         {
             modelOptions.Tokenizer = tokenizer;
-            return JambaModel.Load(resumeDir ?? args.Get("model")!, modelOptions);
+            return JambaModel.Load(resumeDir ?? parse.GetValue(model)!, modelOptions);
         }
         JambaConfig config;
-        if (args.Get("preset") is string preset)
+        if (parse.GetValue(preset) is string presetName)
         {
-            try { config = Presets.FromName(preset); }
+            try { config = Presets.FromName(presetName); }
             catch (ArgumentException e) { throw new UsageException("--preset: " + e.Message); }
         }
-        else config = JambaConfig.Load(args.Get("config")!);
+        else config = JambaConfig.Load(parse.GetValue(this.config)!);
         if (config.IsSequenceClassifier) throw new UsageException("jamba train trains causal LMs; the config's architectures says JambaForSequenceClassification");
         modelOptions.Tokenizer = tokenizer ?? JambaTokenizer.ByteTokenizerName;
         var tok = JambaTokenizer.Load(modelOptions.Tokenizer);
         if (tok.VocabSize > config.VocabSize)
             throw new InvalidOperationException($"the {modelOptions.Tokenizer} tokenizer has {tok.VocabSize} ids but the config's vocab_size is {config.VocabSize}");
-        return JambaModel.Create(config, modelOptions, args.Long("init-seed") ?? options.Seed);
+        return JambaModel.Create(config, modelOptions, parse.GetValue(initSeed) ?? options.Seed);
     }
 
-    private static void ApplyOptions(CliArgs a, TrainingOptions o)
+    /// <summary>Every option written on the command line overrides the default or the resumed run's value.</summary>
+    private void ApplyOptions(ParseResult parse, TrainingOptions o)
     {
-        o.Steps = a.Int("steps", o.Steps, 1);
-        o.SequenceLength = a.Int("seq-len", o.SequenceLength, 2);
-        o.BatchSize = a.Int("batch", o.BatchSize, 1);
-        o.GradientAccumulation = a.Int("grad-accum", o.GradientAccumulation, 1);
-        o.LearningRate = Double(a, "lr", o.LearningRate);
-        if (a.Has("warmup")) o.WarmupSteps = a.Int("warmup", 0, 0);
-        o.MinLearningRateRatio = Double(a, "min-lr-ratio", o.MinLearningRateRatio);
-        o.WeightDecay = Double(a, "weight-decay", o.WeightDecay);
-        o.Beta1 = Double(a, "beta1", o.Beta1);
-        o.Beta2 = Double(a, "beta2", o.Beta2);
-        o.ClipNorm = Double(a, "clip", o.ClipNorm);
-        o.ValidationFraction = Double(a, "val-fraction", o.ValidationFraction);
-        o.EvalEvery = a.Int("eval-every", o.EvalEvery, 0);
-        o.SaveEvery = a.Int("save-every", o.SaveEvery, 0);
-        o.KeepCheckpoints = a.Int("keep-checkpoints", o.KeepCheckpoints, 0);
-        o.EarlyStoppingPatience = a.Int("early-stopping", o.EarlyStoppingPatience, 0);
-        if (a.Long("seed") is long seed) o.Seed = seed;
-        o.DType = a.Get("dtype") ?? o.DType;
-        o.Device = a.Get("device") ?? o.Device;
-        if (a.Flag("no-router-loss")) o.RouterAuxLoss = false;
-    }
-
-    private static double Double(CliArgs a, string name, double fallback)
-    {
-        string? s = a.Get(name);
-        if (s is null) return fallback;
-        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) ? v : throw new UsageException($"--{name} must be a number, got '{s}'");
+        void Set<T>(Option<T> option, Action<T> set)
+        {
+            if (parse.Given(option)) set(parse.GetValue(option)!);
+        }
+        Set(steps, v => o.Steps = v);
+        Set(seqLen, v => o.SequenceLength = v);
+        Set(batch, v => o.BatchSize = v);
+        Set(gradAccum, v => o.GradientAccumulation = v);
+        Set(lr, v => o.LearningRate = v);
+        Set(warmup, v => o.WarmupSteps = v);
+        Set(minLrRatio, v => o.MinLearningRateRatio = v);
+        Set(weightDecay, v => o.WeightDecay = v);
+        Set(beta1, v => o.Beta1 = v);
+        Set(beta2, v => o.Beta2 = v);
+        Set(clip, v => o.ClipNorm = v);
+        Set(valFraction, v => o.ValidationFraction = v);
+        Set(evalEvery, v => o.EvalEvery = v);
+        Set(saveEvery, v => o.SaveEvery = v);
+        Set(keepCheckpoints, v => o.KeepCheckpoints = v);
+        Set(earlyStopping, v => o.EarlyStoppingPatience = v);
+        Set(seed, v => o.Seed = v);
+        Set(dtype, v => o.DType = v);
+        Set(device, v => o.Device = v);
+        if (parse.GetValue(noRouterLoss)) o.RouterAuxLoss = false;
     }
 }
