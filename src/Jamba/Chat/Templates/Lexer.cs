@@ -103,7 +103,8 @@ internal sealed class Lexer
                 throw new TemplateSyntaxException($"Unexpected end of template: the tag opened on line {startLine} is not closed", _line);
             if (depth == 0)
             {
-                char sign = _src[_pos] is '-' or '+' ? _src[_pos] : '\0';
+                // jinja2 knows "+%}" (keep the newline) but not "+}}", where '+' is the operator.
+                char sign = _src[_pos] == '-' || (block && _src[_pos] == '+') ? _src[_pos] : '\0';
                 int at = _pos + (sign == '\0' ? 0 : 1);
                 if (string.CompareOrdinal(_src, at, end, 0, 2) == 0)
                 {

@@ -77,7 +77,21 @@ def main():
                 case["message"] = str(e)
             cases.append(case)
         families.append({"name": family["name"], "template": family["template"], "cases": cases})
-    out = {"generator": "make_fixtures.py", "jinja2": jinja2.__version__, "families": families}
+    # Short templates that pin down single behaviours (whitespace control, scoping, printing, filters, errors).
+    with open(os.path.join(HERE, "snippets.json"), encoding="utf-8") as f:
+        snippets = json.load(f)
+    snippet_results = []
+    for snippet in snippets:
+        result = {"template": snippet["t"], "variables": snippet.get("v", {})}
+        try:
+            result["expected"] = ctu._compile_jinja_template(snippet["t"]).render(**snippet.get("v", {}))
+        except Exception as e:  # syntax errors, undefined errors, Python TypeErrors, the template's TemplateError
+            result["error"] = type(e).__name__
+            result["message"] = str(e)
+            if getattr(e, "lineno", None) is not None:
+                result["line"] = e.lineno
+        snippet_results.append(result)
+    out = {"generator": "make_fixtures.py", "jinja2": jinja2.__version__, "families": families, "snippets": snippet_results}
     with open(os.path.join(HERE, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False, indent=1)
         f.write("\n")
