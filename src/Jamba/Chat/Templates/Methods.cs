@@ -149,47 +149,47 @@ internal static class Methods
         return sb.Append(s, pos, s.Length - pos).ToString();
     }
 
-    /// <summary>Python's <c>str.split</c> / <c>rsplit</c>: no separator splits on whitespace runs and drops empty parts.</summary>
+    /// <summary>
+    /// Python's <c>str.split</c> / <c>rsplit</c>: without a separator, splits on whitespace runs and drops empty
+    /// parts; at most <paramref name="maxSplit"/> splits when it is not negative. <c>rsplit</c> is <c>split</c> of
+    /// the reversed text.
+    /// </summary>
     private static List<object?> Split(string s, string? sep, long maxSplit, bool fromRight)
     {
-        if (sep is not null && sep.Length == 0) throw new TemplateRuntimeException("empty separator");
-        List<string> parts;
-        if (sep is null)
+        if (sep is { Length: 0 }) throw new TemplateRuntimeException("empty separator");
+        if (fromRight)
         {
-            var words = s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (maxSplit < 0 || words.Length <= maxSplit + 1) parts = [.. words];
-            else if (!fromRight)
-            {
-                parts = [.. words[..(int)maxSplit]];
-                int skip = 0, pos = 0;
-                while (skip < maxSplit)
-                {
-                    while (char.IsWhiteSpace(s[pos])) pos++;
-                    while (!char.IsWhiteSpace(s[pos])) pos++;
-                    skip++;
-                }
-                parts.Add(s[pos..].TrimStart());
-            }
-            else
-            {
-                int keep = words.Length - (int)maxSplit;
-                int pos = s.Length, seen = 0;
-                while (seen < maxSplit)
-                {
-                    while (char.IsWhiteSpace(s[pos - 1])) pos--;
-                    while (pos > 0 && !char.IsWhiteSpace(s[pos - 1])) pos--;
-                    seen++;
-                }
-                parts = [s[..pos].TrimEnd(), .. words[keep..]];
-            }
+            static string Reverse(string x) => string.Concat(x.Reverse());
+            var parts = Split(Reverse(s), sep is null ? null : Reverse(sep), maxSplit, false);
+            return parts.Select(p => (object?)Reverse((string)p!)).Reverse().ToList();
         }
-        else
+        var result = new List<object?>();
+        int pos = 0;
+        while (true)
         {
-            var all = s.Split(sep);
-            if (maxSplit < 0 || all.Length <= maxSplit + 1) parts = [.. all];
-            else if (!fromRight) parts = [.. all[..(int)maxSplit], string.Join(sep, all[(int)maxSplit..])];
-            else parts = [string.Join(sep, all[..^(int)maxSplit]), .. all[^(int)maxSplit..]];
+            if (sep is null)
+            {
+                while (pos < s.Length && char.IsWhiteSpace(s[pos])) pos++;
+                if (pos == s.Length) break;
+            }
+            int end = maxSplit >= 0 && result.Count == maxSplit ? -1
+                : sep is null ? IndexOfWhiteSpace(s, pos)
+                : s.IndexOf(sep, pos, StringComparison.Ordinal);
+            if (end < 0)
+            {
+                result.Add(s[pos..]);
+                break;
+            }
+            result.Add(s[pos..end]);
+            pos = end + (sep?.Length ?? 0);
         }
-        return parts.Select(p => (object?)p).ToList();
+        return result;
+    }
+
+    private static int IndexOfWhiteSpace(string s, int from)
+    {
+        for (int i = from; i < s.Length; i++)
+            if (char.IsWhiteSpace(s[i])) return i;
+        return -1;
     }
 }

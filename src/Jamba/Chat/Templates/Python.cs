@@ -55,7 +55,10 @@ internal static class Python
         double d => FloatRepr(d),
         Namespace ns => $"<Namespace {Repr(ns.Attributes)}>",
         Macro m => $"<Macro '{m.Name}'>",
-        _ => Repr(v),
+        List<object?> or PyTuple or PyDict => Repr(v),
+        BoundMethod m => $"<built-in method {m.Name} of {TypeName(m.Target)} object>",
+        BuiltinFunction f => $"<function {f.Name}>",
+        _ => $"<{TypeName(v)} object>",
     };
 
     public static string Repr(object? v)
