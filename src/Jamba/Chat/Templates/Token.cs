@@ -25,8 +25,6 @@ internal enum TokenKind
 /// <summary>One token; <see cref="Value"/> is the decoded text (a string literal without quotes and escapes).</summary>
 internal readonly record struct Token(TokenKind Kind, string Value, int Line)
 {
-    public bool Is(TokenKind kind, string value) => Kind == kind && Value == value;
-
     public bool IsOperator(string op) => Kind == TokenKind.Operator && Value == op;
 
     public bool IsName(string name) => Kind == TokenKind.Name && Value == name;
