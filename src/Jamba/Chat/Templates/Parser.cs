@@ -21,16 +21,15 @@ internal sealed class Parser
 
     public static IReadOnlyList<Stmt> Parse(string source)
     {
-        var parser = new Parser(Lexer.Tokenize(source));
-        var body = parser.ParseBody([]);
-        return body;
+        return new Parser(Lexer.Tokenize(source)).ParseBody([]);
     }
 
-    private Token Current => _tokens[_i];
+    // The token list ends with an End token; reading past it keeps returning End, so errors name "end of template".
+    private Token Current => _tokens[Math.Min(_i, _tokens.Count - 1)];
 
     private Token Peek(int ahead = 1) => _tokens[Math.Min(_i + ahead, _tokens.Count - 1)];
 
-    private Token Next() => _tokens[_i++];
+    private Token Next() => _tokens[Math.Min(_i++, _tokens.Count - 1)];
 
     private static TemplateSyntaxException Fail(string message, Token at) => new(message, at.Line);
 
