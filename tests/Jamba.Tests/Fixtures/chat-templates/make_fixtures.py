@@ -71,8 +71,9 @@ def main():
                     **kwargs,
                 )
                 case["expected"] = rendered[0]
-            except jinja2.exceptions.TemplateError as e:
-                # raise_exception raises the base TemplateError; UndefinedError etc. are subclasses.
+            except Exception as e:
+                # raise_exception raises the base TemplateError; UndefinedError is a subclass; a template can also
+                # fail with a plain Python TypeError (e.g. iterating None).
                 case["error"] = type(e).__name__
                 case["message"] = str(e)
             cases.append(case)
