@@ -318,48 +318,32 @@ internal sealed class Parser
 
     private Expr ParseCompare()
     {
-        var first = ParseMath1();
+        var first = ParseBinary();
         var rest = new List<(string, Expr)>();
         while (true)
         {
-            if (Current.Kind == TokenKind.Operator && CompareOps.Contains(Current.Value)) rest.Add((Next().Value, ParseMath1()));
-            else if (SkipName("in")) rest.Add(("in", ParseMath1()));
+            if (Current.Kind == TokenKind.Operator && CompareOps.Contains(Current.Value)) rest.Add((Next().Value, ParseBinary()));
+            else if (SkipName("in")) rest.Add(("in", ParseBinary()));
             else if (Current.IsName("not") && Peek().IsName("in"))
             {
                 _i += 2;
-                rest.Add(("not in", ParseMath1()));
+                rest.Add(("not in", ParseBinary()));
             }
             else break;
         }
         return rest.Count == 0 ? first : new Compare(first, rest, first.Line);
     }
 
-    private Expr ParseMath1()
-    {
-        var left = ParseConcat();
-        while (Current.IsOperator("+") || Current.IsOperator("-")) left = new Binary(Next().Value, left, ParseConcat(), left.Line);
-        return left;
-    }
+    // Arithmetic levels under the comparisons, loosest first, as jinja2's parse_math1, parse_concat, parse_math2
+    // and parse_pow; each is left-associative.
+    private static readonly string[][] BinaryLevels = [["+", "-"], ["~"], ["*", "/", "//", "%"], ["**"]];
 
-    private Expr ParseConcat()
+    private Expr ParseBinary(int level = 0)
     {
-        var left = ParseMath2();
-        while (Current.IsOperator("~")) left = new Binary("~", left, Advance(ParseMath2), left.Line);
-        return left;
-    }
-
-    private Expr ParseMath2()
-    {
-        var left = ParsePow();
-        while (Current.Kind == TokenKind.Operator && Current.Value is "*" or "/" or "//" or "%")
-            left = new Binary(Next().Value, left, ParsePow(), left.Line);
-        return left;
-    }
-
-    private Expr ParsePow()
-    {
-        var left = ParseUnary();
-        while (Current.IsOperator("**")) left = new Binary("**", left, Advance(() => ParseUnary()), left.Line);
+        if (level == BinaryLevels.Length) return ParseUnary();
+        var left = ParseBinary(level + 1);
+        while (Current.Kind == TokenKind.Operator && BinaryLevels[level].Contains(Current.Value))
+            left = new Binary(Next().Value, left, ParseBinary(level + 1), left.Line);
         return left;
     }
 
