@@ -1,6 +1,7 @@
 using Jamba.Checkpoints;
 using Jamba.Inference;
 using Jamba.Modeling;
+using Jamba.Runtime;
 using Jamba.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -86,6 +87,7 @@ public sealed class JambaModel : IDisposable
     /// </summary>
     public static JambaModel Create(JambaConfig config, JambaModelOptions? options = null, long seed = 0, IJambaTokenizer? tokenizer = null)
     {
+        TorchBackend.EnsureLoaded();
         config.Validate();
         options ??= new JambaModelOptions();
         var device = options.TorchDevice;
@@ -107,6 +109,7 @@ public sealed class JambaModel : IDisposable
     /// </summary>
     public static JambaModel Load(string dir, JambaModelOptions? options = null)
     {
+        TorchBackend.EnsureLoaded();
         options ??= new JambaModelOptions();
         if (!Directory.Exists(dir)) throw new CheckpointException($"checkpoint folder not found: {dir}", dir);
         string configPath = Path.Combine(dir, CheckpointFolder.ConfigFile);
