@@ -3,6 +3,8 @@
 //                                                             ml.Model.SaveJamba; writes the pipeline's outputs
 //   PackageSmoke reload PIPELINE.zip OUTPUTS.txt               ml.Model.LoadJamba in this new process; the outputs
 //                                                             must equal the ones the first process wrote
+//   PackageSmoke nobackend CHECKPOINT_DIR                      built without TorchSharp-cpu: JambaModel.Load must
+//                                                             fail with the one-line message naming the package
 // Exit code 0 on success, 1 on a mismatch; any exception fails the step.
 using System.Globalization;
 using Jamba;
@@ -36,6 +38,7 @@ if (args[0] == "fit")
     var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
         .Append(ml.Transforms.Jamba().Tokenize("Tokens", "Text", jamba))
         .Append(ml.Transforms.Jamba().Embed("Features", "Text", jamba))
+        .AppendCacheCheckpoint(ml) // SDCA reads its data once per epoch: embed once, not once per epoch
         .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy())
         .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedText", "PredictedLabel"))
         .Append(ml.Transforms.Jamba().Generate("Completion", "Text", jamba, new JambaGenerationOptions { MaxNewTokens = 4 }));
@@ -60,6 +63,20 @@ if (args[0] == "reload")
         return Fail($"the reloaded pipeline's outputs differ:\n  saved:    {string.Join("\n            ", expected)}\n  reloaded: {string.Join("\n            ", outputs)}");
     Console.WriteLine($"reload: {inputSchema.Count} input columns, {outputs.Count} rows identical to the first process");
     return 0;
+}
+
+if (args[0] == "nobackend")
+{
+    try
+    {
+        using var jamba = JambaModel.Load(args[1]);
+        return Fail("JambaModel.Load worked in an app without a TorchSharp backend package");
+    }
+    catch (InvalidOperationException e)
+    {
+        Console.WriteLine(e.Message);
+        return e.Message.Contains("TorchSharp-cpu", StringComparison.Ordinal) && !e.Message.Contains('\n') ? 0 : Fail("the message does not name TorchSharp-cpu in one line");
+    }
 }
 
 return Fail($"unknown command '{args[0]}'");
