@@ -42,7 +42,7 @@ public static class JambaCatalog
 
     /// <summary>
     /// Asks running training to stop: Jamba trainers throw <see cref="OperationCanceledException"/> at their next step,
-    /// and ML.NET's own components see the same flag. (Microsoft.ML 5.0 keeps MLContext.CancelExecution non-public;
+    /// and ML.NET's own components see the same flag. (Microsoft.ML 6 keeps MLContext.CancelExecution non-public;
     /// this extension makes <c>ml.CancelExecution()</c> callable.)
     /// </summary>
     public static void CancelExecution(this MLContext ml) => MLNetInterop.CancelExecution(ml ?? throw new ArgumentNullException(nameof(ml)));

@@ -1,6 +1,7 @@
 using Jamba.Checkpoints;
 using Jamba.Inference;
 using Jamba.Modeling;
+using Jamba.Runtime;
 using Jamba.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -91,6 +92,7 @@ public sealed class JambaModel : IDisposable
     /// </summary>
     public static JambaModel Create(JambaConfig config, JambaModelOptions? options = null, long seed = 0, IJambaTokenizer? tokenizer = null)
     {
+        TorchBackend.EnsureLoaded();
         config.Validate();
         options ??= new JambaModelOptions();
         var device = options.TorchDevice;
@@ -113,6 +115,7 @@ public sealed class JambaModel : IDisposable
     /// </summary>
     public static JambaModel Load(string dir, JambaModelOptions? options = null)
     {
+        TorchBackend.EnsureLoaded();
         options ??= new JambaModelOptions();
         if (!Directory.Exists(dir)) throw new CheckpointException($"checkpoint folder not found: {dir}", dir);
         string configPath = Path.Combine(dir, CheckpointFolder.ConfigFile);

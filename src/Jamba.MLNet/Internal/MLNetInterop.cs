@@ -7,8 +7,10 @@ namespace Jamba.MLNet.Internal;
 
 /// <summary>
 /// The few ML.NET facilities that extension packages outside ML.NET's own assemblies cannot reach through its public
-/// API (the catalog's environment, SchemaShape columns, the cancellation flag). Each is reached once, by name, and a
-/// failure says exactly which ML.NET member went missing rather than misbehaving quietly.
+/// API (the catalog's environment, SchemaShape columns, the cancellation flag, the GPU settings). Each is reached by
+/// name, and a failure says exactly which ML.NET member went missing rather than misbehaving quietly;
+/// tests/Jamba.MLNet.Tests/MLNetInteropTests.cs checks every one against the referenced ML.NET, and the package accepts
+/// only the ML.NET releases those tests cover (MicrosoftMLVersionRange in Directory.Build.props).
 /// </summary>
 internal static class MLNetInterop
 {
@@ -16,32 +18,42 @@ internal static class MLNetInterop
         .GetConstructors(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
         .FirstOrDefault(c => c.GetParameters().Length == 5);
 
+    /// <summary>The referenced Microsoft.ML release (its package version; the assembly version is always 1.0.0.0).</summary>
+    public static string MLNetVersion { get; } =
+        typeof(MLContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "unknown";
+
+    /// <summary>The error for an ML.NET member that is not where this build expects it.</summary>
+    public static InvalidOperationException Missing(string member) => new(
+        $"ML.NET's {member} was not found in Microsoft.ML {MLNetVersion}; this build of Jamba.MLNet was tested against Microsoft.ML 6.x");
+
     /// <summary>The MLContext (or other host) behind a catalog such as <c>ml.Transforms</c> or <c>ml.MulticlassClassification.Trainers</c>.</summary>
     public static IHostEnvironment GetEnvironment(object catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         var iface = catalog.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "IInternalCatalog");
         var value = iface?.GetProperty("Environment")?.GetValue(catalog) as IHostEnvironment;
-        return value ?? throw new InvalidOperationException(
-            $"could not reach the MLContext behind {catalog.GetType().Name} (ML.NET's IInternalCatalog.Environment); this build of Jamba.MLNet targets Microsoft.ML 5.0");
+        return value ?? throw Missing($"IInternalCatalog.Environment (the MLContext behind {catalog.GetType().Name})");
     }
 
     /// <summary>True once <c>MLContext.CancelExecution()</c> (ML.NET's ICancelable) was called on <paramref name="env"/> or a parent.</summary>
     public static bool IsCanceled(IHostEnvironment env)
     {
+        // An environment that is not ML.NET's own may have no cancellation at all; ML.NET's always has it.
         var iface = env.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "ICancelable");
-        return iface?.GetProperty("IsCanceled")?.GetValue(env) is true;
+        if (iface is null) return false;
+        var property = iface.GetProperty("IsCanceled") ?? throw Missing("ICancelable.IsCanceled");
+        return property.GetValue(env) is true;
     }
 
     /// <summary>
-    /// Calls ML.NET's own cancellation (non-public in Microsoft.ML 5.0: MLContext.CancelExecution, or ICancelable on a
+    /// Calls ML.NET's own cancellation (non-public in Microsoft.ML 6: MLContext.CancelExecution, or ICancelable on a
     /// bare environment), so ML.NET's trainers stop as well as ours.
     /// </summary>
     public static void CancelExecution(IHostEnvironment env)
     {
         var method = env.GetType().GetMethod("CancelExecution", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, Type.EmptyTypes)
             ?? env.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "ICancelable")?.GetMethod("CancelExecution")
-            ?? throw new InvalidOperationException($"{env.GetType().Name} does not support cancellation (no CancelExecution)");
+            ?? throw Missing($"CancelExecution on {env.GetType().Name} (MLContext.CancelExecution or ICancelable.CancelExecution)");
         method.Invoke(env, null);
     }
 
@@ -53,7 +65,10 @@ internal static class MLNetInterop
     {
         if (env is MLContext ml) return (ml.GpuDeviceId, ml.FallbackToCpu);
         var iface = env.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "IHostEnvironmentInternal");
-        return (iface?.GetProperty("GpuDeviceId")?.GetValue(env) as int?, iface?.GetProperty("FallbackToCpu")?.GetValue(env) is true);
+        if (iface is null) return (null, false); // not ML.NET's environment: no GPU settings to honour
+        var gpu = iface.GetProperty("GpuDeviceId") ?? throw Missing("IHostEnvironmentInternal.GpuDeviceId");
+        var fallback = iface.GetProperty("FallbackToCpu") ?? throw Missing("IHostEnvironmentInternal.FallbackToCpu");
+        return (gpu.GetValue(env) as int?, fallback.GetValue(env) is true);
     }
 
     /// <summary>
@@ -64,6 +79,7 @@ internal static class MLNetInterop
     {
         var (gpu, fallback) = GpuSettings(env);
         if (gpu is not int id) return null;
+        Jamba.Runtime.TorchBackend.EnsureLoaded(); // before TorchSharp's first call, so a missing backend is named plainly
         if (TorchSharp.torch.cuda.is_available()) return $"cuda:{id}";
         if (fallback) return "cpu";
         throw new InvalidOperationException($"{component}: MLContext.GpuDeviceId is {id} but CUDA is not available; set MLContext.FallbackToCpu = true to use the CPU");
@@ -72,8 +88,7 @@ internal static class MLNetInterop
     /// <summary>Builds a <see cref="SchemaShape.Column"/>; ML.NET keeps its constructor internal.</summary>
     public static SchemaShape.Column ShapeColumn(string name, SchemaShape.Column.VectorKind kind, DataViewType itemType, bool isKey, SchemaShape? annotations = null)
     {
-        if (ShapeColumnCtor is null)
-            throw new InvalidOperationException("ML.NET's SchemaShape.Column constructor was not found; this build of Jamba.MLNet targets Microsoft.ML 5.0");
+        if (ShapeColumnCtor is null) throw Missing("SchemaShape.Column constructor (name, kind, itemType, isKey, annotations)");
         return (SchemaShape.Column)ShapeColumnCtor.Invoke(new object?[] { name, kind, itemType, isKey, annotations ?? new SchemaShape(Array.Empty<SchemaShape.Column>()) });
     }
 

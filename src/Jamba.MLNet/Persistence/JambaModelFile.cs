@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -261,34 +260,11 @@ internal static class JambaModelFile
 
     /// <summary>
     /// The refusal of ML.NET's plain ml.Model.Save. ML.NET has already created the target file when it asks a
-    /// transformer to save itself; where the platform allows (Unix: an open file can be unlinked) the file is removed
-    /// so no unloadable model is left behind.
+    /// transformer to save itself, and nothing in its public API (nor in ZipArchive's) names that file, so the message
+    /// says the file it left is incomplete; ML.NET's ml.Model.Load refuses such a file.
     /// </summary>
-    public static InvalidOperationException RefusePlainSave(JambaTransformerBase transformer, ModelSaveContext ctx)
-    {
-        string? removed = TryRemoveTarget(ctx);
-        return new InvalidOperationException(
-            $"This pipeline contains a Jamba transformer ({transformer.GetType().Name}), whose weights ML.NET's ml.Model.Save cannot store. " +
-            "Save it with ml.Model.SaveJamba(model, inputSchema, path) and load it with ml.Model.LoadJamba(path, out inputSchema)" +
-            (removed is null ? "." : $"; the incomplete file '{removed}' was removed."));
-    }
-
-    private static string? TryRemoveTarget(ModelSaveContext ctx)
-    {
-        if (OperatingSystem.IsWindows()) return null;
-        try
-        {
-            const BindingFlags Any = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
-            var repository = typeof(ModelSaveContext).GetField("Repository", Any)?.GetValue(ctx);
-            var archive = repository?.GetType().GetField("_archive", Any)?.GetValue(repository) as ZipArchive;
-            var stream = archive?.GetType().GetField("_archiveStream", Any)?.GetValue(archive) as FileStream;
-            if (stream is null || string.IsNullOrEmpty(stream.Name) || !File.Exists(stream.Name)) return null;
-            File.Delete(stream.Name);
-            return stream.Name;
-        }
-        catch (Exception)
-        {
-            return null;
-        }
-    }
+    public static InvalidOperationException RefusePlainSave(JambaTransformerBase transformer, ModelSaveContext ctx) => new(
+        $"This pipeline contains a Jamba transformer ({transformer.GetType().Name}), whose weights ML.NET's ml.Model.Save cannot store. " +
+        "Save it with ml.Model.SaveJamba(model, inputSchema, path) and load it with ml.Model.LoadJamba(path, out inputSchema); " +
+        "the file ml.Model.Save had already created is incomplete: delete it.");
 }
