@@ -21,7 +21,18 @@ internal static class JambaSettingsJson
     };
 
     /// <summary>The settings as the JSON object a manifest step records.</summary>
-    public static JsonObject Write<T>(T settings) => JsonSerializer.SerializeToNode(settings, Options)!.AsObject();
+    /// <exception cref="InvalidOperationException">A value that must be set is null (a column name, say).</exception>
+    public static JsonObject Write<T>(T settings)
+    {
+        try
+        {
+            return JsonSerializer.SerializeToNode(settings, Options)!.AsObject();
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidOperationException($"the settings of a Jamba step cannot be saved ({e.Message})", e);
+        }
+    }
 
     /// <summary>Reads settings written by <see cref="Write"/> for a step of <paramref name="kind"/>.</summary>
     /// <exception cref="InvalidDataException">The settings are missing a value or hold one of the wrong type.</exception>
