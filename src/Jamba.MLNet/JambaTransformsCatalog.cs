@@ -20,11 +20,14 @@ public sealed class JambaTransformsCatalog
     /// <param name="inputColumnName">The text column.</param>
     /// <param name="model">The model whose tokenizer is used.</param>
     /// <param name="options">Length limit, truncation, BOS/EOS (defaults: 512 tokens, keep the start, no BOS/EOS).</param>
-    public JambaTokenizingEstimator Tokenize(string outputColumnName, string inputColumnName, JambaModel model, JambaTokenizeOptions? options = null)
-        => new(Require(model), Name(outputColumnName), Name(inputColumnName), options ?? new JambaTokenizeOptions());
+    public JambaEstimator<JambaTokenizingTransformer> Tokenize(string outputColumnName, string inputColumnName, JambaModel model, JambaTokenizeOptions? options = null)
+    {
+        var (m, output, input, o) = (Require(model), Name(outputColumnName), Name(inputColumnName), options ?? new JambaTokenizeOptions());
+        return new(() => new(m, false, output, input, o));
+    }
 
     /// <summary>Token ids of a text column, cut to <paramref name="maxTokens"/> by <paramref name="truncation"/>.</summary>
-    public JambaTokenizingEstimator Tokenize(string outputColumnName, string inputColumnName, JambaModel model, int maxTokens, TruncationPolicy truncation = TruncationPolicy.KeepStart)
+    public JambaEstimator<JambaTokenizingTransformer> Tokenize(string outputColumnName, string inputColumnName, JambaModel model, int maxTokens, TruncationPolicy truncation = TruncationPolicy.KeepStart)
         => Tokenize(outputColumnName, inputColumnName, model, new JambaTokenizeOptions { MaxTokens = maxTokens, Truncation = truncation });
 
     /// <summary>A sentence embedding of a text column: a <c>Vector&lt;Single, hidden_size&gt;</c> that feeds any ML.NET trainer.</summary>
@@ -32,11 +35,14 @@ public sealed class JambaTransformsCatalog
     /// <param name="inputColumnName">The text column.</param>
     /// <param name="model">The model (causal LM or classifier; its decoder stack is used).</param>
     /// <param name="options">Pooling, normalisation, length limit, batch size (defaults: mean pooling, 512 tokens, batches of 16).</param>
-    public JambaEmbeddingEstimator Embed(string outputColumnName, string inputColumnName, JambaModel model, JambaEmbedOptions? options = null)
-        => new(Require(model), Name(outputColumnName), Name(inputColumnName), options ?? new JambaEmbedOptions());
+    public JambaEstimator<JambaEmbeddingTransformer> Embed(string outputColumnName, string inputColumnName, JambaModel model, JambaEmbedOptions? options = null)
+    {
+        var (m, output, input, o) = (Require(model), Name(outputColumnName), Name(inputColumnName), options ?? new JambaEmbedOptions());
+        return new(() => new(m, false, output, input, o));
+    }
 
     /// <summary>A sentence embedding with the given pooling.</summary>
-    public JambaEmbeddingEstimator Embed(string outputColumnName, string inputColumnName, JambaModel model, EmbeddingPooling pooling, bool normalize = false)
+    public JambaEstimator<JambaEmbeddingTransformer> Embed(string outputColumnName, string inputColumnName, JambaModel model, EmbeddingPooling pooling, bool normalize = false)
         => Embed(outputColumnName, inputColumnName, model, new JambaEmbedOptions { Pooling = pooling, Normalize = normalize });
 
     /// <summary>Text generated after each prompt (a String column), with the hybrid KV + Mamba-state cache.</summary>
@@ -44,8 +50,11 @@ public sealed class JambaTransformsCatalog
     /// <param name="inputColumnName">The prompt column.</param>
     /// <param name="model">A causal LM.</param>
     /// <param name="options">Decoding settings (default: 32 greedy tokens).</param>
-    public JambaGeneratingEstimator Generate(string outputColumnName, string inputColumnName, JambaModel model, JambaGenerationOptions? options = null)
-        => new(Require(model), Name(outputColumnName), Name(inputColumnName), options ?? new JambaGenerationOptions());
+    public JambaEstimator<JambaGeneratingTransformer> Generate(string outputColumnName, string inputColumnName, JambaModel model, JambaGenerationOptions? options = null)
+    {
+        var (m, output, input, o) = (Require(model), Name(outputColumnName), Name(inputColumnName), options ?? new JambaGenerationOptions());
+        return new(() => new(m, false, output, input, o));
+    }
 
     /// <summary>
     /// Zero-/few-shot classification by label likelihood: adds <c>Score</c> (label probabilities) and <c>PredictedLabel</c>
@@ -56,8 +65,11 @@ public sealed class JambaTransformsCatalog
     /// <param name="model">A causal LM.</param>
     /// <param name="labels">The candidate labels (at least two), in key order.</param>
     /// <param name="options">Prompt template, label prefix, normalisation, column names.</param>
-    public JambaClassifyingEstimator Classify(string inputColumnName, JambaModel model, IEnumerable<string>? labels = null, JambaClassifyOptions? options = null)
-        => new(Require(model), Name(inputColumnName), labels?.ToArray(), options ?? new JambaClassifyOptions());
+    public JambaEstimator<JambaClassifyingTransformer> Classify(string inputColumnName, JambaModel model, IEnumerable<string>? labels = null, JambaClassifyOptions? options = null)
+    {
+        var (m, input, l, o) = (Require(model), Name(inputColumnName), labels?.ToArray(), options ?? new JambaClassifyOptions());
+        return new(() => new(m, false, input, l, o));
+    }
 
     /// <summary>
     /// Cross-entropy (nats and bits per token), perplexity and token count of a causal LM on a text column. The data is

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace Jamba;
 
@@ -16,9 +17,10 @@ public enum LayerKind
 /// <summary>
 /// Every field of the Hugging Face <c>JambaConfig</c> (<c>config.json</c>), with the reference defaults,
 /// validation that names the field at fault, and the layer plan derived from the periods and offsets.
-/// Fields this class does not know are kept in <see cref="ExtraFields"/> and written back unchanged.
+/// It is read and written by System.Text.Json: each property is the snake_case key of the same name unless it says
+/// otherwise. Fields this class does not know are kept in <see cref="ExtraFields"/> and written back unchanged.
 /// </summary>
-public sealed class JambaConfig
+public sealed class JambaConfig : IJsonOnDeserialized
 {
     /// <summary>Vocabulary size (rows of the embedding and of the LM head).</summary>
     public int VocabSize { get; set; } = 65536;
@@ -32,7 +34,8 @@ public sealed class JambaConfig
     public int NumHiddenLayers { get; set; } = 32;
     /// <summary>Query heads of each attention layer.</summary>
     public int NumAttentionHeads { get; set; } = 32;
-    /// <summary>Key/value heads (grouped-query attention); defaults to <see cref="NumAttentionHeads"/>.</summary>
+    /// <summary>Key/value heads (grouped-query attention); null in config.json means one per query head.</summary>
+    [JsonIgnore]
     public int NumKeyValueHeads { get; set; } = 8;
     /// <summary>MLP activation; the reference uses <c>silu</c>.</summary>
     public string HiddenAct { get; set; } = "silu";
@@ -43,6 +46,7 @@ public sealed class JambaConfig
     /// <summary>Whether generation uses the hybrid cache.</summary>
     public bool UseCache { get; set; } = true;
     /// <summary>Number of final positions whose logits the reference computes during generation.</summary>
+    [JsonConverter(typeof(AllAsZeroConverter))]
     public int NumLogitsToKeep { get; set; } = 1;
     /// <summary>Whether the forward returns router logits (and so the aux loss) by default.</summary>
     public bool OutputRouterLogits { get; set; }
@@ -53,6 +57,7 @@ public sealed class JambaConfig
     /// <summary>Beginning-of-sequence token id.</summary>
     public int? BosTokenId { get; set; } = 1;
     /// <summary>End-of-sequence token ids (the reference allows one id or a list).</summary>
+    [JsonPropertyName("eos_token_id"), JsonConverter(typeof(TokenIdsConverter))]
     public int[] EosTokenIds { get; set; } = new[] { 2 };
     /// <summary>Sliding-window size of the attention layers (null: full attention).</summary>
     public int? SlidingWindow { get; set; }
@@ -81,20 +86,26 @@ public sealed class JambaConfig
     /// <summary>Inner width factor: d_inner = expand * hidden_size.</summary>
     public int MambaExpand { get; set; } = 2;
     /// <summary>Rank of the Δ projection; null means "auto" (ceil(hidden_size / 16)).</summary>
+    [JsonPropertyName("mamba_dt_rank"), JsonConverter(typeof(DtRankConverter))]
     public int? MambaDtRankValue { get; set; }
     /// <summary>Whether the depthwise convolution has a bias.</summary>
     public bool MambaConvBias { get; set; } = true;
     /// <summary>Whether in_proj and out_proj of the Mamba mixer have biases.</summary>
     public bool MambaProjBias { get; set; }
-    /// <summary>Number of labels of a sequence-classification head.</summary>
+    /// <summary>Number of labels of a sequence-classification head (read from config.json, else the size of <c>id2label</c>).</summary>
+    [JsonIgnore]
     public int NumLabels { get; set; } = 2;
     /// <summary>Label names by id; null when config.json has none.</summary>
+    [JsonIgnore]
     public Dictionary<int, string>? Id2Label { get; set; }
     /// <summary>The <c>architectures</c> list (e.g. <c>JambaForCausalLM</c>, <c>JambaForSequenceClassification</c>).</summary>
+    [JsonConverter(typeof(NameListConverter))]
     public List<string> Architectures { get; set; } = new() { "JambaForCausalLM" };
     /// <summary>The <c>problem_type</c> of a classifier (<c>single_label_classification</c>, <c>regression</c>, ...).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ProblemType { get; set; }
     /// <summary>Fields of config.json this class does not model; written back unchanged.</summary>
+    [JsonIgnore]
     public JsonObject ExtraFields { get; set; } = new();
 
     /// <summary>The <c>config.json</c> key of <see cref="MambaInnerLayerNorms"/> (not a reference field; kept in <see cref="ExtraFields"/>).</summary>
@@ -106,6 +117,7 @@ public sealed class JambaConfig
     /// so the value lives in <see cref="ExtraFields"/> and is written only when false, which keeps every reference
     /// config byte-for-byte unchanged. The norm weights exist either way (same checkpoint layout); off, they are unused.
     /// </summary>
+    [JsonIgnore]
     public bool MambaInnerLayerNorms
     {
         get => ExtraFields[MambaInnerLayerNormsKey]?.GetValueKind() != JsonValueKind.False;
@@ -117,12 +129,16 @@ public sealed class JambaConfig
     }
 
     /// <summary>The Δ-projection rank with "auto" resolved.</summary>
+    [JsonIgnore]
     public int MambaDtRank => MambaDtRankValue ?? (HiddenSize + 15) / 16;
     /// <summary>Inner width of the Mamba mixer.</summary>
+    [JsonIgnore]
     public int MambaDInner => MambaExpand * HiddenSize;
     /// <summary>Width of one attention head.</summary>
+    [JsonIgnore]
     public int HeadDim => HiddenSize / NumAttentionHeads;
     /// <summary>True when the architecture is a sequence classifier.</summary>
+    [JsonIgnore]
     public bool IsSequenceClassifier => Architectures.Contains("JambaForSequenceClassification");
 
     /// <summary>Whether layer <paramref name="i"/> is attention or Mamba (the reference's <c>layers_block_type</c>).</summary>
@@ -193,16 +209,79 @@ public sealed class JambaConfig
 
     // ---------------------------------------------------------------- JSON
 
-    private static readonly string[] KnownKeys =
+    // Keys whose JSON form differs from the property's: each private property below is the key as config.json has it.
+
+    /// <summary><c>model_type</c>: always written as "jamba"; another model's config is refused.</summary>
+    [JsonInclude, JsonPropertyName("model_type")]
+    private string ModelType
     {
-        "architectures", "attention_dropout", "attn_layer_offset", "attn_layer_period", "bos_token_id", "eos_token_id",
-        "expert_layer_offset", "expert_layer_period", "hidden_act", "hidden_size", "id2label", "initializer_range",
-        "intermediate_size", "label2id", "mamba_conv_bias", "mamba_d_conv", "mamba_d_state", "mamba_dt_rank", "mamba_expand",
-        "mamba_proj_bias", "max_position_embeddings", "model_type", "num_attention_heads", "num_experts",
-        "num_experts_per_tok", "num_hidden_layers", "num_key_value_heads", "num_labels", "num_logits_to_keep",
-        "output_router_logits", "pad_token_id", "problem_type", "rms_norm_eps", "router_aux_loss_coef", "sliding_window",
-        "tie_word_embeddings", "use_cache", "use_mamba_kernels", "vocab_size",
-    };
+        get => "jamba";
+        set { if (value != "jamba") throw new ConfigValueException(value, "expected \"jamba\""); }
+    }
+
+    /// <summary><c>num_key_value_heads</c>; null means one KV head per query head (resolved once every key is read).</summary>
+    [JsonInclude, JsonPropertyName("num_key_value_heads")]
+    private int? NumKeyValueHeadsJson
+    {
+        get => NumKeyValueHeads;
+        set { if (value is int heads) NumKeyValueHeads = heads; else kvHeadPerQueryHead = true; }
+    }
+
+    /// <summary><c>num_labels</c>: read only (the reference writes <c>id2label</c>, from which it derives the count).</summary>
+    [JsonInclude, JsonPropertyName("num_labels"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    private int? NumLabelsJson
+    {
+        get => null;
+        set => numLabelsRead = value;
+    }
+
+    /// <summary><c>id2label</c> as written: the labels, or <c>LABEL_i</c> names for a classifier that has none.</summary>
+    [JsonInclude, JsonPropertyName("id2label"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), JsonConverter(typeof(LabelMapConverter))]
+    private Dictionary<int, string>? Id2LabelJson
+    {
+        get => Id2Label ?? (IsSequenceClassifier ? Enumerable.Range(0, NumLabels).ToDictionary(i => i, i => $"LABEL_{i}") : null);
+        set => Id2Label = value;
+    }
+
+    /// <summary><c>label2id</c>: written as the inverse of <c>id2label</c>; read and ignored, since it carries nothing more.</summary>
+    [JsonInclude, JsonPropertyName("label2id"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    private JsonNode? Label2IdJson
+    {
+        get
+        {
+            if (Id2LabelJson is not { } labels) return null;
+            var inverse = new JsonObject();
+            foreach (var (id, name) in labels.OrderBy(p => p.Key)) inverse[name] = id;
+            return inverse;
+        }
+        set { }
+    }
+
+    /// <summary>
+    /// The keys no property takes, as read; moved to <see cref="ExtraFields"/> once reading ends. (The serializer writes
+    /// a JsonObject extension property as a nested object, not as keys, so ToJson adds the extras itself.)
+    /// </summary>
+    [JsonInclude, JsonExtensionData]
+    private Dictionary<string, JsonElement>? UnknownKeys { get; set; }
+
+    private bool kvHeadPerQueryHead;
+    private int? numLabelsRead;
+
+    void IJsonOnDeserialized.OnDeserialized()
+    {
+        if (kvHeadPerQueryHead) NumKeyValueHeads = NumAttentionHeads;
+        NumLabels = numLabelsRead ?? Id2Label?.Count ?? NumLabels;
+        foreach (var (key, value) in UnknownKeys ?? []) ExtraFields[key] = JsonNode.Parse(value.GetRawText());
+        UnknownKeys = null;
+    }
+
+    /// <summary>
+    /// Keys whose null reads as the default: the float, flag, string and list fields. An integer field must say what
+    /// null means (the nullable ones do), so a null size is an error rather than a guess.
+    /// </summary>
+    private static readonly string[] NullMeansDefault = JambaConfigJson.Options.GetTypeInfo(typeof(JambaConfig)).Properties
+        .Where(p => p.PropertyType == typeof(double) || p.PropertyType == typeof(bool) || p.PropertyType == typeof(string) || p.PropertyType == typeof(List<string>))
+        .Select(p => p.Name).ToArray();
 
     /// <summary>Reads and validates a <c>config.json</c> file.</summary>
     /// <exception cref="JambaConfigException">The file is not valid JSON or a field is invalid.</exception>
@@ -219,50 +298,13 @@ public sealed class JambaConfig
         JsonObject o;
         try { o = JsonNode.Parse(json) as JsonObject ?? throw new JambaConfigException("config.json must be a JSON object"); }
         catch (JsonException e) { throw new JambaConfigException($"config.json is not valid JSON: {e.Message}", e); }
+        foreach (var key in NullMeansDefault)
+            if (o.TryGetPropertyValue(key, out var value) && value is null) o.Remove(key);
 
-        var c = new JambaConfig();
-        if (o["model_type"] is JsonNode mt && mt.GetValueKind() == JsonValueKind.String && (string?)mt != "jamba")
-            throw new JambaConfigException("model_type", (string)mt!, "expected \"jamba\"");
-        c.VocabSize = Int(o, "vocab_size", c.VocabSize);
-        c.TieWordEmbeddings = Bool(o, "tie_word_embeddings", c.TieWordEmbeddings);
-        c.HiddenSize = Int(o, "hidden_size", c.HiddenSize);
-        c.IntermediateSize = Int(o, "intermediate_size", c.IntermediateSize);
-        c.NumHiddenLayers = Int(o, "num_hidden_layers", c.NumHiddenLayers);
-        c.NumAttentionHeads = Int(o, "num_attention_heads", c.NumAttentionHeads);
-        c.NumKeyValueHeads = NullableInt(o, "num_key_value_heads", c.NumKeyValueHeads) ?? c.NumAttentionHeads;
-        c.HiddenAct = Str(o, "hidden_act", c.HiddenAct)!;
-        c.InitializerRange = Dbl(o, "initializer_range", c.InitializerRange);
-        c.RmsNormEps = Dbl(o, "rms_norm_eps", c.RmsNormEps);
-        c.UseCache = Bool(o, "use_cache", c.UseCache);
-        c.NumLogitsToKeep = NullableInt(o, "num_logits_to_keep", c.NumLogitsToKeep) ?? 0;
-        c.OutputRouterLogits = Bool(o, "output_router_logits", c.OutputRouterLogits);
-        c.RouterAuxLossCoef = Dbl(o, "router_aux_loss_coef", c.RouterAuxLossCoef);
-        c.PadTokenId = NullableInt(o, "pad_token_id", c.PadTokenId);
-        c.BosTokenId = NullableInt(o, "bos_token_id", c.BosTokenId);
-        c.EosTokenIds = IntOrList(o, "eos_token_id", c.EosTokenIds);
-        c.SlidingWindow = NullableInt(o, "sliding_window", c.SlidingWindow);
-        c.MaxPositionEmbeddings = Int(o, "max_position_embeddings", c.MaxPositionEmbeddings);
-        c.AttentionDropout = Dbl(o, "attention_dropout", c.AttentionDropout);
-        c.NumExpertsPerTok = Int(o, "num_experts_per_tok", c.NumExpertsPerTok);
-        c.NumExperts = Int(o, "num_experts", c.NumExperts);
-        c.ExpertLayerPeriod = Int(o, "expert_layer_period", c.ExpertLayerPeriod);
-        c.ExpertLayerOffset = Int(o, "expert_layer_offset", c.ExpertLayerOffset);
-        c.AttnLayerPeriod = Int(o, "attn_layer_period", c.AttnLayerPeriod);
-        c.AttnLayerOffset = Int(o, "attn_layer_offset", c.AttnLayerOffset);
-        c.UseMambaKernels = Bool(o, "use_mamba_kernels", c.UseMambaKernels);
-        c.MambaDState = Int(o, "mamba_d_state", c.MambaDState);
-        c.MambaDConv = Int(o, "mamba_d_conv", c.MambaDConv);
-        c.MambaExpand = Int(o, "mamba_expand", c.MambaExpand);
-        c.MambaDtRankValue = DtRank(o);
-        c.MambaConvBias = Bool(o, "mamba_conv_bias", c.MambaConvBias);
-        c.MambaProjBias = Bool(o, "mamba_proj_bias", c.MambaProjBias);
-        c.Id2Label = ReadId2Label(o);
-        c.NumLabels = NullableInt(o, "num_labels", null) ?? c.Id2Label?.Count ?? c.NumLabels;
-        c.ProblemType = Str(o, "problem_type", null);
-        if (o["architectures"] is JsonArray arch)
-            c.Architectures = arch.Select(a => a?.GetValueKind() == JsonValueKind.String ? (string)a! : throw new JambaConfigException("architectures", a?.ToJsonString() ?? "null", "must be a list of strings")).ToList();
-        foreach (var (key, value) in o)
-            if (!KnownKeys.Contains(key)) c.ExtraFields[key] = value?.DeepClone();
+        JambaConfig c;
+        try { c = o.Deserialize<JambaConfig>(JambaConfigJson.Options)!; }
+        catch (ConfigValueException e) { throw new JambaConfigException(JambaConfigJson.FieldOf(e.Path), e.Value, e.Problem); }
+        catch (JsonException e) { throw new JambaConfigException($"config.json: {e.Message}", e); }
         c.Validate();
         return c;
     }
@@ -270,141 +312,15 @@ public sealed class JambaConfig
     /// <summary>Writes reference-format JSON (HF field names, keys sorted as <c>save_pretrained</c> does).</summary>
     public string ToJson()
     {
-        var o = new JsonObject
-        {
-            ["architectures"] = new JsonArray(Architectures.Select(a => (JsonNode)JsonValue.Create(a)!).ToArray()),
-            ["attention_dropout"] = AttentionDropout,
-            ["attn_layer_offset"] = AttnLayerOffset,
-            ["attn_layer_period"] = AttnLayerPeriod,
-            ["bos_token_id"] = BosTokenId,
-            ["eos_token_id"] = EosTokenIds.Length == 1 ? JsonValue.Create(EosTokenIds[0]) : new JsonArray(EosTokenIds.Select(e => (JsonNode)JsonValue.Create(e)).ToArray()),
-            ["expert_layer_offset"] = ExpertLayerOffset,
-            ["expert_layer_period"] = ExpertLayerPeriod,
-            ["hidden_act"] = HiddenAct,
-            ["hidden_size"] = HiddenSize,
-            ["initializer_range"] = InitializerRange,
-            ["intermediate_size"] = IntermediateSize,
-            ["mamba_conv_bias"] = MambaConvBias,
-            ["mamba_d_conv"] = MambaDConv,
-            ["mamba_d_state"] = MambaDState,
-            ["mamba_dt_rank"] = MambaDtRankValue is int r ? JsonValue.Create(r) : JsonValue.Create("auto"),
-            ["mamba_expand"] = MambaExpand,
-            ["mamba_proj_bias"] = MambaProjBias,
-            ["max_position_embeddings"] = MaxPositionEmbeddings,
-            ["model_type"] = "jamba",
-            ["num_attention_heads"] = NumAttentionHeads,
-            ["num_experts"] = NumExperts,
-            ["num_experts_per_tok"] = NumExpertsPerTok,
-            ["num_hidden_layers"] = NumHiddenLayers,
-            ["num_key_value_heads"] = NumKeyValueHeads,
-            ["num_logits_to_keep"] = NumLogitsToKeep,
-            ["output_router_logits"] = OutputRouterLogits,
-            ["pad_token_id"] = PadTokenId,
-            ["rms_norm_eps"] = RmsNormEps,
-            ["router_aux_loss_coef"] = RouterAuxLossCoef,
-            ["sliding_window"] = SlidingWindow,
-            ["tie_word_embeddings"] = TieWordEmbeddings,
-            ["use_cache"] = UseCache,
-            ["use_mamba_kernels"] = UseMambaKernels,
-            ["vocab_size"] = VocabSize,
-        };
-        if (Id2Label != null || IsSequenceClassifier)
-        {
-            var labels = Id2Label ?? Enumerable.Range(0, NumLabels).ToDictionary(i => i, i => $"LABEL_{i}");
-            var id2 = new JsonObject();
-            var l2i = new JsonObject();
-            foreach (var (id, name) in labels.OrderBy(p => p.Key))
-            {
-                id2[id.ToString(CultureInfo.InvariantCulture)] = name;
-                l2i[name] = id;
-            }
-            o["id2label"] = id2;
-            o["label2id"] = l2i;
-        }
-        if (ProblemType != null) o["problem_type"] = ProblemType;
+        var o = JsonSerializer.SerializeToNode(this, JambaConfigJson.Options)!.AsObject();
         foreach (var (key, value) in ExtraFields) o[key] = value?.DeepClone();
         var sorted = new JsonObject();
         foreach (var (key, value) in o.OrderBy(p => p.Key, StringComparer.Ordinal)) sorted[key] = value?.DeepClone();
-        return sorted.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return sorted.ToJsonString(JambaConfigJson.Options);
     }
 
     /// <summary>Writes <c>config.json</c> atomically (temporary file, then rename).</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson() + "\n");
-
-    private static JsonNode? Field(JsonObject o, string key) => o.TryGetPropertyValue(key, out var n) ? n : null;
-
-    private static int Int(JsonObject o, string key, int fallback) => NullableInt(o, key, fallback) ?? throw new JambaConfigException(key, "null", "must be an integer");
-
-    private static int? NullableInt(JsonObject o, string key, int? fallback)
-    {
-        if (!o.ContainsKey(key)) return fallback;
-        var n = Field(o, key);
-        if (n is null) return null;
-        if (n.GetValueKind() == JsonValueKind.Number)
-        {
-            double d = n.GetValue<double>();
-            if (d == Math.Floor(d) && d >= int.MinValue && d <= int.MaxValue) return (int)d;
-        }
-        throw new JambaConfigException(key, n.ToJsonString(), "must be an integer");
-    }
-
-    private static double Dbl(JsonObject o, string key, double fallback)
-    {
-        var n = Field(o, key);
-        if (n is null) return fallback;
-        if (n.GetValueKind() == JsonValueKind.Number) return n.GetValue<double>();
-        throw new JambaConfigException(key, n.ToJsonString(), "must be a number");
-    }
-
-    private static bool Bool(JsonObject o, string key, bool fallback)
-    {
-        var n = Field(o, key);
-        if (n is null) return fallback;
-        return n.GetValueKind() switch
-        {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw new JambaConfigException(key, n.ToJsonString(), "must be true or false"),
-        };
-    }
-
-    private static string? Str(JsonObject o, string key, string? fallback)
-    {
-        var n = Field(o, key);
-        if (n is null) return fallback;
-        if (n.GetValueKind() == JsonValueKind.String) return (string)n!;
-        throw new JambaConfigException(key, n.ToJsonString(), "must be a string");
-    }
-
-    private static int[] IntOrList(JsonObject o, string key, int[] fallback)
-    {
-        if (!o.ContainsKey(key)) return fallback;
-        var n = Field(o, key);
-        if (n is null) return Array.Empty<int>();
-        if (n is JsonArray a)
-            return a.Select(x => x?.GetValueKind() == JsonValueKind.Number ? x.GetValue<int>() : throw new JambaConfigException(key, n.ToJsonString(), "must be an integer or a list of integers")).ToArray();
-        return new[] { NullableInt(o, key, null)!.Value };
-    }
-
-    private static int? DtRank(JsonObject o)
-    {
-        var n = Field(o, "mamba_dt_rank");
-        if (n is null || (n.GetValueKind() == JsonValueKind.String && (string)n! == "auto")) return null;
-        return NullableInt(o, "mamba_dt_rank", null);
-    }
-
-    private static Dictionary<int, string>? ReadId2Label(JsonObject o)
-    {
-        if (Field(o, "id2label") is not JsonObject m) return null;
-        var d = new Dictionary<int, string>();
-        foreach (var (k, v) in m)
-        {
-            if (!int.TryParse(k, NumberStyles.Integer, CultureInfo.InvariantCulture, out int id) || v?.GetValueKind() != JsonValueKind.String)
-                throw new JambaConfigException("id2label", m.ToJsonString(), "must map integer ids to label strings");
-            d[id] = (string)v!;
-        }
-        return d;
-    }
 }
 
 /// <summary>An invalid or unreadable Jamba configuration; the message names the field and value.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Jamba.Inference;
 using Jamba.MLNet.Internal;
+using Jamba.MLNet.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -37,57 +38,6 @@ public sealed class JambaClassifyOptions
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
     /// <summary>With a choices column of variable size: the key range of PredictedLabel (rows may have at most this many choices). Default 26.</summary>
     public int MaxChoices { get; set; } = 26;
-
-    internal JsonObject ToJson() => new()
-    {
-        ["promptTemplate"] = PromptTemplate, ["choicePrefix"] = ChoicePrefix, ["lengthNormalize"] = LengthNormalize,
-        ["choicesColumnName"] = ChoicesColumnName, ["maxTokens"] = MaxTokens, ["truncation"] = Truncation.ToString(),
-        ["addBos"] = AddBos, ["batchSize"] = BatchSize, ["scoreColumnName"] = ScoreColumnName,
-        ["predictedLabelColumnName"] = PredictedLabelColumnName, ["maxChoices"] = MaxChoices,
-    };
-    internal static JambaClassifyOptions FromJson(JsonNode? n) => new()
-    {
-        PromptTemplate = (string)n!["promptTemplate"]!, ChoicePrefix = (string)n["choicePrefix"]!, LengthNormalize = (bool)n["lengthNormalize"]!,
-        ChoicesColumnName = (string?)n["choicesColumnName"], MaxTokens = (int)n["maxTokens"]!, Truncation = Enum.Parse<TruncationPolicy>((string)n["truncation"]!),
-        AddBos = (bool)n["addBos"]!, BatchSize = (int)n["batchSize"]!, ScoreColumnName = (string)n["scoreColumnName"]!,
-        PredictedLabelColumnName = (string)n["predictedLabelColumnName"]!, MaxChoices = (int)n["maxChoices"]!,
-    };
-}
-
-/// <summary>Estimator of <see cref="JambaClassifyingTransformer"/> (zero-/few-shot classification by label likelihood).</summary>
-public sealed class JambaClassifyingEstimator : JambaEstimatorBase<JambaClassifyingTransformer>
-{
-    private readonly JambaModel model;
-    private readonly string inputColumnName;
-    private readonly string[]? labels;
-    private readonly JambaClassifyOptions options;
-
-    internal JambaClassifyingEstimator(JambaModel model, string inputColumnName, string[]? labels, JambaClassifyOptions options)
-    {
-        this.model = model;
-        this.inputColumnName = inputColumnName;
-        this.labels = labels;
-        this.options = options;
-    }
-
-    /// <inheritdoc/>
-    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        var c = JambaClassifyingTransformer.Component;
-        SchemaChecks.Check(inputSchema, c, "input", inputColumnName, ColumnExpectation.Text);
-        bool knownSize = true;
-        if (options.ChoicesColumnName is string choices)
-            knownSize = SchemaChecks.Check(inputSchema, c, "choices", choices, ColumnExpectation.TextVector).Kind == SchemaShape.Column.VectorKind.Vector;
-        var names = labels is null ? new SchemaShape(Array.Empty<SchemaShape.Column>()) : MLNetInterop.TextVectorAnnotations("SlotNames");
-        var keyNames = labels is null ? new SchemaShape(Array.Empty<SchemaShape.Column>()) : MLNetInterop.TextVectorAnnotations("KeyValues");
-        return MLNetInterop.Extend(inputSchema, new[]
-        {
-            MLNetInterop.ShapeColumn(options.ScoreColumnName, knownSize ? SchemaShape.Column.VectorKind.Vector : SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.Single, false, names),
-            MLNetInterop.ShapeColumn(options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, keyNames),
-        });
-    }
-
-    private protected override JambaClassifyingTransformer Create() => new(model, false, inputColumnName, labels, options);
 }
 
 /// <summary>
@@ -99,19 +49,11 @@ public sealed class JambaClassifyingEstimator : JambaEstimatorBase<JambaClassify
 /// </summary>
 public sealed class JambaClassifyingTransformer : JambaTransformerBase
 {
-    internal const string Component = "Jamba Classify";
     internal const string Kind = "Classify";
-
-    /// <summary>The text column read.</summary>
-    public string InputColumnName { get; }
-    /// <summary>The fixed labels, or null when a choices column supplies them per row.</summary>
-    public IReadOnlyList<string>? Labels { get; }
-    /// <summary>The options (do not change after fitting).</summary>
-    public JambaClassifyOptions Options { get; }
+    private int[][]? labelIds;
 
     internal JambaClassifyingTransformer(JambaModel model, bool ownsModel, string inputColumnName, string[]? labels, JambaClassifyOptions options) : base(model, ownsModel)
     {
-        model.RequireTokenizer();
         if (model.CausalLM is null) throw new InvalidOperationException($"{Component} scores labels with a causal LM (JambaForCausalLM); the model is a {model.Network.GetType().Name}");
         if (labels is null && options.ChoicesColumnName is null) throw new ArgumentException($"{Component}: give labels, or set {nameof(JambaClassifyOptions.ChoicesColumnName)}", nameof(labels));
         if (labels is not null && options.ChoicesColumnName is not null) throw new ArgumentException($"{Component}: give labels or a choices column, not both", nameof(labels));
@@ -123,90 +65,92 @@ public sealed class JambaClassifyingTransformer : JambaTransformerBase
         Options = options;
     }
 
-    internal override string PersistenceKind => Kind;
-    internal override JsonObject SaveSettings() => new()
-    {
-        ["input"] = InputColumnName,
-        ["labels"] = Labels is null ? null : new JsonArray(Labels.Select(l => (JsonNode?)l).ToArray()),
-        ["options"] = Options.ToJson(),
-    };
-    internal static JambaClassifyingTransformer Load(JambaModel model, bool owns, JsonObject s) =>
-        new(model, owns, (string)s["input"]!, s["labels"]?.AsArray().Select(x => (string)x!).ToArray(), JambaClassifyOptions.FromJson(s["options"]));
+    /// <summary>The text column read.</summary>
+    public string InputColumnName { get; }
+    /// <summary>The fixed labels, or null when a choices column supplies them per row.</summary>
+    public IReadOnlyList<string>? Labels { get; }
+    /// <summary>The options (do not change after fitting).</summary>
+    public JambaClassifyOptions Options { get; }
 
-    internal override JambaMapper Bind(DataViewSchema inputSchema)
+    private protected override string Component => "Jamba Classify";
+    internal override string PersistenceKind => Kind;
+    private protected override int BatchSize => Options.BatchSize;
+
+    internal override JsonObject SaveSettings() => JambaSettingsJson.Write(new Saved(InputColumnName, Labels?.ToArray(), Options));
+
+    internal static JambaClassifyingTransformer Load(JambaModel model, bool owns, JsonObject settings)
     {
-        var text = SchemaChecks.Check(inputSchema, Component, "input", InputColumnName, ColumnExpectation.Text);
-        var inputs = new List<InputColumn> { new(text, ColumnReaders.Text) };
-        DataViewType scoreType;
-        KeyDataViewType keyType;
-        DataViewSchema.Annotations? scoreAnnotations = null, keyAnnotations = null;
-        if (Options.ChoicesColumnName is string choicesName)
-        {
-            var choices = SchemaChecks.Check(inputSchema, Component, "choices", choicesName, ColumnExpectation.TextVector);
-            inputs.Add(new InputColumn(choices, ColumnReaders.TextVector));
-            var v = (VectorDataViewType)choices.Type;
-            scoreType = v.IsKnownSize ? new VectorDataViewType(NumberDataViewType.Single, v.Size) : new VectorDataViewType(NumberDataViewType.Single);
-            keyType = new KeyDataViewType(typeof(uint), v.IsKnownSize ? v.Size : Options.MaxChoices);
-        }
-        else
-        {
-            int k = Labels!.Count;
-            scoreType = new VectorDataViewType(NumberDataViewType.Single, k);
-            keyType = new KeyDataViewType(typeof(uint), k);
-            scoreAnnotations = LabelAnnotations.Names("SlotNames", Labels);
-            keyAnnotations = LabelAnnotations.Names("KeyValues", Labels);
-        }
-        return new Mapper(this, inputSchema, inputs, new[]
-        {
-            new OutputColumn(Options.ScoreColumnName, scoreType, scoreAnnotations),
-            new OutputColumn(Options.PredictedLabelColumnName, keyType, keyAnnotations),
-        }, keyType.Count);
+        var saved = JambaSettingsJson.Read<Saved>(settings, Kind);
+        return new(model, owns, saved.Input, saved.Labels, saved.Options);
     }
 
-    private sealed class Mapper : JambaMapper
+    /// <summary>What a saved pipeline records: <c>{"input", "labels", "options"}</c>.</summary>
+    private sealed record Saved(string Input, string[]? Labels, JambaClassifyOptions Options);
+
+    private protected override IReadOnlyList<ColumnRequirement> InputColumns => Options.ChoicesColumnName is string choices
+        ? [new("input", InputColumnName, ColumnExpectation.Text), new("choices", choices, ColumnExpectation.TextVector)]
+        : [new("input", InputColumnName, ColumnExpectation.Text)];
+
+    private protected override IReadOnlyList<OutputColumn> OutputColumns(IReadOnlyList<DataViewSchema.Column> inputs)
     {
-        private readonly JambaClassifyingTransformer parent;
-        private readonly ulong keyCount;
-        private int[][]? labelIds;
-
-        public Mapper(JambaClassifyingTransformer parent, DataViewSchema schema, IReadOnlyList<InputColumn> inputs, OutputColumn[] outputs, ulong keyCount)
-            : base(schema, inputs, outputs)
+        if (Labels is not null)
         {
-            this.parent = parent;
-            this.keyCount = keyCount;
+            int k = Labels.Count;
+            return
+            [
+                new(Options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), LabelAnnotations.Names("SlotNames", Labels)),
+                new(Options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), k), LabelAnnotations.Names("KeyValues", Labels)),
+            ];
         }
+        var choices = (VectorDataViewType)inputs[1].Type;
+        return
+        [
+            new(Options.ScoreColumnName, choices.IsKnownSize ? new VectorDataViewType(NumberDataViewType.Single, choices.Size) : new VectorDataViewType(NumberDataViewType.Single)),
+            new(Options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), choices.IsKnownSize ? choices.Size : Options.MaxChoices)),
+        ];
+    }
 
-        public override int BatchSize => parent.Options.BatchSize;
+    /// <summary>With a choices column the estimator knows only whether its size is fixed, which decides the score's shape.</summary>
+    private protected override IEnumerable<SchemaShape.Column> OutputShape(IReadOnlyList<SchemaShape.Column> inputs)
+    {
+        if (Labels is not null) return base.OutputShape(inputs);
+        var scoreKind = inputs[1].Kind == SchemaShape.Column.VectorKind.Vector ? SchemaShape.Column.VectorKind.Vector : SchemaShape.Column.VectorKind.VariableVector;
+        return
+        [
+            MLNetInterop.ShapeColumn(Options.ScoreColumnName, scoreKind, NumberDataViewType.Single, false),
+            MLNetInterop.ShapeColumn(Options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true),
+        ];
+    }
 
-        public override object?[][] MapBatch(IReadOnlyList<object?[]> rows)
+    private protected override object?[][] MapBatch(IReadOnlyList<object?[]> rows, IReadOnlyList<OutputColumn> outputs)
+    {
+        var o = Options;
+        var tokenizer = Model.RequireTokenizer();
+        int[] EncodeChoice(string c) => tokenizer.Encode(o.ChoicePrefix + c).ToArray();
+        labelIds ??= Labels?.Select(EncodeChoice).ToArray();
+        ulong keyCount = ((KeyDataViewType)outputs[1].Type).Count;
+        var prompts = new List<IReadOnlyList<int>>();
+        var choices = new List<IReadOnlyList<IReadOnlyList<int>>>();
+        foreach (var row in rows)
         {
-            var o = parent.Options;
-            var tokenizer = parent.Model.RequireTokenizer();
-            int[] EncodeChoice(string c) => tokenizer.Encode(o.ChoicePrefix + c).ToArray();
-            labelIds ??= parent.Labels?.Select(EncodeChoice).ToArray();
-            var prompts = new List<IReadOnlyList<int>>();
-            var choices = new List<IReadOnlyList<IReadOnlyList<int>>>();
-            foreach (var row in rows)
-            {
-                string prompt = o.PromptTemplate.Replace("{text}", (string?)row[0] ?? string.Empty, StringComparison.Ordinal);
-                var ids = TextEncoding.Encode(tokenizer, prompt, o.MaxTokens, o.Truncation, o.AddBos);
-                if (ids.Length == 0) throw new InvalidOperationException($"{Component}: the prompt for text '{row[0]}' has no tokens and the vocabulary has no BOS to start from");
-                prompts.Add(ids);
-                choices.Add(labelIds is not null ? labelIds : ((string[])row[1]!).Select(EncodeChoice).ToArray());
-            }
-            var scores = LabelScoring.LogLikelihoods(parent.Model.CausalLM!, prompts, choices, o.LengthNormalize);
-            var probabilities = new object?[rows.Count];
-            var predicted = new object?[rows.Count];
-            for (int r = 0; r < rows.Count; r++)
-            {
-                var p = LabelScoring.Softmax(scores[r]);
-                probabilities[r] = p;
-                int best = p.Length == 0 ? -1 : Array.IndexOf(p, p.Max());
-                // Key values are 1-based; 0 is ML.NET's missing key (no choices, or more than the key range holds).
-                predicted[r] = best < 0 || (ulong)best >= keyCount ? 0u : (uint)(best + 1);
-            }
-            return new[] { probabilities, predicted };
+            string prompt = o.PromptTemplate.Replace("{text}", (string?)row[0] ?? string.Empty, StringComparison.Ordinal);
+            var ids = TextEncoding.Encode(tokenizer, prompt, o.MaxTokens, o.Truncation, o.AddBos);
+            if (ids.Length == 0) throw new InvalidOperationException($"{Component}: the prompt for text '{row[0]}' has no tokens and the vocabulary has no BOS to start from");
+            prompts.Add(ids);
+            choices.Add(labelIds is not null ? labelIds : ((string[])row[1]!).Select(EncodeChoice).ToArray());
         }
+        var scores = LabelScoring.LogLikelihoods(Model.CausalLM!, prompts, choices, o.LengthNormalize);
+        var probabilities = new object?[rows.Count];
+        var predicted = new object?[rows.Count];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            var p = LabelScoring.Softmax(scores[r]);
+            probabilities[r] = p;
+            int best = p.Length == 0 ? -1 : Array.IndexOf(p, p.Max());
+            // Key values are 1-based; 0 is ML.NET's missing key (no choices, or more than the key range holds).
+            predicted[r] = best < 0 || (ulong)best >= keyCount ? 0u : (uint)(best + 1);
+        }
+        return [probabilities, predicted];
     }
 }
 

@@ -9,7 +9,8 @@ namespace Jamba.MLNet;
 /// <summary>
 /// Common behaviour of every Jamba transformer: lazy, batched <see cref="Transform"/>, row-to-row mapping (so
 /// <see cref="PredictionEngine{TSrc,TDst}"/> works), schema validation in <see cref="GetOutputSchema"/>, and
-/// persistence through <see cref="JambaModelOperationsExtensions.SaveJamba"/> only.
+/// persistence through <see cref="JambaModelOperationsExtensions.SaveJamba"/> only. A transformer says only what
+/// differs: the columns it reads, the columns it adds, its batch size and the work on one batch.
 /// </summary>
 public abstract class JambaTransformerBase : ITransformer, IDisposable
 {
@@ -19,6 +20,7 @@ public abstract class JambaTransformerBase : ITransformer, IDisposable
     private protected JambaTransformerBase(JambaModel model, bool ownsModel)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
+        model.RequireTokenizer();
         this.ownsModel = ownsModel;
     }
 
@@ -74,11 +76,60 @@ public abstract class JambaTransformerBase : ITransformer, IDisposable
 
     private protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 
-    internal abstract JambaMapper Bind(DataViewSchema inputSchema);
+    // ------------------------------------------------------------ what each transformer says
+
+    /// <summary>The transformer's name at the start of its error messages (e.g. <c>Jamba Embed</c>).</summary>
+    private protected abstract string Component { get; }
+
+    /// <summary>The columns read, in the order <see cref="MapBatch"/> receives their values.</summary>
+    private protected abstract IReadOnlyList<ColumnRequirement> InputColumns { get; }
+
+    /// <summary>The columns added, given the input columns found (in <see cref="InputColumns"/>' order).</summary>
+    private protected abstract IReadOnlyList<OutputColumn> OutputColumns(IReadOnlyList<DataViewSchema.Column> inputs);
+
+    /// <summary>
+    /// The added columns as the estimator's schema shape describes them. By default the shapes of
+    /// <see cref="OutputColumns"/>, which is right whenever those do not depend on the input columns' types; a
+    /// transformer whose outputs do (Classify's choices column) says how from the input shapes.
+    /// </summary>
+    private protected virtual IEnumerable<SchemaShape.Column> OutputShape(IReadOnlyList<SchemaShape.Column> inputs)
+        => OutputColumns(Array.Empty<DataViewSchema.Column>()).Select(c => c.ToShape());
+
+    /// <summary>Rows per model call.</summary>
+    private protected abstract int BatchSize { get; }
+
+    /// <summary>Maps input values (<c>rows[r][input]</c>) to the values of <paramref name="outputs"/> (<c>result[output][r]</c>).</summary>
+    private protected abstract object?[][] MapBatch(IReadOnlyList<object?[]> rows, IReadOnlyList<OutputColumn> outputs);
 
     /// <summary>The name a saved pipeline records for this transformer kind.</summary>
     internal abstract string PersistenceKind { get; }
 
     /// <summary>The settings a saved pipeline records (column names and options, not the model).</summary>
     internal abstract JsonObject SaveSettings();
+
+    // ------------------------------------------------------------ the skeleton
+
+    /// <summary>Checks the input columns of a concrete schema and binds the transformer to it.</summary>
+    internal JambaMapper Bind(DataViewSchema inputSchema)
+    {
+        var requirements = InputColumns;
+        var found = requirements.Select(r => SchemaChecks.Check(inputSchema, Component, r.Role, r.Name, r.Expectation)).ToArray();
+        var inputs = found.Select((column, i) => new InputColumn(column, Reader(requirements[i].Expectation))).ToArray();
+        var outputs = OutputColumns(found);
+        return new JambaMapper(inputSchema, inputs, outputs, BatchSize, rows => MapBatch(rows, outputs));
+    }
+
+    /// <summary>The estimator's view: checks the input columns of a schema shape and adds the output shapes.</summary>
+    internal SchemaShape GetOutputShape(SchemaShape inputSchema)
+    {
+        var found = InputColumns.Select(r => SchemaChecks.Check(inputSchema, Component, r.Role, r.Name, r.Expectation)).ToArray();
+        return MLNetInterop.Extend(inputSchema, OutputShape(found));
+    }
+
+    private static Func<DataViewRow, DataViewSchema.Column, Func<object?>> Reader(ColumnExpectation expectation) => expectation switch
+    {
+        ColumnExpectation.Text => ColumnReaders.Text,
+        ColumnExpectation.TextVector => ColumnReaders.TextVector,
+        _ => throw new NotSupportedException($"a Jamba transformer cannot read a {SchemaChecks.Expected(expectation)} column"),
+    };
 }

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Jamba.Inference;
 using Jamba.MLNet.Internal;
+using Jamba.MLNet.Persistence;
 using Jamba.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -19,28 +21,19 @@ public sealed class JambaPredictionSettings
     /// <summary>Rows per forward pass.</summary>
     public int BatchSize { get; init; } = 32;
     /// <summary>Score column name.</summary>
+    [JsonPropertyName("score")]
     public string ScoreColumnName { get; init; } = "Score";
     /// <summary>Predicted-label column name.</summary>
+    [JsonPropertyName("predictedLabel")]
     public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
     /// <summary>Probability column name (binary).</summary>
+    [JsonPropertyName("probability")]
     public string ProbabilityColumnName { get; init; } = "Probability";
 
     internal static JambaPredictionSettings From(JambaTrainerOptions o) => new()
     {
         MaxTokens = o.MaxTokens, Truncation = o.Truncation, AddBos = o.AddBos, BatchSize = Math.Max(1, o.PredictionBatchSize),
         ScoreColumnName = o.ScoreColumnName, PredictedLabelColumnName = o.PredictedLabelColumnName, ProbabilityColumnName = o.ProbabilityColumnName,
-    };
-
-    internal JsonObject ToJson() => new()
-    {
-        ["maxTokens"] = MaxTokens, ["truncation"] = Truncation.ToString(), ["addBos"] = AddBos, ["batchSize"] = BatchSize,
-        ["score"] = ScoreColumnName, ["predictedLabel"] = PredictedLabelColumnName, ["probability"] = ProbabilityColumnName,
-    };
-    internal static JambaPredictionSettings FromJson(JsonNode? n) => new()
-    {
-        MaxTokens = (int)n!["maxTokens"]!, Truncation = Enum.Parse<TruncationPolicy>((string)n["truncation"]!), AddBos = (bool)n["addBos"]!,
-        BatchSize = (int)n["batchSize"]!, ScoreColumnName = (string)n["score"]!, PredictedLabelColumnName = (string)n["predictedLabel"]!,
-        ProbabilityColumnName = (string)n["probability"]!,
     };
 }
 
@@ -53,7 +46,6 @@ public abstract class JambaPredictionTransformerBase : JambaTransformerBase
     private protected JambaPredictionTransformerBase(JambaModel model, bool ownsModel, string textColumnName, JambaPredictionSettings settings) : base(model, ownsModel)
     {
         if (model.Classifier is null) throw new ArgumentException($"a fitted Jamba predictor needs a sequence classifier; got {model.Network.GetType().Name}", nameof(model));
-        model.RequireTokenizer();
         TextColumnName = textColumnName;
         Settings = settings;
     }
@@ -63,18 +55,19 @@ public abstract class JambaPredictionTransformerBase : JambaTransformerBase
     /// <summary>How text is read and outputs named.</summary>
     public JambaPredictionSettings Settings { get; }
 
-    private protected abstract string Component { get; }
-    private protected abstract IReadOnlyList<OutputColumn> Outputs();
     /// <summary>Turns raw head outputs [row][output] into values per output column.</summary>
     private protected abstract object?[][] Convert(float[][] raw);
 
-    private protected JsonObject BaseSettings() => new() { ["text"] = TextColumnName, ["settings"] = Settings.ToJson() };
+    private protected sealed override IReadOnlyList<ColumnRequirement> InputColumns => [new("text", TextColumnName, ColumnExpectation.Text)];
+    private protected sealed override int BatchSize => Settings.BatchSize;
+    private protected sealed override object?[][] MapBatch(IReadOnlyList<object?[]> rows, IReadOnlyList<OutputColumn> outputs)
+        => Convert(Raw(rows.Select(r => (string?)r[0]).ToList()));
 
-    internal override JambaMapper Bind(DataViewSchema inputSchema)
-    {
-        var text = SchemaChecks.Check(inputSchema, Component, "text", TextColumnName, ColumnExpectation.Text);
-        return new Mapper(this, inputSchema, text);
-    }
+    /// <summary>What a saved pipeline records: the text column and settings, plus what the kind of predictor needs.</summary>
+    private protected sealed record Saved(string Text, JambaPredictionSettings Settings,
+        int? Classes = null, string[]? Labels = null, float? TargetMean = null, float? TargetScale = null);
+
+    private protected Saved BaseSettings => new(TextColumnName, Settings);
 
     /// <summary>Raw head outputs for texts (for callers outside a data view).</summary>
     internal float[][] Raw(IReadOnlyList<string?> texts)
@@ -86,19 +79,6 @@ public abstract class JambaPredictionTransformerBase : JambaTransformerBase
             return (IReadOnlyList<int>)(e.Length == 0 ? new[] { Model.Config.PadTokenId ?? 0 } : e);
         }).ToList();
         return SequenceClassificationFineTuner.Predict(Model.Classifier!, ids);
-    }
-
-    private sealed class Mapper : JambaMapper
-    {
-        private readonly JambaPredictionTransformerBase parent;
-
-        public Mapper(JambaPredictionTransformerBase parent, DataViewSchema schema, DataViewSchema.Column text)
-            : base(schema, new[] { new InputColumn(text, ColumnReaders.Text) }, parent.Outputs())
-            => this.parent = parent;
-
-        public override int BatchSize => parent.Settings.BatchSize;
-
-        public override object?[][] MapBatch(IReadOnlyList<object?[]> rows) => parent.Convert(parent.Raw(rows.Select(r => (string?)r[0]).ToList()));
     }
 }
 
@@ -126,18 +106,15 @@ public sealed class JambaMulticlassTransformer : JambaPredictionTransformerBase
     private protected override string Component => "Jamba multiclass predictor";
     internal override string PersistenceKind => Kind;
 
-    internal override JsonObject SaveSettings()
+    internal override JsonObject SaveSettings() => JambaSettingsJson.Write(BaseSettings with { Classes = ClassCount, Labels = LabelNames?.ToArray() });
+
+    internal static JambaMulticlassTransformer Load(JambaModel model, bool owns, JsonObject settings)
     {
-        var s = BaseSettings();
-        s["classes"] = ClassCount;
-        s["labels"] = LabelNames is null ? null : new JsonArray(LabelNames.Select(l => (JsonNode?)l).ToArray());
-        return s;
+        var s = JambaSettingsJson.Read<Saved>(settings, Kind);
+        return new(model, owns, s.Text, s.Settings, s.Classes ?? throw new InvalidDataException($"the saved {Kind} step has no class count"), s.Labels);
     }
 
-    internal static JambaMulticlassTransformer Load(JambaModel model, bool owns, JsonObject s) =>
-        new(model, owns, (string)s["text"]!, JambaPredictionSettings.FromJson(s["settings"]), (int)s["classes"]!, s["labels"]?.AsArray().Select(x => (string)x!).ToArray());
-
-    private protected override IReadOnlyList<OutputColumn> Outputs() => new[]
+    private protected override IReadOnlyList<OutputColumn> OutputColumns(IReadOnlyList<DataViewSchema.Column> inputs) => new[]
     {
         new OutputColumn(Settings.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, ClassCount),
             LabelNames is { Count: > 0 } n && n.Count == ClassCount ? LabelAnnotations.Names("SlotNames", n) : null),
@@ -173,11 +150,15 @@ public sealed class JambaBinaryTransformer : JambaPredictionTransformerBase
 
     private protected override string Component => "Jamba binary predictor";
     internal override string PersistenceKind => Kind;
-    internal override JsonObject SaveSettings() => BaseSettings();
-    internal static JambaBinaryTransformer Load(JambaModel model, bool owns, JsonObject s) =>
-        new(model, owns, (string)s["text"]!, JambaPredictionSettings.FromJson(s["settings"]));
+    internal override JsonObject SaveSettings() => JambaSettingsJson.Write(BaseSettings);
 
-    private protected override IReadOnlyList<OutputColumn> Outputs() => new[]
+    internal static JambaBinaryTransformer Load(JambaModel model, bool owns, JsonObject settings)
+    {
+        var s = JambaSettingsJson.Read<Saved>(settings, Kind);
+        return new(model, owns, s.Text, s.Settings);
+    }
+
+    private protected override IReadOnlyList<OutputColumn> OutputColumns(IReadOnlyList<DataViewSchema.Column> inputs) => new[]
     {
         new OutputColumn(Settings.ScoreColumnName, NumberDataViewType.Single),
         new OutputColumn(Settings.ProbabilityColumnName, NumberDataViewType.Single),
@@ -221,18 +202,16 @@ public sealed class JambaRegressionTransformer : JambaPredictionTransformerBase
     private protected override string Component => "Jamba regression predictor";
     internal override string PersistenceKind => Kind;
 
-    internal override JsonObject SaveSettings()
+    internal override JsonObject SaveSettings() => JambaSettingsJson.Write(BaseSettings with { TargetMean = TargetMean, TargetScale = TargetScale });
+
+    internal static JambaRegressionTransformer Load(JambaModel model, bool owns, JsonObject settings)
     {
-        var s = BaseSettings();
-        s["targetMean"] = TargetMean;
-        s["targetScale"] = TargetScale;
-        return s;
+        var s = JambaSettingsJson.Read<Saved>(settings, Kind);
+        if (s.TargetMean is not float mean || s.TargetScale is not float scale) throw new InvalidDataException($"the saved {Kind} step has no target mean and scale");
+        return new(model, owns, s.Text, s.Settings, mean, scale);
     }
 
-    internal static JambaRegressionTransformer Load(JambaModel model, bool owns, JsonObject s) =>
-        new(model, owns, (string)s["text"]!, JambaPredictionSettings.FromJson(s["settings"]), (float)s["targetMean"]!, (float)s["targetScale"]!);
-
-    private protected override IReadOnlyList<OutputColumn> Outputs() => new[] { new OutputColumn(Settings.ScoreColumnName, NumberDataViewType.Single) };
+    private protected override IReadOnlyList<OutputColumn> OutputColumns(IReadOnlyList<DataViewSchema.Column> inputs) => new[] { new OutputColumn(Settings.ScoreColumnName, NumberDataViewType.Single) };
 
     private protected override object?[][] Convert(float[][] raw) =>
         new[] { raw.Select(r => (object?)(r[0] * TargetScale + TargetMean)).ToArray() };

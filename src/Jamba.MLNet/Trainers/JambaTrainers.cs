@@ -18,8 +18,9 @@ public abstract class JambaTrainerBase<TTransformer> : IEstimator<TTransformer> 
 {
     private readonly IHostEnvironment env;
 
-    private protected JambaTrainerBase(IHostEnvironment env, JambaModel model, string labelColumnName, string textColumnName, JambaTrainerOptions? options)
+    private protected JambaTrainerBase(IHostEnvironment env, FineTuneObjective objective, JambaModel model, string labelColumnName, string textColumnName, JambaTrainerOptions? options)
     {
+        Objective = objective;
         this.env = env ?? throw new ArgumentNullException(nameof(env));
         Model = model ?? throw new ArgumentNullException(nameof(model));
         model.RequireTokenizer();
@@ -37,12 +38,29 @@ public abstract class JambaTrainerBase<TTransformer> : IEstimator<TTransformer> 
     /// <summary>The options.</summary>
     public JambaTrainerOptions Options { get; }
 
-    private protected abstract string Component { get; }
-    private protected abstract FineTuneObjective Objective { get; }
-    private protected abstract ColumnExpectation LabelExpectation { get; }
+    private protected FineTuneObjective Objective { get; }
+    private protected string Component => $"Jamba {Objective.ToString().ToLowerInvariant()} trainer";
+    private protected ColumnExpectation LabelExpectation => Objective switch
+    {
+        FineTuneObjective.Multiclass => ColumnExpectation.Key,
+        FineTuneObjective.Binary => ColumnExpectation.Boolean,
+        _ => ColumnExpectation.Single,
+    };
 
     /// <summary>Reads a label value; null skips the row (a missing key, a NaN target), as ML.NET trainers do.</summary>
     private protected abstract Func<float?> LabelReader(DataViewRow row, DataViewSchema.Column column);
+
+    /// <summary>A label reader that reads a <typeparamref name="T"/> and converts it (null skips the row).</summary>
+    private protected static Func<float?> ReadLabel<T>(DataViewRow row, DataViewSchema.Column column, Func<T, float?> convert)
+    {
+        var getter = row.GetGetter<T>(column);
+        return () =>
+        {
+            T value = default!;
+            getter(ref value);
+            return convert(value);
+        };
+    }
 
     private protected abstract TTransformer CreateTransformer(FineTuneResult result, DataViewSchema.Column label);
 
@@ -155,23 +173,13 @@ public abstract class JambaTrainerBase<TTransformer> : IEstimator<TTransformer> 
 public sealed class JambaMulticlassTrainer : JambaTrainerBase<JambaMulticlassTransformer>
 {
     internal JambaMulticlassTrainer(IHostEnvironment env, JambaModel model, string labelColumnName, string textColumnName, JambaTrainerOptions? options)
-        : base(env, model, labelColumnName, textColumnName, options) { }
-
-    private protected override string Component => "Jamba multiclass trainer";
-    private protected override FineTuneObjective Objective => FineTuneObjective.Multiclass;
-    private protected override ColumnExpectation LabelExpectation => ColumnExpectation.Key;
+        : base(env, FineTuneObjective.Multiclass, model, labelColumnName, textColumnName, options) { }
 
     private protected override Func<float?> LabelReader(DataViewRow row, DataViewSchema.Column column)
     {
         if (column.Type.RawType != typeof(uint))
             throw new ArgumentOutOfRangeException(nameof(column), $"{Component}: label column '{column.Name}' has the wrong type: expected Key<UInt32>, found {MLNetInterop.Describe(column.Type)}");
-        var getter = row.GetGetter<uint>(column);
-        return () =>
-        {
-            uint key = 0;
-            getter(ref key);
-            return key == 0 ? null : key - 1;
-        };
+        return ReadLabel<uint>(row, column, key => key == 0 ? null : key - 1);
     }
 
     private protected override IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column label) => new[]
@@ -189,22 +197,10 @@ public sealed class JambaMulticlassTrainer : JambaTrainerBase<JambaMulticlassTra
 public sealed class JambaBinaryTrainer : JambaTrainerBase<JambaBinaryTransformer>
 {
     internal JambaBinaryTrainer(IHostEnvironment env, JambaModel model, string labelColumnName, string textColumnName, JambaTrainerOptions? options)
-        : base(env, model, labelColumnName, textColumnName, options) { }
+        : base(env, FineTuneObjective.Binary, model, labelColumnName, textColumnName, options) { }
 
-    private protected override string Component => "Jamba binary trainer";
-    private protected override FineTuneObjective Objective => FineTuneObjective.Binary;
-    private protected override ColumnExpectation LabelExpectation => ColumnExpectation.Boolean;
-
-    private protected override Func<float?> LabelReader(DataViewRow row, DataViewSchema.Column column)
-    {
-        var getter = row.GetGetter<bool>(column);
-        return () =>
-        {
-            bool value = false;
-            getter(ref value);
-            return value ? 1f : 0f;
-        };
-    }
+    private protected override Func<float?> LabelReader(DataViewRow row, DataViewSchema.Column column) =>
+        ReadLabel<bool>(row, column, value => value ? 1f : 0f);
 
     private protected override IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column label) => new[]
     {
@@ -221,22 +217,10 @@ public sealed class JambaBinaryTrainer : JambaTrainerBase<JambaBinaryTransformer
 public sealed class JambaRegressionTrainer : JambaTrainerBase<JambaRegressionTransformer>
 {
     internal JambaRegressionTrainer(IHostEnvironment env, JambaModel model, string labelColumnName, string textColumnName, JambaTrainerOptions? options)
-        : base(env, model, labelColumnName, textColumnName, options) { }
+        : base(env, FineTuneObjective.Regression, model, labelColumnName, textColumnName, options) { }
 
-    private protected override string Component => "Jamba regression trainer";
-    private protected override FineTuneObjective Objective => FineTuneObjective.Regression;
-    private protected override ColumnExpectation LabelExpectation => ColumnExpectation.Single;
-
-    private protected override Func<float?> LabelReader(DataViewRow row, DataViewSchema.Column column)
-    {
-        var getter = row.GetGetter<float>(column);
-        return () =>
-        {
-            float value = 0;
-            getter(ref value);
-            return float.IsFinite(value) ? value : null;
-        };
-    }
+    private protected override Func<float?> LabelReader(DataViewRow row, DataViewSchema.Column column) =>
+        ReadLabel<float>(row, column, value => float.IsFinite(value) ? value : null);
 
     private protected override IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column label) => new[]
     {
