@@ -154,7 +154,6 @@ internal static unsafe class MambaStepCpu
         for (int c = c0; c < c1; c++) delta[c] = Dot(p.DtProj, bf, (long)c * r, dt, r) + At(p.DtBias, bf, c);
         VectorMath.Softplus(delta + c0, c1 - c0);
 
-        int nv = n - n % W;
         float* state = p.SsmState + (long)b * d * n;
         // A per channel: precomputed, or from A_log's row (widened when it is bfloat16) by NegExp's arithmetic.
         float* rowA = stackalloc float[p.A == null ? n : 0];
@@ -162,22 +161,8 @@ internal static unsafe class MambaStepCpu
         {
             float* h = state + (long)c * n;
             float* a = p.A != null ? p.A + (long)c * n : NegExp(p.ALog, bf, c, n, rowA);
-            float dtc = delta[c], uc = u[c], dtu = dtc * uc;
-            var acc = Vector<float>.Zero;
-            int i = 0;
-            for (; i < nv; i += W)
-            {
-                var hv = VectorMath.Exp(Vector.Load(a + i) * dtc) * Vector.Load(h + i) + Vector.Load(B + i) * dtu;
-                hv.Store(h + i);
-                acc += Vector.Load(C + i) * hv;
-            }
-            float yc = Vector.Sum(acc);
-            for (; i < n; i++)
-            {
-                h[i] = MathF.Exp(a[i] * dtc) * h[i] + B[i] * dtu;
-                yc += C[i] * h[i];
-            }
-            y[c] = yc + At(p.D, bf, c) * uc;
+            float dtc = delta[c], uc = u[c];
+            y[c] = MambaRecurrence.Step(n, h, h, a, dtc, dtc * uc, B, C, null) + At(p.D, bf, c) * uc;
         }
         VectorMath.Silu(gate + c0, y + c0, y + c0, c1 - c0);
     }

@@ -87,8 +87,8 @@ internal static unsafe class SelectiveScanCpu
         {
             float dt = dr[t], dtx = dt * xr[t];
             float* bt = bm + (long)t * n; float* ct = cm + (long)t * n;
-            h0 = VectorMath.Exp(a0 * dt) * h0 + Vector.Load(bt) * dtx;
-            h1 = VectorMath.Exp(a1 * dt) * h1 + Vector.Load(bt + W) * dtx;
+            h0 = MambaRecurrence.Advance(h0, MambaRecurrence.Decay(a0, dt), Vector.Load(bt), dtx);
+            h1 = MambaRecurrence.Advance(h1, MambaRecurrence.Decay(a1, dt), Vector.Load(bt + W), dtx);
             yr[t] = Vector.Sum(Vector.Load(ct) * h0 + Vector.Load(ct + W) * h1);
         }
         h0.Store(h); h1.Store(h + W);
@@ -98,27 +98,10 @@ internal static unsafe class SelectiveScanCpu
     static void ForwardSpanGeneric(int n, float* h, float* a, float* xr, float* dr, float* yr,
         float* bm, float* cm, int t0, int t1)
     {
-        int nv = n - n % W;
         for (int t = t0; t < t1; t++)
         {
-            float dt = dr[t], dtx = dt * xr[t];
-            float* bt = bm + (long)t * n; float* ct = cm + (long)t * n;
-            var acc = Vector<float>.Zero;
-            int j = 0;
-            for (; j < nv; j += W)
-            {
-                var hv = VectorMath.Exp(Vector.Load(a + j) * dt) * Vector.Load(h + j) + Vector.Load(bt + j) * dtx;
-                hv.Store(h + j);
-                acc += Vector.Load(ct + j) * hv;
-            }
-            float yt = Vector.Sum(acc);
-            for (; j < n; j++)
-            {
-                float hs = MathF.Exp(a[j] * dt) * h[j] + bt[j] * dtx;
-                h[j] = hs;
-                yt += ct[j] * hs;
-            }
-            yr[t] = yt;
+            float dt = dr[t];
+            yr[t] = MambaRecurrence.Step(n, h, h, a, dt, dt * xr[t], bm + (long)t * n, cm + (long)t * n, null);
         }
     }
 
@@ -218,22 +201,9 @@ internal static unsafe class SelectiveScanCpu
             for (int i = 0; i < len; i++)
             {
                 int t = t0 + i;
-                float dt = dr[t], dtx = dt * xr[t];
-                float* bt = bm + (long)t * n, hp = hs + i * n, hn = hp + n, da = decay + i * n;
-                float* ct = cm + (long)t * n;
-                var dot = Vector<float>.Zero;
-                int j = 0;
-                for (; j < nv; j += W)
-                {
-                    var e = VectorMath.Exp(Vector.Load(a + j) * dt);
-                    e.Store(da + j);
-                    var hv = e * Vector.Load(hp + j) + Vector.Load(bt + j) * dtx;
-                    hv.Store(hn + j);
-                    dot += hv * Vector.Load(ct + j);
-                }
-                float ys = Vector.Sum(dot);
-                for (; j < n; j++) { da[j] = MathF.Exp(a[j] * dt); hn[j] = da[j] * hp[j] + bt[j] * dtx; ys += hn[j] * ct[j]; }
-                gyc[i] = ys;
+                float dt = dr[t];
+                float* hp = hs + i * n;
+                gyc[i] = MambaRecurrence.Step(n, hp, hp + n, a, dt, dt * xr[t], bm + (long)t * n, cm + (long)t * n, decay + i * n);
             }
             GateBackward(gyc, xr + t0, zr == null ? null : zr + t0, gyr + t0, gzr == null ? null : gzr + t0, dd, len);
             for (int i = len - 1; i >= 0; i--)
@@ -316,7 +286,6 @@ internal static unsafe class SelectiveScanCpu
         // A decode step is a few microseconds of work; only very wide models are worth waking other threads for.
         int groups = CpuKernelSupport.GroupCount(batch, channels, threads, n / 4 + 1);
         int perGroup = (channels + groups - 1) / groups;
-        int nv = n - n % W;
         CpuKernelSupport.For(batch * groups, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (item) =>
         {
             int b = item / groups, g = item % groups;
@@ -325,22 +294,9 @@ internal static unsafe class SelectiveScanCpu
             for (int d = g * perGroup; d < d1; d++)
             {
                 long bd = (long)b * channels + d;
-                float* h = state + bd * n, a = A + (long)d * n;
-                float dt = delta[bd], xt = x[bd], dtx = dt * xt;
-                var acc = Vector<float>.Zero;
-                int j = 0;
-                for (; j < nv; j += W)
-                {
-                    var hv = VectorMath.Exp(Vector.Load(a + j) * dt) * Vector.Load(h + j) + Vector.Load(bt + j) * dtx;
-                    hv.Store(h + j);
-                    acc += Vector.Load(ct + j) * hv;
-                }
-                float yt = Vector.Sum(acc);
-                for (; j < n; j++)
-                {
-                    h[j] = MathF.Exp(a[j] * dt) * h[j] + bt[j] * dtx;
-                    yt += ct[j] * h[j];
-                }
+                float* h = state + bd * n;
+                float dt = delta[bd], xt = x[bd];
+                float yt = MambaRecurrence.Step(n, h, h, A + (long)d * n, dt, dt * xt, bt, ct, null);
                 yt += D[d] * xt;
                 if (z != null) yt *= Silu(z[bd]);
                 y[bd] = yt;
