@@ -17,6 +17,11 @@ public sealed class JambaModelOptions
     public string DType { get; set; } = "f32";
     /// <summary>Tokenizer to use instead of the checkpoint's: a <c>tokenizer.json</c> or <c>tokenizer.model</c> path, a folder holding one, or <c>byte</c>.</summary>
     public string? Tokenizer { get; set; }
+    /// <summary>
+    /// What runs generation's steps: <see cref="JambaEngine.Cpu"/> (default), the fused CPU kernels where they apply, or
+    /// <see cref="JambaEngine.Reference"/>, the Modeling forward for every step.
+    /// </summary>
+    public JambaEngine Engine { get; set; } = JambaEngine.Cpu;
 
     /// <summary>The parsed device.</summary>
     public Device TorchDevice => torch.device(Device);
@@ -66,6 +71,8 @@ public sealed class JambaModel : IDisposable
     public Device Device { get; }
     /// <summary>The dtype of every parameter.</summary>
     public ScalarType DType { get; }
+    /// <summary>What runs generation's steps (<see cref="JambaModelOptions.Engine"/>).</summary>
+    public JambaEngine Engine { get; set; }
 
     private JambaModel(JambaConfig config, nn.Module network, IJambaTokenizer? tokenizer, string? tokenizerSourceDir, Device device, ScalarType dtype)
     {
@@ -104,7 +111,7 @@ public sealed class JambaModel : IDisposable
         JambaInit.Apply(network, config, seed);
         network.to(dtype).to(device);
         network.eval();
-        return new JambaModel(config, network, tokenizer, options.Tokenizer is string p && p != JambaTokenizer.ByteTokenizerName ? TokenizerDir(p) : null, device, dtype);
+        return new JambaModel(config, network, tokenizer, options.Tokenizer is string p && p != JambaTokenizer.ByteTokenizerName ? TokenizerDir(p) : null, device, dtype) { Engine = options.Engine };
     }
 
     /// <summary>
@@ -162,6 +169,7 @@ public sealed class JambaModel : IDisposable
         return new JambaModel(config, network, tokenizer, tokenizerDir, device, dtype)
         {
             GenerationConfig = GenerationConfig.LoadFromFolder(dir),
+            Engine = options.Engine,
         };
     }
 
@@ -196,7 +204,11 @@ public sealed class JambaModel : IDisposable
                 if (source.TryGetValue(name, out var s) && s.shape.SequenceEqual(p.shape)) p.copy_(s);
         }
         network.eval();
-        return new JambaModel(config, network, Tokenizer, tokenizerSourceDir, device, dtype) { GenerationConfig = GenerationConfig };
+        return new JambaModel(config, network, Tokenizer, tokenizerSourceDir, device, dtype)
+        {
+            GenerationConfig = GenerationConfig,
+            Engine = options?.Engine ?? Engine,
+        };
     }
 
     /// <summary>Generates continuations of text prompts (left-padded into one batch) and returns the new text of each.</summary>
@@ -240,7 +252,7 @@ public sealed class JambaModel : IDisposable
         using (mask)
         {
             bool padded = prompts.Any(p => p.Count != ids.size(1));
-            foreach (var step in new TokenGenerator(lm).Stream(ids, padded ? mask : null, options, cancellationToken))
+            foreach (var step in new TokenGenerator(lm, Engine).Stream(ids, padded ? mask : null, options, cancellationToken))
                 yield return step.Select(t => (int)t).ToArray();
         }
     }

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Jamba.Kernels;
+using Jamba.Ops;
 using static TorchSharp.torch;
 
 namespace Jamba.Benchmarks;

@@ -1,13 +1,13 @@
 using BenchmarkDotNet.Attributes;
-using Jamba.Kernels;
+using Jamba.Engine.Cpu;
 using static TorchSharp.torch;
 
 namespace Jamba.Benchmarks;
 
 /// <summary>
 /// A decode step's attention: one query per row over a KV cache of <see cref="Length"/> positions (bench-30m's
-/// 8 query heads over 2 KV heads of 64), <see cref="DecodeAttention.TryForward"/> read in place against
-/// <see cref="DecodeAttention.Reference"/>, libtorch's fused attention on the same buffers.
+/// 8 query heads over 2 KV heads of 64), <see cref="DecodeAttention.TryForward(Tensor, Tensor, Tensor, long, Tensor?)"/>
+/// read in place against <see cref="DecodeAttention.Reference"/>, libtorch's fused attention on the same buffers.
 /// </summary>
 public class DecodeAttentionBenchmarks
 {

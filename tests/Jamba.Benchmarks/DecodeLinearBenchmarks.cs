@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Jamba.Kernels;
+using Jamba.Engine.Cpu;
 using static TorchSharp.torch;
 
 namespace Jamba.Benchmarks;

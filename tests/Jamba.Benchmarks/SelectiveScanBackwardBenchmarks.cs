@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Jamba.Kernels;
+using Jamba.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
 

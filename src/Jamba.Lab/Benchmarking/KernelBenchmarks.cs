@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using Jamba.Engine.Cpu;
+using Jamba.Engine.Cpu.Kernels;
+using Jamba.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -66,7 +66,7 @@ public static class ModelBenchmark
         var probe = o.NewTokens > 1 && o.ProbePositions.Length > 0 ? PositionProbe(lm, o, g) : Array.Empty<double>();
 
         long cacheUsed, cacheAllocated;
-        using (var cache = new HybridCache(config, o.Batch, o.PromptTokens + o.NewTokens, model.Device, model.DType))
+        using (var cache = new Modeling.HybridCache(config, o.Batch, o.PromptTokens + o.NewTokens, model.Device, model.DType))
             (cacheUsed, cacheAllocated) = (Planning.CacheMemory.TotalBytes(config, o.Batch, o.PromptTokens + o.NewTokens - 1, model.DType), cache.BytesAllocated);
 
         double trainSeconds = double.NaN, trainFlops = 0;
@@ -145,20 +145,20 @@ public static class ModelBenchmark
     private static double[] Interleaved(IReadOnlyList<(Modeling.JambaForCausalLM lm, int position)> arms, int batch, int steps, int prefillChunk, Generator g, int run = 1)
     {
         int timedPerTurn = run == 1 ? 1 : run - 1, turns = (steps + timedPerTurn - 1) / timedPerTurn;
-        var caches = new List<HybridCache>();
+        var caches = new List<Modeling.HybridCache>();
         try
         {
             foreach (var (lm, position) in arms)
             {
                 if (position < 1) throw new ArgumentException($"probe position {position} must be positive");
-                var cache = new HybridCache(lm.Config, batch, position + (long)turns * run, lm.HeadWeight.device, lm.HeadWeight.dtype);
+                var cache = new Modeling.HybridCache(lm.Config, batch, position + (long)turns * run, lm.HeadWeight.device, lm.HeadWeight.dtype);
                 caches.Add(cache);
                 using var ids = randint(3, lm.Config.VocabSize, new long[] { batch, position }, generator: g).to(lm.HeadWeight.device);
                 for (long start = 0; start < position; start += prefillChunk)
                 {
                     using var scope = NewDisposeScope();
                     using var _ = no_grad();
-                    lm.Forward(ids.narrow(1, start, Math.Min(prefillChunk, position - start)), null, cache, logitsToKeep: 1).Dispose();
+                    InferenceStep.LastLogits(lm, JambaEngine.Cpu, ids.narrow(1, start, Math.Min(prefillChunk, position - start)), null, cache).Dispose();
                 }
             }
             var samples = caches.Select(_ => new List<double>()).ToArray();
@@ -175,8 +175,7 @@ public static class ModelBenchmark
                         using (no_grad())
                         {
                             var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: lm.HeadWeight.device);
-                            using var output = lm.Forward(next, null, caches[i], logitsToKeep: 1);
-                            _ = output.Logits.argmax(-1).cpu().data<long>()[0];
+                            _ = InferenceStep.LastLogits(lm, JambaEngine.Cpu, next, null, caches[i]).argmax(-1).cpu().data<long>()[0];
                         }
                         if ((run == 1 || k > 0) && samples[i].Count < steps) samples[i].Add(sw.Elapsed.TotalSeconds);
                     }

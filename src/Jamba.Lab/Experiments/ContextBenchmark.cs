@@ -112,8 +112,7 @@ public static class ContextBenchmark
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var ids = randint(0, lm.Config.VocabSize, new long[] { 1, n }, generator: generator).to(device);
-            using var output = lm.Forward(ids, null, cache, logitsToKeep: 1);
-            nextToken = output.Logits.argmax(-1).cpu().item<long>();
+            nextToken = InferenceStep.LastLogits(lm, JambaEngine.Cpu, ids, null, cache).argmax(-1).cpu().item<long>();
         }
         return nextToken;
     }
@@ -158,7 +157,6 @@ public static class ContextBenchmark
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var ids = tensor(new[] { token }, new long[] { 1, 1 }, device: device);
-        using var output = lm.Forward(ids, null, cache, logitsToKeep: 1);
-        return output.Logits.argmax(-1).cpu().item<long>();
+        return InferenceStep.LastLogits(lm, JambaEngine.Cpu, ids, null, cache).argmax(-1).cpu().item<long>();
     }
 }

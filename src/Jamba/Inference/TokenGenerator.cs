@@ -14,9 +14,17 @@ namespace Jamba.Inference;
 public sealed class TokenGenerator
 {
     private readonly JambaForCausalLM model;
+    private readonly JambaEngine engine;
 
-    /// <summary>Creates a generator over <paramref name="model"/> (which it does not own).</summary>
-    public TokenGenerator(JambaForCausalLM model) => this.model = model;
+    /// <summary>
+    /// Creates a generator over <paramref name="model"/> (which it does not own), its steps run by
+    /// <paramref name="engine"/> (see <see cref="JambaModelOptions.Engine"/>).
+    /// </summary>
+    public TokenGenerator(JambaForCausalLM model, JambaEngine engine = JambaEngine.Cpu)
+    {
+        this.model = model;
+        this.engine = engine;
+    }
 
     /// <summary>
     /// Streams the new token of every row, one array per step. <paramref name="inputIds"/> [batch, T] are
@@ -120,13 +128,9 @@ public sealed class TokenGenerator
         for (long start = 0; start < length; start += chunk)
         {
             long n = Math.Min(chunk, length - start);
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            using (var output = model.Forward(ids.narrow(1, start, n), mask?.narrow(1, start, n), cache, logitsToKeep: 1))
-            {
-                last?.Dispose();
-                last = output.Logits.select(1, 0).clone().MoveToOuterDisposeScope();
-            }
+            var logits = InferenceStep.LastLogits(model, engine, ids.narrow(1, start, n), mask?.narrow(1, start, n), cache);
+            last?.Dispose();
+            last = logits;
             // A long prompt's chunks leave freed activations scattered over the allocator's heaps, and the peak
             // grows chunk by chunk; handing free pages back after each chunk keeps it at one chunk's workspace.
             if (length > 4L * chunk) NativeHeap.Trim();
@@ -136,10 +140,7 @@ public sealed class TokenGenerator
 
     private Tensor DecodeStep(long[] tokens, HybridCache cache, Device device)
     {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: device);
-        using var output = model.Forward(next, null, cache, logitsToKeep: 1);
-        return output.Logits.select(1, 0).clone().MoveToOuterDisposeScope();
+        using var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: device);
+        return InferenceStep.LastLogits(model, engine, next, null, cache);
     }
 }

@@ -1,7 +1,5 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using Jamba.Inference;
-using Jamba.Kernels;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -45,18 +43,9 @@ public sealed class JambaAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long b = x.size(0), t = x.size(1);
-        var q = DecodeLinear.Forward(x, q_proj);
-        var k = DecodeLinear.Forward(x, k_proj).view(b, t, kvHeads, headDim).transpose(1, 2);      // (B, KV, T, hd)
-        var v = DecodeLinear.Forward(x, v_proj).view(b, t, kvHeads, headDim).transpose(1, 2);
-        if (t == 1 && !isCausal && !(training && dropout > 0))
-        {
-            // Decode step: one query per row over the whole cache, read in place from its buffers (a single query
-            // needs no causal mask; the padding bias is (B, 1, 1, S)).
-            var (keys, values, length) = cache is null ? (k, v, 1L) : cache.AppendInPlace(k, v);
-            var attended = DecodeAttention.Forward(q.view(b, heads, headDim), keys, values, length, bias);
-            return DecodeLinear.Forward(attended.view(b, 1, heads * headDim), o_proj).MoveToOuterDisposeScope();
-        }
-        q = q.view(b, t, heads, headDim).transpose(1, 2);                                          // (B, H, T, hd)
+        var q = q_proj.forward(x).view(b, t, heads, headDim).transpose(1, 2);                       // (B, H, T, hd)
+        var k = k_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);                     // (B, KV, T, hd)
+        var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
         if (cache is not null) (k, v) = cache.Append(k, v);                                        // (B, KV, S, hd)
         long s = k.size(2), past = s - t;
         double p = training ? dropout : 0.0;
@@ -77,14 +66,14 @@ public sealed class JambaAttention : nn.Module
             o = slices.Count == 1 ? slices[0] : cat(slices, 2);
         }
         else o = Attend(q, k, v, bias, isCausal, p);
-        return DecodeLinear.Forward(o.transpose(1, 2).reshape(b, t, heads * headDim), o_proj).MoveToOuterDisposeScope();
+        return o_proj.forward(o.transpose(1, 2).reshape(b, t, heads * headDim)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Largest causal-bias slice a prefill chunk builds at once (see <see cref="Forward"/>).</summary>
     const long SliceBiasBytes = 16L << 20;
 
     /// <summary>
-    /// Fused attention of q (B, H, T, hd) over k, v (B, KV, S, hd). With grouped KV heads, each group's query heads
+    /// libtorch's scaled-dot-product attention of q (B, H, T, hd) over k, v (B, KV, S, hd). With grouped KV heads, each group's query heads
     /// attend over a stride-0 broadcast of their one KV head: query head h reads KV head h / (heads / kvHeads), the
     /// reference's repeat_kv order, without the (B, H, S, hd) copies that repeating K and V would allocate.
     /// </summary>

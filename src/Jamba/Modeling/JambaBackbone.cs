@@ -1,6 +1,5 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using Jamba.Inference;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;

@@ -1,5 +1,4 @@
 using TorchSharp;
-using Jamba.Inference;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;

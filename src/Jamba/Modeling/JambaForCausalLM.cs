@@ -1,7 +1,5 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using Jamba.Inference;
-using Jamba.Kernels;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -29,12 +27,6 @@ public sealed class JambaForCausalLM : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>
-    /// Whether a CPU decode step (one token per row with a cache, nothing else asked for) runs through
-    /// <see cref="FusedDecodeStep"/> (the default) or the layer-by-layer tensor path, its twin.
-    /// </summary>
-    public bool FusedDecodeStep { get; set; } = true;
-
     /// <summary>The head's weight (the embedding when tied).</summary>
     public Tensor HeadWeight => lm_head?.weight ?? model.embed_tokens.weight!;
 
@@ -48,19 +40,10 @@ public sealed class JambaForCausalLM : nn.Module
     {
         using var scope = NewDisposeScope();
         bool router = outputRouterLogits ?? Config.OutputRouterLogits;
-        if (FusedDecodeStep && cache is not null && labels is null && !outputHiddenStates && !router && attentionMask is null
-            && inputIds.dim() == 2 && inputIds.size(1) == 1 && inputIds.device_type == DeviceType.CPU
-            && Inference.FusedDecodeStep.Applies(this, cache, inputIds.size(0))
-            && Inference.FusedDecodeStep.Run(this, inputIds.to_type(ScalarType.Int64).data<long>().ToArray(), cache) is { } fused)
-        {
-            var decoded = new CausalLMOutput(fused, null, null, null, null, null);
-            decoded.MoveToOuterDisposeScope();
-            return decoded;
-        }
         var backbone = model.Forward(inputIds, attentionMask, cache, outputHiddenStates, router);
         var h = backbone.LastHiddenState;
         if (logitsToKeep > 0 && logitsToKeep < h.size(1)) h = h.narrow(1, h.size(1) - logitsToKeep, logitsToKeep);
-        var logits = DecodeLinear.Forward(h, HeadWeight).to_type(ScalarType.Float32);
+        var logits = nn.functional.linear(h, HeadWeight).to_type(ScalarType.Float32);
 
         Tensor? lmLoss = null, auxLoss = null, loss = null;
         if (labels is not null)

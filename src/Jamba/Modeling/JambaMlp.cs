@@ -1,6 +1,5 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using Jamba.Kernels;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -27,10 +26,8 @@ public sealed class JambaMlp : nn.Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
-        if (DecodeMlp.Applies(x, gate_proj.weight!, up_proj.weight!, down_proj.weight!))
-            return DecodeMlp.Forward(x, gate_proj.weight!, up_proj.weight!, down_proj.weight!);
         using var scope = NewDisposeScope();
-        var hidden = nn.functional.silu(DecodeLinear.Forward(x, gate_proj)) * DecodeLinear.Forward(x, up_proj);
-        return DecodeLinear.Forward(hidden, down_proj).MoveToOuterDisposeScope();
+        var hidden = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x);
+        return down_proj.forward(hidden).MoveToOuterDisposeScope();
     }
 }

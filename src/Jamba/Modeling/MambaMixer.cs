@@ -1,7 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using Jamba.Inference;
-using Jamba.Kernels;
+using Jamba.Ops;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -60,9 +59,6 @@ public sealed class MambaMixer : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Whether a CPU decode step runs the fused kernel (the default) or its tensor-operation twin.</summary>
-    public bool FusedDecodeStep { get; set; } = true;
-
     /// <summary>
     /// Mixes x [batch, T, hidden]. <paramref name="mask"/> [batch, T] (1 real, 0 padding) or null.
     /// With <paramref name="state"/>, continues from it and leaves the updated conv window and SSM state there.
@@ -70,66 +66,23 @@ public sealed class MambaMixer : nn.Module
     public Tensor Forward(Tensor x, Tensor? mask, MambaState? state)
     {
         using var scope = NewDisposeScope();
-        long t = x.size(1);
-        var projected = DecodeLinear.Forward(x, in_proj);                                           // (B, T, 2D)
-        if (FusedDecodeStep && state is { HasState: true } && t == 1 && mask is null)
-        {
-            // A decode step on CPU: everything between in_proj and out_proj in one fused pass (null elsewhere).
-            var fused = MambaStep.TryForward(projected, state.Conv, state.Ssm, conv1d.weight!, conv1d.bias, x_proj.weight!,
-                innerNorms ? dt_layernorm.weight : null, innerNorms ? b_layernorm.weight : null, innerNorms ? c_layernorm.weight : null,
-                dt_layernorm.Eps, dt_proj.weight!, dt_proj.bias!, A_log, D);
-            if (fused is not null) return DecodeLinear.Forward(fused.to_type(x.dtype), out_proj).MoveToOuterDisposeScope();
-        }
-        projected = projected.transpose(1, 2);                                                       // (B, 2D, T)
+        var projected = in_proj.forward(x).transpose(1, 2);                             // (B, 2D, T)
         var hs = projected.narrow(1, 0, dInner);
         var gate = projected.narrow(1, dInner, dInner);
         var m = mask?.to_type(x.dtype).unsqueeze(1);                                   // (B, 1, T)
         if (m is not null) hs = hs * m;
-
-        bool decodeStep = state is { HasState: true } && t == 1;
-        if (decodeStep)
-            hs = CausalConv1d.Step(state!.Conv, hs.squeeze(2), conv1d.weight!, conv1d.bias).unsqueeze(2);
-        else
-            hs = Convolve(hs, state);
+        hs = CausalConv1d.Apply(hs, conv1d.weight!, conv1d.bias, state?.Conv);        // (B, D, T), SiLU applied
         if (m is not null) hs = hs * m;
 
-        var ssm = DecodeLinear.Forward(hs.transpose(1, 2), x_proj);                                  // (B, T, R + 2N)
+        var ssm = x_proj.forward(hs.transpose(1, 2));                                   // (B, T, R + 2N)
         var dt = Norm(dt_layernorm, ssm.narrow(-1, 0, dtRank));
         var B = Norm(b_layernorm, ssm.narrow(-1, dtRank, dState));                    // (B, T, N)
         var C = Norm(c_layernorm, ssm.narrow(-1, dtRank + dState, dState));
-        var delta = nn.functional.softplus(DecodeLinear.Forward(dt, dt_proj)).transpose(1, 2);       // (B, D, T)
+        var delta = nn.functional.softplus(dt_proj.forward(dt)).transpose(1, 2);       // (B, D, T)
         var A = -exp(A_log.to_type(ScalarType.Float32));                               // (D, N)
-
-        Tensor y;
-        if (decodeStep)
-        {
-            y = SelectiveScan.Step(state!.Ssm, hs.squeeze(2), delta.squeeze(2), A, B.squeeze(1), C.squeeze(1), D, gate.squeeze(2)).unsqueeze(2);
-        }
-        else if (state is null)
-        {
-            y = SelectiveScan.ForwardOutput(hs, delta, A, B, C, D, gate);
-        }
-        else
-        {
-            var (scanned, last) = SelectiveScan.Forward(hs, delta, A, B, C, D, gate, state.HasState ? state.Ssm : null);
-            state.Ssm.copy_(last);
-            state.HasState = true;
-            y = scanned;
-        }
-        return DecodeLinear.Forward(y.to_type(x.dtype).transpose(1, 2), out_proj).MoveToOuterDisposeScope();
+        var y = SelectiveScan.Apply(hs, delta, A, B, C, D, gate, state?.Ssm);          // (B, D, T), gated
+        return out_proj.forward(y.to_type(x.dtype).transpose(1, 2)).MoveToOuterDisposeScope();
     }
 
     private Tensor Norm(RmsNorm norm, Tensor x) => innerNorms ? norm.forward(x) : x;
-
-    /// <summary>The full-sequence convolution; with a state, continues from its window and stores the new one.</summary>
-    private Tensor Convolve(Tensor hs, MambaState? state)
-    {
-        long t = hs.size(2);
-        if (state is null) return CausalConv1d.Forward(hs, conv1d.weight!, conv1d.bias);
-        // History = the last d_conv-1 inputs (zeros on a fresh state), so chunked prefill equals one pass.
-        var extended = cat(new[] { state.Conv.narrow(2, 1, dConv - 1), hs }, 2);      // (B, D, K-1+T)
-        state.Conv.copy_(extended.narrow(2, extended.size(2) - dConv, dConv));
-        var y = nn.functional.conv1d(extended, conv1d.weight!, conv1d.bias, groups: dInner);
-        return nn.functional.silu(y);
-    }
 }

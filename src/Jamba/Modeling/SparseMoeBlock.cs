@@ -1,6 +1,5 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using Jamba.Kernels;
 using static TorchSharp.torch;
 
 namespace Jamba.Modeling;
@@ -40,10 +39,7 @@ public sealed class SparseMoeBlock : nn.Module
         using var scope = NewDisposeScope();
         long hidden = x.size(-1);
         var flat = x.reshape(-1, hidden);                                              // (N, H)
-        var routerLogits = DecodeLinear.Forward(flat, router);                                       // (N, E)
-        // Host routing drops the router's gradient, so it serves inference only.
-        if (flat.size(0) == 1 && flat.device_type == DeviceType.CPU && (!is_grad_enabled() || !flat.requires_grad && !parameters().Any(p => p.requires_grad)))
-            return (DecodeToken(flat, routerLogits).view(CpuKernelSupport.Shape(x)).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
+        var routerLogits = router.forward(flat);                                       // (N, E)
         var probs = nn.functional.softmax(routerLogits, 1, ScalarType.Float32);
         var (weights, selected) = probs.topk(topK, dim: -1);                           // (N, k)
         weights = weights.to_type(x.dtype);
@@ -52,51 +48,6 @@ public sealed class SparseMoeBlock : nn.Module
         long[] choice = selected.cpu().data<long>().ToArray();
         var output = flat.size(0) == 1 ? Single(flat, weights, choice) : Grouped(flat, weights, choice);
         return (output.view(x.shape).MoveToOuterDisposeScope(), routerLogits.MoveToOuterDisposeScope());
-    }
-
-    /// <summary>
-    /// One token on CPU without gradients (a decode step at batch 1): the router's E probabilities are ranked on the
-    /// host, where the choice is needed anyway, and the k experts run through the fused SwiGLU kernel, summed in
-    /// float32 with their weights. The same softmax-then-top-k as <see cref="Forward"/>'s tensor path (the weights
-    /// are not renormalised).
-    /// </summary>
-    private Tensor DecodeToken(Tensor flat, Tensor routerLogits)
-    {
-        float[] logits = routerLogits.to_type(ScalarType.Float32).cpu().data<float>().ToArray();
-        Span<int> chosen = stackalloc int[topK];
-        Span<float> weights = stackalloc float[topK];
-        RouteToken(logits, chosen, weights);
-        var x32 = flat.to_type(ScalarType.Float32).contiguous();
-        var y32 = zeros(CpuKernelSupport.Shape(flat), ScalarType.Float32, flat.device);
-        for (int j = 0; j < chosen.Length; j++)
-        {
-            var expert = experts[chosen[j]];
-            if (DecodeMlp.Applies(flat, expert.gate_proj.weight!, expert.up_proj.weight!, expert.down_proj.weight!))
-                DecodeMlp.MixInto(y32, x32, expert.gate_proj.weight!, expert.up_proj.weight!, expert.down_proj.weight!, weights[j], accumulate: true);
-            else
-                y32.add_(expert.forward(flat).to_type(ScalarType.Float32), weights[j]);
-        }
-        return y32.to_type(flat.dtype);
-    }
-
-    /// <summary>
-    /// One token's routing on the host, shared by <see cref="DecodeToken"/> and the fused decode step: softmax over
-    /// all experts (in double), the <paramref name="chosen"/>.Length experts of highest logit (equal logits in expert
-    /// order, as topk returns them), and their probabilities as <paramref name="weights"/>, not renormalised.
-    /// </summary>
-    internal static void RouteToken(ReadOnlySpan<float> logits, Span<int> chosen, Span<float> weights)
-    {
-        double max = double.MinValue, sum = 0;
-        foreach (float l in logits) max = Math.Max(max, l);
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        for (int j = 0; j < chosen.Length; j++)
-        {
-            int best = -1;
-            for (int e = 0; e < logits.Length; e++)
-                if (chosen[..j].IndexOf(e) < 0 && (best < 0 || logits[e] > logits[best])) best = e;
-            chosen[j] = best;
-            weights[j] = (float)(Math.Exp(logits[best] - max) / sum);
-        }
     }
 
     /// <summary>
@@ -157,7 +108,7 @@ public sealed class SparseMoeBlock : nn.Module
     {
         using var scope = NewDisposeScope();
         var flat = x.reshape(-1, x.size(-1));
-        var probs = nn.functional.softmax(DecodeLinear.Forward(flat, router), 1, ScalarType.Float32);
+        var probs = nn.functional.softmax(router.forward(flat), 1, ScalarType.Float32);
         var (weights, selected) = probs.topk(topK, dim: -1);
         var dense = zeros_like(probs).scatter(1, selected, weights).to_type(x.dtype);  // (N, E), zero off the top-k
         var output = zeros_like(flat);

@@ -6,7 +6,7 @@ namespace Jamba.Planning;
 public enum StateConvention
 {
     /// <summary>
-    /// As <see cref="Inference.HybridCache"/> allocates it: the conv window in the model dtype, the SSM state always
+    /// As <see cref="Modeling.HybridCache"/> allocates it: the conv window in the model dtype, the SSM state always
     /// float32 (the scan accumulates in float32, so keeping the state in 16 bits would lose precision every step).
     /// </summary>
     AsAllocated,
@@ -16,7 +16,7 @@ public enum StateConvention
 
 /// <summary>
 /// Bytes of the inference cache of a Jamba model, computed from the config alone and equal to what
-/// <see cref="Inference.HybridCache"/> reports (<c>KvBytesUsed</c>, <c>MambaStateBytes</c>).
+/// <see cref="Modeling.HybridCache"/> reports (<c>KvBytesUsed</c>, <c>MambaStateBytes</c>).
 /// </summary>
 /// <remarks>
 /// The KV cache holds keys and values [batch, kv_heads, positions, head_dim] for every attention layer, in the
@@ -83,7 +83,7 @@ public static class CacheMemory
         KvBytes(config, batch, positions, dtype) + MambaStateBytes(config, batch, dtype, convention);
 
     /// <summary>
-    /// The position capacity of a <see cref="Inference.KvCache"/> created with <paramref name="initialCapacity"/> after
+    /// The position capacity of a <see cref="Modeling.KvCache"/> created with <paramref name="initialCapacity"/> after
     /// appending chunks of <paramref name="appendLengths"/> positions: it grows to max(needed, 2 · capacity) whenever
     /// an append does not fit, so the allocation (<c>BytesAllocated</c>) can be up to twice what is used.
     /// </summary>

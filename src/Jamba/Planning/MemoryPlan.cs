@@ -16,7 +16,7 @@ public sealed record WorkspaceOptions(int PrefillChunk = 512, bool MaterializedA
 /// <summary>
 /// Memory needed to serve a Jamba model: weights, KV cache, Mamba state and an activation workspace, for a batch,
 /// a context length and a dtype. All figures are bytes; the cache figures are exact (they equal what
-/// <see cref="Inference.HybridCache"/> allocates), the workspace is an estimate.
+/// <see cref="Modeling.HybridCache"/> allocates), the workspace is an estimate.
 /// </summary>
 /// <remarks>
 /// <para><b>Workspace estimate</b> (per batch row; e = dtype bytes, C = min(prefill chunk, context), S = context,

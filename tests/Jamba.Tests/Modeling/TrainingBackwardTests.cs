@@ -1,4 +1,4 @@
-using Jamba.Kernels;
+using Jamba.Ops;
 using Jamba.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;

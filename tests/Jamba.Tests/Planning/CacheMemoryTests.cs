@@ -1,4 +1,5 @@
 using Jamba.Inference;
+using Jamba.Modeling;
 using Jamba.Planning;
 using TorchSharp;
 using static TorchSharp.torch;

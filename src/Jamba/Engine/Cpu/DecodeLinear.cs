@@ -1,0 +1,53 @@
+using Jamba.Engine.Cpu.Kernels;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Jamba.Engine.Cpu;
+
+/// <summary>
+/// The linear layers of a decode step: y = x Wᵀ + b when x holds only a few rows (batch-1 or small-batch decoding).
+/// There the product is a matrix–vector one, bound by reading W; libtorch runs it on one core, while
+/// <see cref="DecodeLinearCpu"/> streams W on every core. Anything else — more rows, gradients, other devices or
+/// dtypes — goes to <see cref="nn.functional.linear"/>, the twin the kernel is tested against.
+/// </summary>
+internal static class DecodeLinear
+{
+    /// <summary>The most rows the kernel takes; beyond it a matrix–matrix product is compute-bound and libtorch's.</summary>
+    public const int MaxRows = 4;
+
+    /// <summary>x [..., in] times weightᵀ [in, out] plus bias [out]: [..., out] in x's dtype.</summary>
+    public static unsafe Tensor Forward(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        if (!Applies(x, weight, bias)) return nn.functional.linear(x, weight, bias);
+        using var scope = NewDisposeScope();
+        long outF = weight.size(0), inF = weight.size(1), rows = x.numel() / inF;
+        var shape = CpuKernelSupport.Shape(x);
+        shape[^1] = outF;
+        var y = empty(shape, x.dtype, x.device);
+        var xc = x.contiguous();
+        int threads = CpuKernelSupport.Threads;
+        if (x.dtype == ScalarType.Float32)
+            DecodeLinearCpu.ForwardF32(CpuKernelSupport.Ptr(xc), CpuKernelSupport.Ptr(weight), CpuKernelSupport.PtrOrNull(bias),
+                CpuKernelSupport.Ptr(y), (int)rows, (int)inF, (int)outF, threads);
+        else
+        {
+            var x32 = xc.to_type(ScalarType.Float32);
+            DecodeLinearCpu.ForwardBF16(CpuKernelSupport.Ptr(x32), CpuKernelSupport.Ptr16(weight), bias is null ? null : CpuKernelSupport.Ptr16(bias),
+                CpuKernelSupport.Ptr16(y), (int)rows, (int)inF, (int)outF, threads);
+        }
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> runs the kernel for these inputs.</summary>
+    public static bool Applies(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1)) return false;
+        if (x.dtype != weight.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
+        if (bias is not null && (bias.dtype != x.dtype || !bias.is_contiguous() || bias.dim() != 1 || bias.size(0) != weight.size(0))) return false;
+        if (!weight.is_contiguous() || !CpuKernelSupport.AllOnCpu(x, weight, bias)) return false;
+        long rows = x.numel() / Math.Max(1, weight.size(1));
+        if (rows < 1 || rows > MaxRows || weight.numel() > int.MaxValue) return false;
+        // The kernel is not an autograd node: with gradients wanted, libtorch's linear records the graph.
+        return !is_grad_enabled() || !(x.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false));
+    }
+}
