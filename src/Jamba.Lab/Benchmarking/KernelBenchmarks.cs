@@ -5,8 +5,6 @@ using Jamba.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
 
-using Jamba.Kernels;
-
 namespace Jamba.Lab.Benchmarking;
 
 /// <summary>Sizes and repetition counts for <see cref="KernelBenchmarks.Run"/>.</summary>
