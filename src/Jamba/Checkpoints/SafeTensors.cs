@@ -210,24 +210,28 @@ public static class SafeTensors
     private static void WriteTensor(Stream s, Entry e)
     {
         if (e.Bytes == 0) return;
-        var owned = new List<Tensor>(4);
-        try
+        using var _ = torch.no_grad();
+        using var x = e.Tensor.detach();
+        if (x.numel() * e.Target.Size != e.Bytes)
+            throw new CheckpointException($"tensor '{e.Name}' changed size while being saved (expected {e.Bytes} bytes)");
+        if (x.device_type == DeviceType.CPU && x.dtype == e.Target.Type && x.is_contiguous() && e.Bytes <= SpanLimit)
         {
-            using var _ = torch.no_grad();
-            Tensor x = e.Tensor.detach();
-            owned.Add(x);
-            // Convert on the tensor's own device (fast on GPU, halves the transfer for BF16) before moving to CPU.
-            if (x.dtype != e.Target.Type) { x = x.to(e.Target.Type); owned.Add(x); }
-            if (x.device_type != DeviceType.CPU) { x = x.cpu(); owned.Add(x); }
-            if (!x.is_contiguous()) { x = x.contiguous(); owned.Add(x); }
-            if (x.numel() * x.ElementSize != e.Bytes)
-                throw new CheckpointException($"tensor '{e.Name}' changed size while being saved (expected {e.Bytes} bytes)");
-            if (e.Bytes <= SpanLimit) s.Write(x.bytes);
-            else x.WriteBytesToStream(s, LargeCopyChunk);
+            s.Write(x.bytes);
+            return;
         }
-        finally
+        // Anything to convert, move or gather is done a chunk at a time, so saving never holds a second copy of a
+        // tensor (a bf16 copy of an f32 embedding, or a GPU tensor's host copy).
+        using var c = x.is_contiguous() ? null : x.contiguous();
+        using var flat = (c ?? x).view(-1);
+        long count = flat.numel();
+        long chunk = Math.Max(1, LargeCopyChunk / e.Target.Size);
+        for (long off = 0; off < count; off += chunk)
         {
-            foreach (var t in owned) t.Dispose();
+            using var part = flat.narrow(0, off, Math.Min(chunk, count - off));
+            // Convert on the tensor's own device (fast on GPU, halves the transfer for BF16) before moving to CPU.
+            using var converted = part.dtype != e.Target.Type ? part.to(e.Target.Type) : null;
+            using var host = (converted ?? part).device_type != DeviceType.CPU ? (converted ?? part).cpu() : null;
+            s.Write((host ?? converted ?? part).bytes);
         }
     }
 
@@ -467,6 +471,51 @@ public static class SafeTensors
         if (targetType == file.Type && targetDevice.type == DeviceType.CPU) return cpu;
         try { return cpu.to(targetType, targetDevice); }
         finally { cpu.Dispose(); }
+    }
+
+    /// <summary>
+    /// Copies one stored tensor into an existing tensor (a module's parameter), converting to its dtype and moving
+    /// to its device chunk by chunk: a CPU target of the file's dtype is read straight into its storage, anything
+    /// else goes through one small staging buffer, so no full-size temporary of the tensor ever exists.
+    /// </summary>
+    internal static void ReadInto(string path, FileStream fs, long dataStart, TensorInfo info, Tensor target)
+    {
+        var file = DTypeInfo.FromCode(info.DType)!;
+        if (!target.shape.SequenceEqual(info.Shape))
+            throw new CheckpointException($"{path}: tensor '{info.Name}' has shape [{string.Join(", ", info.Shape)}] but its target has [{string.Join(", ", target.shape)}]", path);
+        if (!file.IsFloating && target.dtype != file.Type)
+            throw new CheckpointException($"{path}: tensor '{info.Name}' is {info.DType}, which is not converted to {target.dtype} (only floating tensors are)", path);
+        long count = target.numel();
+        if (count == 0) return;
+        bool direct = target.device_type == DeviceType.CPU && target.dtype == file.Type && target.is_contiguous();
+        long chunk = Math.Max(1, LargeCopyChunk / file.Size);
+        using var flat = target.is_contiguous() ? target.view(-1) : null;
+        using var staging = direct ? null : torch.empty(Math.Min(chunk, count), file.Type, torch.CPU);
+        using var whole = flat is null ? torch.empty(info.Shape, file.Type, torch.CPU) : null;   // a strided target: stage it whole
+        try
+        {
+            fs.Seek(dataStart + info.Begin, SeekOrigin.Begin);
+            if (whole is not null)
+            {
+                if (info.ByteCount <= SpanLimit) fs.ReadExactly(whole.bytes);
+                else whole.ReadBytesFromStream(fs, LargeCopyChunk);
+                target.copy_(whole);
+                return;
+            }
+            for (long off = 0; off < count; off += chunk)
+            {
+                long n = Math.Min(chunk, count - off);
+                using var dst = flat!.narrow(0, off, n);
+                if (direct) { fs.ReadExactly(dst.bytes); continue; }
+                using var src = staging!.narrow(0, 0, n);
+                fs.ReadExactly(src.bytes);
+                dst.copy_(src);
+            }
+        }
+        catch (Exception e) when (e is IOException)
+        {
+            throw new CheckpointException($"{path}: cannot read tensor '{info.Name}' at offset {dataStart + info.Begin} ({OneLine(e.Message)}); the file may be truncated or changing", path, e);
+        }
     }
 
     private static int ReadUpTo(Stream s, Span<byte> buffer)
