@@ -128,15 +128,27 @@ public sealed class CheckpointReader
 
         long read = 0;
         using var _ = torch.no_grad();
-        foreach (var file in Files)
+        var staging = new Dictionary<ScalarType, Tensor>();   // one per stored dtype that needs converting
+        try
         {
-            using var fs = SafeTensors.OpenRead(file);
-            foreach (var (name, stored) in Tensors.Where(t => t.Value.FilePath == file).OrderBy(t => t.Value.Info.Begin))
+            foreach (var file in Files)
             {
-                if (!targets.TryGetValue(name, out var target)) continue;
-                SafeTensors.ReadInto(file, fs, stored.DataStart, stored.Info, target);
-                read += stored.Info.ByteCount;
+                using var fs = SafeTensors.OpenRead(file);
+                foreach (var (name, stored) in Tensors.Where(t => t.Value.FilePath == file).OrderBy(t => t.Value.Info.Begin))
+                {
+                    if (!targets.TryGetValue(name, out var target)) continue;
+                    var type = DTypeInfo.FromCode(stored.Info.DType)!.Type;
+                    bool direct = target.device_type == DeviceType.CPU && target.dtype == type && target.is_contiguous();
+                    Tensor? buffer = null;
+                    if (!direct && !staging.TryGetValue(type, out buffer)) staging[type] = buffer = SafeTensors.StagingBuffer(type);
+                    SafeTensors.ReadInto(file, fs, stored.DataStart, stored.Info, target, buffer);
+                    read += stored.Info.ByteCount;
+                }
             }
+        }
+        finally
+        {
+            foreach (var b in staging.Values) b.Dispose();
         }
         return read;
     }

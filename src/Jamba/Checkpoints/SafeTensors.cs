@@ -36,8 +36,11 @@ public static class SafeTensors
     /// </summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    /// <summary>Data is copied in chunks of this size when a tensor is too big for one span (over 2 GB).</summary>
-    private static int LargeCopyChunk => SpanLimitOverride is long l ? (int)Math.Max(1, l / 3) : 1 << 24;
+    /// <summary>
+    /// Bytes per chunk when a tensor is converted, moved between devices, or too big for one span (over 2 GB): the
+    /// only memory loading and saving need beyond the tensors themselves, small next to any real model.
+    /// </summary>
+    private static int LargeCopyChunk => SpanLimitOverride is long l ? (int)Math.Max(1, l / 3) : 1 << 22;
 
     /// <summary>
     /// Test seam: called with each tensor's name just before its data is written, so tests can make a write fail
@@ -478,7 +481,14 @@ public static class SafeTensors
     /// to its device chunk by chunk: a CPU target of the file's dtype is read straight into its storage, anything
     /// else goes through one small staging buffer, so no full-size temporary of the tensor ever exists.
     /// </summary>
-    internal static void ReadInto(string path, FileStream fs, long dataStart, TensorInfo info, Tensor target)
+    /// <param name="path">The file, for messages.</param>
+    /// <param name="fs">The open file.</param>
+    /// <param name="dataStart">Offset of the file's data section.</param>
+    /// <param name="info">The tensor's header entry.</param>
+    /// <param name="target">Where the values go; its dtype and device decide the conversion.</param>
+    /// <param name="staging">A CPU buffer of the file's dtype from <see cref="StagingBuffer"/>, reused across tensors
+    /// so that many conversions do not churn the allocator; one is made for this call when null.</param>
+    internal static void ReadInto(string path, FileStream fs, long dataStart, TensorInfo info, Tensor target, Tensor? staging = null)
     {
         var file = DTypeInfo.FromCode(info.DType)!;
         if (!target.shape.SequenceEqual(info.Shape))
@@ -490,7 +500,10 @@ public static class SafeTensors
         bool direct = target.device_type == DeviceType.CPU && target.dtype == file.Type && target.is_contiguous();
         long chunk = Math.Max(1, LargeCopyChunk / file.Size);
         using var flat = target.is_contiguous() ? target.view(-1) : null;
-        using var staging = direct ? null : torch.empty(Math.Min(chunk, count), file.Type, torch.CPU);
+        if (staging is not null && (staging.dtype != file.Type || staging.numel() < Math.Min(chunk, count)))
+            throw new ArgumentException($"staging buffer is {staging.dtype} [{staging.numel()}], need {file.Type} of {Math.Min(chunk, count)}", nameof(staging));
+        using var ownStaging = direct || staging is not null ? null : StagingBuffer(file.Type, count);
+        staging ??= ownStaging;
         using var whole = flat is null ? torch.empty(info.Shape, file.Type, torch.CPU) : null;   // a strided target: stage it whole
         try
         {
@@ -516,6 +529,13 @@ public static class SafeTensors
         {
             throw new CheckpointException($"{path}: cannot read tensor '{info.Name}' at offset {dataStart + info.Begin} ({OneLine(e.Message)}); the file may be truncated or changing", path, e);
         }
+    }
+
+    /// <summary>A staging buffer for <see cref="ReadInto"/>: one chunk of <paramref name="type"/>, or less for a smaller tensor.</summary>
+    internal static Tensor StagingBuffer(ScalarType type, long maxCount = long.MaxValue)
+    {
+        long size = DTypeInfo.From(type)?.Size ?? throw new ArgumentException($"no safetensors dtype for {type}", nameof(type));
+        return torch.empty(Math.Min(Math.Max(1, LargeCopyChunk / size), maxCount), type, torch.CPU);
     }
 
     private static int ReadUpTo(Stream s, Span<byte> buffer)
