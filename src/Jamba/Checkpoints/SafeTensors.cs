@@ -493,8 +493,6 @@ public static class SafeTensors
         var file = DTypeInfo.FromCode(info.DType)!;
         if (!target.shape.SequenceEqual(info.Shape))
             throw new CheckpointException($"{path}: tensor '{info.Name}' has shape [{string.Join(", ", info.Shape)}] but its target has [{string.Join(", ", target.shape)}]", path);
-        if (!file.IsFloating && target.dtype != file.Type)
-            throw new CheckpointException($"{path}: tensor '{info.Name}' is {info.DType}, which is not converted to {target.dtype} (only floating tensors are)", path);
         long count = target.numel();
         if (count == 0) return;
         bool direct = target.device_type == DeviceType.CPU && target.dtype == file.Type && target.is_contiguous();
@@ -502,7 +500,7 @@ public static class SafeTensors
         using var flat = target.is_contiguous() ? target.view(-1) : null;
         if (staging is not null && (staging.dtype != file.Type || staging.numel() < Math.Min(chunk, count)))
             throw new ArgumentException($"staging buffer is {staging.dtype} [{staging.numel()}], need {file.Type} of {Math.Min(chunk, count)}", nameof(staging));
-        using var ownStaging = direct || staging is not null ? null : StagingBuffer(file.Type, count);
+        using var ownStaging = direct || staging is not null || flat is null ? null : StagingBuffer(file.Type, count);
         staging ??= ownStaging;
         using var whole = flat is null ? torch.empty(info.Shape, file.Type, torch.CPU) : null;   // a strided target: stage it whole
         try
