@@ -1,6 +1,7 @@
 using Jamba.Checkpoints;
 using Jamba.Inference;
 using Jamba.Modeling;
+using Jamba.Planning;
 using Jamba.Runtime;
 using Jamba.Tokenization;
 using TorchSharp;
@@ -107,18 +108,21 @@ public sealed class JambaModel : IDisposable
         tokenizer ??= options.Tokenizer is string t ? JambaTokenizer.Load(t)
             : config.VocabSize >= ByteTokenizer.Instance.VocabSize ? ByteTokenizer.Instance : null;
         if (tokenizer is ByteTokenizer) config.ExtraFields[TokenizerConfigKey] = JambaTokenizer.ByteTokenizerName;
-        var network = CreateNetwork(config, CPU, ScalarType.Float32);
+        if (device.type == DeviceType.CPU) HostMemory.EnsureParametersFit(config, dtype);
+        var network = CreateNetwork(config, device, dtype);
         JambaInit.Apply(network, config, seed);
-        network.to(dtype).to(device);
         network.eval();
         return new JambaModel(config, network, tokenizer, options.Tokenizer is string p && p != JambaTokenizer.ByteTokenizerName ? TokenizerDir(p) : null, device, dtype) { Engine = options.Engine };
     }
 
     /// <summary>
-    /// Loads a checkpoint folder (<c>config.json</c>, safetensors weights, optional <c>tokenizer.json</c> or
-    /// <c>tokenizer.model</c>, the first preferred as Hugging Face's fast tokenizers do). Weights
-    /// are checked by name and shape before anything is copied; every problem is reported in one
-    /// <see cref="CheckpointException"/>.
+    /// Loads a checkpoint folder (<c>config.json</c>, safetensors weights, optional <c>tokenizer.json</c>
+    /// or <c>tokenizer.model</c>, the first preferred as Hugging Face's fast tokenizers do). The
+    /// config is checked against the weights' names and shapes (<see cref="CheckpointValidation"/>) and the
+    /// parameters' size against the available memory before anything is allocated; every problem is reported in
+    /// one <see cref="CheckpointException"/> (or <see cref="InsufficientMemoryException"/>). The weights are then
+    /// streamed from the files into the parameters, converted on the way, so loading peaks at about the size of the
+    /// loaded model.
     /// </summary>
     public static JambaModel Load(string dir, JambaModelOptions? options = null)
     {
@@ -131,23 +135,22 @@ public sealed class JambaModel : IDisposable
         var device = options.TorchDevice;
         var dtype = options.TorchDType;
 
-        var state = CheckpointFolder.LoadStateDict(dir, dtype, device);
-        nn.Module? network = null;
+        // Everything is checked from config.json and the safetensors headers before a parameter exists; then the
+        // network is built in its final dtype and the tensors are streamed into it one at a time.
+        config.Validate();
+        var reader = CheckpointReader.Open(dir);
+        CheckpointValidation.Check(config, reader.Shapes(), dir);
+        if (device.type == DeviceType.CPU) HostMemory.EnsureParametersFit(config, dtype);
+        var network = CreateNetwork(config, device, dtype);
         try
         {
-            if (config.TieWordEmbeddings && state.Remove("lm_head.weight", out var tiedCopy)) tiedCopy.Dispose();
-            network = CreateNetwork(config, device, dtype);
-            CheckpointFolder.LoadInto(network, state);
+            reader.ReadInto(network, CheckpointValidation.Ignored(config));
             network.eval();
         }
         catch
         {
-            network?.Dispose();
+            network.Dispose();
             throw;
-        }
-        finally
-        {
-            foreach (var t in state.Values) t.Dispose();
         }
 
         IJambaTokenizer? tokenizer = null;

@@ -63,9 +63,11 @@ internal sealed class BenchCommand : JambaCommand
         JambaModel Open(JambaModelOptions o) => parse.GetValue(config) is string configPath
             ? JambaModel.Create(JambaConfig.Load(configPath), o, bench.Seed)
             : JambaModel.Load(parse.GetValue(modelArgs.Model)!, o);
-        using var model = Open(options);
+        var (model, load) = LoadMeasurement.Measure(() => Open(options), parse.GetValue(config) is null ? parse.GetValue(modelArgs.Model) : null);
+        using var _ = model;
         var r = ModelBenchmark.Run(model, bench, ceilings, baseline);
         Console.Write(Format(r));
+        Console.WriteLine(FormatLoad(load));
         if (model.DType == torch.ScalarType.BFloat16 && bench.NewTokens > 1 && !parse.GetValue(noCompare))
         {
             // The ratio to float32 is taken side by side: a float32 copy of the same weights, decoded in turn with this
@@ -85,6 +87,17 @@ internal sealed class BenchCommand : JambaCommand
             }
         }
         return 0;
+    }
+
+    /// <summary>The loading line: time, bytes read and their rate, peak resident memory against the weights.</summary>
+    internal static string FormatLoad(LoadMeasurement m)
+    {
+        static string MiB(double b) => (b / (1 << 20)).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
+        string read = m.BytesRead > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{MiB(m.BytesRead)} read at {m.BytesPerSecond / (1 << 20):F1} MiB/s")
+            : "random weights, nothing read";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"load                  {m.Seconds,10:F2} s      {read}; peak resident {MiB(m.PeakResidentBytes)} = baseline {MiB(m.BaselineResidentBytes)} + {MiB(m.PeakResidentBytes - m.BaselineResidentBytes)} ({m.PeakOverWeights:F2}× the {MiB(m.WeightBytes)} of weights)");
     }
 
     /// <summary>Steps each model takes per turn in the steady-state bf16-vs-f32 comparison.</summary>

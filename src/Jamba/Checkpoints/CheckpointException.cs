@@ -19,6 +19,12 @@ public sealed class CheckpointException : Exception
     /// <summary>The file or folder at fault, when there is one.</summary>
     public string? FilePath { get; init; }
 
+    /// <summary>
+    /// The config.json key that disagrees with the checkpoint (from <see cref="CheckpointValidation.Check"/>), e.g.
+    /// <c>num_hidden_layers</c>; null when the error is about tensors rather than one key.
+    /// </summary>
+    public string? ConfigKey { get; init; }
+
     /// <summary>Module keys the state dict lacks (from <see cref="CheckpointFolder.LoadInto"/>); empty otherwise.</summary>
     public IReadOnlyList<string> MissingKeys { get; init; } = Array.Empty<string>();
 

@@ -45,17 +45,25 @@ public static class CheckpointFolder
     /// folder holds only pickle checkpoints (refused, since unpickling can execute code).</exception>
     public static Dictionary<string, Tensor> LoadStateDict(string dir, ScalarType dtype, Device device)
     {
-        ArgumentException.ThrowIfNullOrEmpty(dir);
         ArgumentNullException.ThrowIfNull(device);
-        if (File.Exists(dir))
-            throw new CheckpointException($"{dir} is a file, not a checkpoint folder (use SafeTensors.Load for a single .safetensors file)", dir);
-        if (!Directory.Exists(dir)) throw new CheckpointException($"checkpoint folder not found: {dir}", dir);
+        var reader = CheckpointReader.Open(dir);
+        var result = new Dictionary<string, Tensor>(reader.Tensors.Count, StringComparer.Ordinal);
+        try
+        {
+            foreach (var file in reader.Files)
+                foreach (var (n, t) in SafeTensors.Load(file, dtype, device)) result.Add(n, t);
+        }
+        catch
+        {
+            foreach (var t in result.Values) t.Dispose();
+            throw;
+        }
+        return result;
+    }
 
-        string single = Path.Combine(dir, WeightsFile);
-        if (File.Exists(single)) return SafeTensors.Load(single, dtype, device);
-        string index = Path.Combine(dir, IndexFile);
-        if (File.Exists(index)) return LoadSharded(dir, index, dtype, device);
-
+    /// <summary>Throws the error for a folder with no safetensors weights (naming a pickle checkpoint if there is one).</summary>
+    internal static void ThrowNoWeights(string dir)
+    {
         string? pickle = Directory.EnumerateFiles(dir)
             .Select(Path.GetFileName)
             .Where(f => f != null && PickleExtensions.Any(x => f.EndsWith(x, StringComparison.OrdinalIgnoreCase) || f.EndsWith(x + ".index.json", StringComparison.OrdinalIgnoreCase)))
@@ -66,46 +74,7 @@ public static class CheckpointFolder
         throw new CheckpointException($"{dir} has neither {WeightsFile} nor {IndexFile}", dir);
     }
 
-    private static Dictionary<string, Tensor> LoadSharded(string dir, string indexPath, ScalarType dtype, Device device)
-    {
-        var weightMap = ReadIndex(indexPath);
-        // Shards in order of first mention, each with the names the index assigns to it.
-        var shards = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var (name, file) in weightMap)
-        {
-            if (!shards.TryGetValue(file, out var list)) shards[file] = list = new List<string>();
-            list.Add(name);
-        }
-
-        var result = new Dictionary<string, Tensor>(weightMap.Count, StringComparer.Ordinal);
-        try
-        {
-            foreach (var (file, names) in shards)
-            {
-                string shardPath = Path.Combine(dir, file);
-                if (!File.Exists(shardPath))
-                    throw new CheckpointException($"{indexPath} maps '{names[0]}' (and {names.Count - 1} more) to shard {file}, which is missing", shardPath);
-                var (header, _) = SafeTensors.ReadHeader(shardPath);
-                foreach (var n in names)
-                    if (!header.ContainsKey(n))
-                        throw new CheckpointException($"{indexPath} maps '{n}' to shard {file}, but that shard has no tensor '{n}'", shardPath);
-                foreach (var n in header.Keys)
-                    if (result.ContainsKey(n))
-                        throw new CheckpointException($"tensor '{n}' is stored in more than one shard (again in {file})", shardPath);
-                // Like transformers, every tensor of a listed shard is loaded; extras then show up as unexpected keys.
-                var loaded = SafeTensors.Load(shardPath, dtype, device);
-                foreach (var (n, t) in loaded) result.Add(n, t);
-            }
-        }
-        catch
-        {
-            foreach (var t in result.Values) t.Dispose();
-            throw;
-        }
-        return result;
-    }
-
-    private static List<(string name, string file)> ReadIndex(string indexPath)
+    internal static List<(string name, string file)> ReadIndex(string indexPath)
     {
         string text;
         try { text = File.ReadAllText(indexPath); }
@@ -176,21 +145,27 @@ public static class CheckpointFolder
 
         bool fail = mismatched.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0));
         if (fail)
-        {
-            var parts = new List<string>();
-            if (strict && missing.Count > 0) parts.Add(Summarise(missing, "missing key", "missing keys"));
-            if (strict && unexpected.Count > 0) parts.Add(Summarise(unexpected, "unexpected key", "unexpected keys"));
-            if (mismatched.Count > 0) parts.Add(Summarise(mismatched, "shape mismatch", "shape mismatches"));
-            throw new CheckpointException($"state dict does not match {module.GetName()}: {string.Join("; ", parts)}; nothing was loaded")
-            {
-                MissingKeys = missing,
-                UnexpectedKeys = unexpected,
-                ShapeMismatches = mismatched,
-            };
-        }
+            throw MismatchException($"state dict does not match {module.GetName()}", strict ? missing : new List<string>(), strict ? unexpected : new List<string>(), mismatched,
+                missing, unexpected);
 
         using var _ = torch.no_grad();
         foreach (var (target, source) in plan) target.copy_(source);
+    }
+
+    /// <summary>The one exception for name and shape disagreements: every list in one message, nothing loaded.</summary>
+    internal static CheckpointException MismatchException(string what, List<string> missing, List<string> unexpected, List<string> mismatched,
+        List<string>? allMissing = null, List<string>? allUnexpected = null)
+    {
+        var parts = new List<string>();
+        if (missing.Count > 0) parts.Add(Summarise(missing, "missing key", "missing keys"));
+        if (unexpected.Count > 0) parts.Add(Summarise(unexpected, "unexpected key", "unexpected keys"));
+        if (mismatched.Count > 0) parts.Add(Summarise(mismatched, "shape mismatch", "shape mismatches"));
+        return new CheckpointException($"{what}: {string.Join("; ", parts)}; nothing was loaded")
+        {
+            MissingKeys = allMissing ?? missing,
+            UnexpectedKeys = allUnexpected ?? unexpected,
+            ShapeMismatches = mismatched,
+        };
     }
 
     private static string Summarise(List<string> items, string one, string many)
@@ -203,7 +178,7 @@ public static class CheckpointFolder
         return sb.Append(')').ToString();
     }
 
-    private static string ShapeText(long[] shape) => "[" + string.Join(", ", shape) + "]";
+    internal static string ShapeText(long[] shape) => "[" + string.Join(", ", shape) + "]";
 
     // ------------------------------------------------------------------------------------------ saving
 

@@ -36,8 +36,11 @@ public static class SafeTensors
     /// </summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    /// <summary>Data is copied in chunks of this size when a tensor is too big for one span (over 2 GB).</summary>
-    private static int LargeCopyChunk => SpanLimitOverride is long l ? (int)Math.Max(1, l / 3) : 1 << 24;
+    /// <summary>
+    /// Bytes per chunk when a tensor is converted, moved between devices, or too big for one span (over 2 GB): the
+    /// only memory loading and saving need beyond the tensors themselves, small next to any real model.
+    /// </summary>
+    private static int LargeCopyChunk => SpanLimitOverride is long l ? (int)Math.Max(1, l / 3) : 1 << 22;
 
     /// <summary>
     /// Test seam: called with each tensor's name just before its data is written, so tests can make a write fail
@@ -210,24 +213,28 @@ public static class SafeTensors
     private static void WriteTensor(Stream s, Entry e)
     {
         if (e.Bytes == 0) return;
-        var owned = new List<Tensor>(4);
-        try
+        using var _ = torch.no_grad();
+        using var x = e.Tensor.detach();
+        if (x.numel() * e.Target.Size != e.Bytes)
+            throw new CheckpointException($"tensor '{e.Name}' changed size while being saved (expected {e.Bytes} bytes)");
+        if (x.device_type == DeviceType.CPU && x.dtype == e.Target.Type && x.is_contiguous() && e.Bytes <= SpanLimit)
         {
-            using var _ = torch.no_grad();
-            Tensor x = e.Tensor.detach();
-            owned.Add(x);
-            // Convert on the tensor's own device (fast on GPU, halves the transfer for BF16) before moving to CPU.
-            if (x.dtype != e.Target.Type) { x = x.to(e.Target.Type); owned.Add(x); }
-            if (x.device_type != DeviceType.CPU) { x = x.cpu(); owned.Add(x); }
-            if (!x.is_contiguous()) { x = x.contiguous(); owned.Add(x); }
-            if (x.numel() * x.ElementSize != e.Bytes)
-                throw new CheckpointException($"tensor '{e.Name}' changed size while being saved (expected {e.Bytes} bytes)");
-            if (e.Bytes <= SpanLimit) s.Write(x.bytes);
-            else x.WriteBytesToStream(s, LargeCopyChunk);
+            s.Write(x.bytes);
+            return;
         }
-        finally
+        // Anything to convert, move or gather is done a chunk at a time, so saving never holds a second copy of a
+        // tensor (a bf16 copy of an f32 embedding, or a GPU tensor's host copy).
+        using var c = x.is_contiguous() ? null : x.contiguous();
+        using var flat = (c ?? x).view(-1);
+        long count = flat.numel();
+        long chunk = Math.Max(1, LargeCopyChunk / e.Target.Size);
+        for (long off = 0; off < count; off += chunk)
         {
-            foreach (var t in owned) t.Dispose();
+            using var part = flat.narrow(0, off, Math.Min(chunk, count - off));
+            // Convert on the tensor's own device (fast on GPU, halves the transfer for BF16) before moving to CPU.
+            using var converted = part.dtype != e.Target.Type ? part.to(e.Target.Type) : null;
+            using var host = (converted ?? part).device_type != DeviceType.CPU ? (converted ?? part).cpu() : null;
+            s.Write((host ?? converted ?? part).bytes);
         }
     }
 
@@ -467,6 +474,66 @@ public static class SafeTensors
         if (targetType == file.Type && targetDevice.type == DeviceType.CPU) return cpu;
         try { return cpu.to(targetType, targetDevice); }
         finally { cpu.Dispose(); }
+    }
+
+    /// <summary>
+    /// Copies one stored tensor into an existing tensor (a module's parameter), converting to its dtype and moving
+    /// to its device chunk by chunk: a CPU target of the file's dtype is read straight into its storage, anything
+    /// else goes through one small staging buffer, so no full-size temporary of the tensor ever exists.
+    /// </summary>
+    /// <param name="path">The file, for messages.</param>
+    /// <param name="fs">The open file.</param>
+    /// <param name="dataStart">Offset of the file's data section.</param>
+    /// <param name="info">The tensor's header entry.</param>
+    /// <param name="target">Where the values go; its dtype and device decide the conversion.</param>
+    /// <param name="staging">A CPU buffer of the file's dtype from <see cref="StagingBuffer"/>, reused across tensors
+    /// so that many conversions do not churn the allocator; one is made for this call when null.</param>
+    internal static void ReadInto(string path, FileStream fs, long dataStart, TensorInfo info, Tensor target, Tensor? staging = null)
+    {
+        var file = DTypeInfo.FromCode(info.DType)!;
+        if (!target.shape.SequenceEqual(info.Shape))
+            throw new CheckpointException($"{path}: tensor '{info.Name}' has shape [{string.Join(", ", info.Shape)}] but its target has [{string.Join(", ", target.shape)}]", path);
+        long count = target.numel();
+        if (count == 0) return;
+        bool direct = target.device_type == DeviceType.CPU && target.dtype == file.Type && target.is_contiguous();
+        long chunk = Math.Max(1, LargeCopyChunk / file.Size);
+        using var flat = target.is_contiguous() ? target.view(-1) : null;
+        if (staging is not null && (staging.dtype != file.Type || staging.numel() < Math.Min(chunk, count)))
+            throw new ArgumentException($"staging buffer is {staging.dtype} [{staging.numel()}], need {file.Type} of {Math.Min(chunk, count)}", nameof(staging));
+        using var ownStaging = direct || staging is not null || flat is null ? null : StagingBuffer(file.Type, count);
+        staging ??= ownStaging;
+        using var whole = flat is null ? torch.empty(info.Shape, file.Type, torch.CPU) : null;   // a strided target: stage it whole
+        try
+        {
+            fs.Seek(dataStart + info.Begin, SeekOrigin.Begin);
+            if (whole is not null)
+            {
+                if (info.ByteCount <= SpanLimit) fs.ReadExactly(whole.bytes);
+                else whole.ReadBytesFromStream(fs, LargeCopyChunk);
+                target.copy_(whole);
+                return;
+            }
+            for (long off = 0; off < count; off += chunk)
+            {
+                long n = Math.Min(chunk, count - off);
+                using var dst = flat!.narrow(0, off, n);
+                if (direct) { fs.ReadExactly(dst.bytes); continue; }
+                using var src = staging!.narrow(0, 0, n);
+                fs.ReadExactly(src.bytes);
+                dst.copy_(src);
+            }
+        }
+        catch (Exception e) when (e is IOException)
+        {
+            throw new CheckpointException($"{path}: cannot read tensor '{info.Name}' at offset {dataStart + info.Begin} ({OneLine(e.Message)}); the file may be truncated or changing", path, e);
+        }
+    }
+
+    /// <summary>A staging buffer for <see cref="ReadInto"/>: one chunk of <paramref name="type"/>, or less for a smaller tensor.</summary>
+    internal static Tensor StagingBuffer(ScalarType type, long maxCount = long.MaxValue)
+    {
+        long size = DTypeInfo.From(type)?.Size ?? throw new ArgumentException($"no safetensors dtype for {type}", nameof(type));
+        return torch.empty(Math.Min(Math.Max(1, LargeCopyChunk / size), maxCount), type, torch.CPU);
     }
 
     private static int ReadUpTo(Stream s, Span<byte> buffer)

@@ -13,27 +13,68 @@ namespace Jamba.Modeling;
 /// </summary>
 public static class JambaInit
 {
-    /// <summary>Draws every parameter of <paramref name="module"/> (a causal LM or classifier) from <paramref name="seed"/>.</summary>
+    /// <summary>
+    /// Test seam: elements drawn per chunk of a large normal-initialised parameter (a multiple of 16; see
+    /// <see cref="Apply"/>). Thread-static so parallel tests cannot interfere.
+    /// </summary>
+    [ThreadStatic] internal static long? ChunkOverride;
+
+    private static long Chunk => ChunkOverride ?? 1L << 22;
+
+    /// <summary>
+    /// Draws every parameter of <paramref name="module"/> (a causal LM or classifier) from <paramref name="seed"/>.
+    /// Values are drawn in float32 on the CPU and copied into each parameter's own dtype and device, one parameter
+    /// at a time and large ones in chunks, so initialising never holds more than the module plus a few megabytes,
+    /// and a bf16 model gets exactly the float32 model's weights rounded.
+    /// </summary>
     public static void Apply(nn.Module module, JambaConfig config, long seed)
     {
         using var _ = no_grad();
-        using var scope = NewDisposeScope();
         var g = new Generator((ulong)seed, CPU);
         double std = config.InitializerRange;
         foreach (var (name, p) in module.named_parameters())
         {
-            Tensor value = name switch
+            using var scope = NewDisposeScope();
+            if (IsNormal(name)) FillNormal(p, std, g);
+            else
             {
-                _ when name.EndsWith("layernorm.weight") => ones(p.shape),
-                _ when name.EndsWith(".A_log") => log(arange(1, p.size(1) + 1, dtype: ScalarType.Float32)).expand(p.shape),
-                _ when name.EndsWith(".D") => ones(p.shape),
-                _ when name.EndsWith("dt_proj.weight") => rand(p.shape, generator: g).mul_(2).sub_(1).mul_(Math.Pow(config.MambaDtRank, -0.5)),
-                _ when name.EndsWith("dt_proj.bias") => InverseSoftplusDt(p.shape, g),
-                _ when name.EndsWith(".bias") => zeros(p.shape),
-                _ => normal(0, std, p.shape, generator: g),
-            };
-            if (name == "model.embed_tokens.weight" && config.PadTokenId is int pad) value[pad] = zeros(p.size(1));
-            p.copy_(value);
+                Tensor value = name switch
+                {
+                    _ when name.EndsWith("layernorm.weight") => ones(p.shape),
+                    _ when name.EndsWith(".A_log") => log(arange(1, p.size(1) + 1, dtype: ScalarType.Float32)).expand(p.shape),
+                    _ when name.EndsWith(".D") => ones(p.shape),
+                    _ when name.EndsWith("dt_proj.weight") => rand(p.shape, generator: g).mul_(2).sub_(1).mul_(Math.Pow(config.MambaDtRank, -0.5)),
+                    _ when name.EndsWith("dt_proj.bias") => InverseSoftplusDt(p.shape, g),
+                    _ => zeros(p.shape),   // the remaining biases
+                };
+                p.copy_(value);
+            }
+            if (name == "model.embed_tokens.weight" && config.PadTokenId is int pad) p[pad].zero_();
+        }
+    }
+
+    private static bool IsNormal(string name) =>
+        !name.EndsWith("layernorm.weight") && !name.EndsWith(".A_log") && !name.EndsWith(".D") && !name.EndsWith("dt_proj.weight")
+        && !name.EndsWith("dt_proj.bias") && !name.EndsWith(".bias");
+
+    /// <summary>
+    /// N(0, std) drawn chunk by chunk over the flattened parameter. libtorch fills a float tensor by drawing all its
+    /// uniforms in order and transforming them in blocks of 16 (redrawing the last 16 when the length is not a
+    /// multiple), so chunks of a multiple of 16 elements, none shorter than 16, give the very values one draw of
+    /// the whole tensor gives (a test checks it).
+    /// </summary>
+    private static void FillNormal(Tensor p, double std, Generator g)
+    {
+        long count = p.numel(), chunk = Math.Max(16, Chunk / 16 * 16);
+        using var flat = p.view(-1);
+        for (long off = 0; off < count;)
+        {
+            long n = Math.Min(chunk, count - off);
+            if (count - off - n < 16) n = count - off;   // a short tail joins this chunk
+            using var value = normal(0, std, new[] { n }, generator: g);
+            using var dst = flat.narrow(0, off, n);
+            dst.copy_(value);
+            off += n;
         }
     }
 

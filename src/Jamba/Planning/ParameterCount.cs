@@ -120,6 +120,33 @@ public sealed record ParameterCount(
     }
 
     /// <summary>
+    /// <see cref="Total"/> without the per-layer breakdown: the layer plan is periodic, so the layers of each kind
+    /// are counted in closed form. Costs nothing for any layer count, which is what a check that must refuse a
+    /// config of a billion layers at once needs (<see cref="Of"/> builds one record per layer).
+    /// </summary>
+    /// <exception cref="OverflowException">The count does not fit in 64 bits.</exception>
+    public static long TotalOf(JambaConfig config, ModelHead? head = null)
+    {
+        var h = head ?? (config.IsSequenceClassifier ? ModelHead.SequenceClassification : ModelHead.CausalLM);
+        checked
+        {
+            long hidden = config.HiddenSize, layers = config.NumHiddenLayers;
+            long embedding = config.VocabSize * hidden;
+            long heads = h == ModelHead.CausalLM ? (config.TieWordEmbeddings ? 0 : embedding) : config.NumLabels * hidden;
+            long attention = LayersAt(layers, config.AttnLayerPeriod, config.AttnLayerOffset);
+            long moe = config.NumExperts > 1 ? LayersAt(layers, config.ExpertLayerPeriod, config.ExpertLayerOffset) : 0;
+            long mlp = MlpParameters(config);
+            return embedding + heads + hidden
+                + attention * AttentionLayer(config) + (layers - attention) * MambaMixer(config)
+                + moe * (config.NumExperts * mlp + hidden * config.NumExperts) + (layers - moe) * mlp
+                + layers * 2 * hidden;
+        }
+    }
+
+    /// <summary>How many of layers 0..<paramref name="layers"/>-1 satisfy i % period == offset.</summary>
+    private static long LayersAt(long layers, long period, long offset) => layers > offset ? (layers - 1 - offset) / period + 1 : 0;
+
+    /// <summary>
     /// One attention layer: q and o are hidden × (heads · head_dim); k and v are hidden × (kv_heads · head_dim);
     /// no biases (the reference's projections have none).
     /// </summary>

@@ -138,6 +138,25 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>
+    /// The same entries as <see cref="StateDict"/>, but as views of the live state instead of copies, for writing a
+    /// checkpoint without doubling the optimiser's memory. Only valid until the next <see cref="Step"/>; disposing
+    /// the views frees nothing of the optimiser.
+    /// </summary>
+    internal Dictionary<string, Tensor> StateViews()
+    {
+        var d = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var s in slots)
+        {
+            if (s.ExpAvg is null) continue;
+            d["exp_avg." + s.Name] = s.ExpAvg.detach();
+            d["exp_avg_sq." + s.Name] = s.ExpAvgSq!.detach();
+            d["step." + s.Name] = tensor(new[] { s.Step }, device: s.ExpAvg.device);
+            if (s.Master is not null) d["master." + s.Name] = s.Master.detach();
+        }
+        return d;
+    }
+
+    /// <summary>
     /// Restores <see cref="StateDict"/>'s output (copied onto each parameter's device). Entries for unknown
     /// parameters, or with the wrong shape, are an error naming them.
     /// </summary>

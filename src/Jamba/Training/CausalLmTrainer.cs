@@ -342,7 +342,7 @@ public sealed class CausalLmTrainer : IDisposable
         try
         {
             model.Save(tmp);
-            var tensors = optimizer.StateDict();
+            var tensors = optimizer.StateViews();
             try
             {
                 tensors[TrainingState.RngTensorName] = torch.random.get_rng_state();

@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using Jamba.Checkpoints;
+
+namespace Jamba.Lab.Benchmarking;
+
+/// <summary>
+/// What opening a model cost: wall time, bytes read from the checkpoint files and the process's peak resident
+/// memory while loading, against the size of the loaded weights. Loading streams the files into the parameters,
+/// so the peak above the baseline should stay near the weights and the time near what reading the files takes.
+/// </summary>
+/// <param name="Seconds">Wall time of the load (or of the random initialisation).</param>
+/// <param name="BytesRead">Tensor bytes in the checkpoint files; 0 for a model initialised from a config.</param>
+/// <param name="WeightBytes">Bytes of the loaded parameters (in the model's dtype).</param>
+/// <param name="BaselineResidentBytes">Resident bytes just before loading.</param>
+/// <param name="PeakResidentBytes">Peak resident bytes during loading (0 where procfs is missing).</param>
+public sealed record LoadMeasurement(double Seconds, long BytesRead, long WeightBytes, long BaselineResidentBytes, long PeakResidentBytes)
+{
+    /// <summary>Checkpoint bytes read per second.</summary>
+    public double BytesPerSecond => BytesRead / Seconds;
+
+    /// <summary>Peak resident memory above the baseline, as a multiple of the loaded weights.</summary>
+    public double PeakOverWeights => (PeakResidentBytes - BaselineResidentBytes) / (double)Math.Max(1, WeightBytes);
+
+    /// <summary>Opens a model with <paramref name="open"/> and measures it.</summary>
+    /// <param name="open">Loads or creates the model.</param>
+    /// <param name="checkpointDir">The folder it loads from, for the bytes read; null for a random model.</param>
+    public static (JambaModel model, LoadMeasurement measurement) Measure(Func<JambaModel> open, string? checkpointDir)
+    {
+        long bytesRead = checkpointDir is null ? 0 : CheckpointReader.Open(checkpointDir).DataBytes;
+        ProcessMemory.ResetPeak();
+        long baseline = ProcessMemory.ResidentBytes;
+        var clock = Stopwatch.StartNew();
+        var model = open();
+        double seconds = clock.Elapsed.TotalSeconds;
+        long peak = ProcessMemory.PeakResidentBytes;
+        long weights = model.Network.parameters().Sum(p => p.numel() * p.ElementSize);
+        return (model, new LoadMeasurement(seconds, bytesRead, weights, baseline, peak));
+    }
+}
