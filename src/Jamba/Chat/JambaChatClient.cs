@@ -96,6 +96,7 @@ public sealed class JambaChatClient : IChatClient
             ChatFinishReason? finish = null;
             await foreach (int token in tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 outputTokens++;
                 if (stopIds.Contains(token)) { finish = ChatFinishReason.Stop; break; }
                 string ready = text.Add(decoder.Add(token));
