@@ -41,8 +41,12 @@ public sealed class JambaChatClient : IChatClient
         model.RequireTokenizer();
         session = new ChatSession(model);
         this.ownsModel = ownsModel;
+        Generator = session.Generate;
         metadata = new ChatClientMetadata("jamba", null, model.Config.ExtraFields["_name_or_path"]?.ToString() ?? "jamba");
     }
+
+    /// <summary>The token source: <see cref="ChatSession.Generate"/>; tests replace it with a script.</summary>
+    internal Func<IReadOnlyList<int>, GenerationOptions, CancellationToken, IEnumerable<int>> Generator { get; set; }
 
     /// <summary>The chat template in use.</summary>
     public ChatTemplate Template { get; }
@@ -78,7 +82,7 @@ public sealed class JambaChatClient : IChatClient
         {
             try
             {
-                foreach (int t in session.Generate(prompt, generation, stop.Token)) tokens.Writer.TryWrite(t);
+                foreach (int t in Generator(prompt, generation, stop.Token)) tokens.Writer.TryWrite(t);
                 tokens.Writer.TryComplete();
             }
             catch (Exception e)
