@@ -271,8 +271,17 @@ public sealed class JambaModel : IDisposable
     {
         bool hasFile = File.Exists(Path.Combine(dir, "chat_template.jinja")) || Directory.Exists(Path.Combine(dir, "additional_chat_templates"));
         string configPath = Path.Combine(dir, "tokenizer_config.json");
-        bool inConfig = File.Exists(configPath) && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath)) is System.Text.Json.Nodes.JsonObject o && o["chat_template"] is not null;
-        return hasFile || inConfig ? ChatTemplate.FromFolder(dir) : null;
+        if (hasFile) return ChatTemplate.FromFolder(dir);
+        if (!File.Exists(configPath)) return null;
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath)) is System.Text.Json.Nodes.JsonObject o && o["chat_template"] is null) return null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: FromFolder reports it with the file's path.
+        }
+        return ChatTemplate.FromFolder(dir);
     }
 
     private IReadOnlyList<int> EncodePrompt(string prompt, bool addBos)
