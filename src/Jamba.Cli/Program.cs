@@ -14,7 +14,7 @@ var root = new Command("jamba", "run, inspect and build Jamba (hybrid Transforme
 {
     help,
     new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(),
-    new TokenizeCommand(), new TrainCommand(), new BenchCommand(), new AblateCommand(),
+    new ChatCommand(), new TokenizeCommand(), new TrainCommand(), new BenchCommand(), new AblateCommand(),
 };
 // A bare `jamba` lists the commands but is a usage error (nothing was asked); `jamba help [command]` is
 // `jamba [command] --help`.

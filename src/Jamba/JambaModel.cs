@@ -1,3 +1,4 @@
+using Jamba.Chat;
 using Jamba.Checkpoints;
 using Jamba.Inference;
 using Jamba.Modeling;
@@ -68,6 +69,11 @@ public sealed class JambaModel : IDisposable
     /// (options set explicitly win), and <see cref="Save"/> writes it back.
     /// </summary>
     public GenerationConfig? GenerationConfig { get; init; }
+    /// <summary>
+    /// The checkpoint's chat template (<c>chat_template.jinja</c> or the <c>chat_template</c> of
+    /// <c>tokenizer_config.json</c>, with that file's special tokens), or null when the folder has none.
+    /// </summary>
+    public ChatTemplate? ChatTemplate { get; init; }
     /// <summary>The device of every parameter.</summary>
     public Device Device { get; }
     /// <summary>The dtype of every parameter.</summary>
@@ -173,6 +179,7 @@ public sealed class JambaModel : IDisposable
         {
             GenerationConfig = GenerationConfig.LoadFromFolder(dir),
             Engine = options.Engine,
+            ChatTemplate = FindChatTemplate(dir),
         };
     }
 
@@ -211,6 +218,7 @@ public sealed class JambaModel : IDisposable
         {
             GenerationConfig = GenerationConfig,
             Engine = options?.Engine ?? Engine,
+            ChatTemplate = ChatTemplate,
         };
     }
 
@@ -258,6 +266,41 @@ public sealed class JambaModel : IDisposable
             foreach (var step in new TokenGenerator(lm, Engine).Stream(ids, padded ? mask : null, options, cancellationToken))
                 yield return step.Select(t => (int)t).ToArray();
         }
+    }
+
+    /// <summary>
+    /// Renders a conversation with the checkpoint's chat template and encodes it. The rendered text already holds
+    /// every special token the template writes (<c>bos_token</c> included), so nothing is added, as transformers'
+    /// <c>apply_chat_template(tokenize=True)</c> encodes with <c>add_special_tokens=False</c>.
+    /// </summary>
+    /// <param name="messages">The messages, as <see cref="Chat.ChatTemplate.Render"/> takes them.</param>
+    /// <param name="tools">Tool schemas (<c>{"type": "function", "function": {...}}</c>), or null.</param>
+    /// <param name="documents">Documents, or null.</param>
+    /// <param name="addGenerationPrompt">End with the header of the assistant's turn.</param>
+    /// <exception cref="InvalidOperationException">The checkpoint has no chat template or no tokenizer.</exception>
+    public IReadOnlyList<int> EncodeChat(object messages, object? tools = null, object? documents = null, bool addGenerationPrompt = true) =>
+        RequireTokenizer().Encode(RequireChatTemplate().Render(messages, tools, documents, addGenerationPrompt));
+
+    /// <summary>The chat template, or a clear error when the checkpoint has none.</summary>
+    public ChatTemplate RequireChatTemplate() => ChatTemplate ?? throw new InvalidOperationException(
+        "this model has no chat template: its folder has neither chat_template.jinja nor a chat_template in tokenizer_config.json");
+
+    /// <summary>The chat template of a checkpoint folder, or null when it has none (a malformed one is an error).</summary>
+    public static ChatTemplate? FindChatTemplate(string dir)
+    {
+        bool hasFile = File.Exists(Path.Combine(dir, "chat_template.jinja")) || Directory.Exists(Path.Combine(dir, "additional_chat_templates"));
+        string configPath = Path.Combine(dir, "tokenizer_config.json");
+        if (hasFile) return ChatTemplate.FromFolder(dir);
+        if (!File.Exists(configPath)) return null;
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath)) is System.Text.Json.Nodes.JsonObject o && o["chat_template"] is null) return null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: FromFolder reports it with the file's path.
+        }
+        return ChatTemplate.FromFolder(dir);
     }
 
     private IReadOnlyList<int> EncodePrompt(string prompt, bool addBos)

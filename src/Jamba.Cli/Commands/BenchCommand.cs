@@ -29,7 +29,7 @@ internal sealed class BenchCommand : JambaCommand
     private readonly Option<int> ceilingMib = CliOption.Int("--ceiling-mib", "M", "buffer of the bandwidth ceiling in MiB", 512, 1);
     private readonly Option<int> ceilingMatmul = CliOption.Int("--ceiling-matmul", "N", "n of the matmul ceiling's n³ matmul", 2048, 16);
 
-    public BenchCommand() : base("bench", "speed and memory against this machine's bandwidth and matmul ceilings; 'bench kernels', 'bench context' below",
+    public BenchCommand() : base("bench", "speed and memory against this machine's bandwidth and matmul ceilings; 'bench kernels', 'bench context', 'bench chat' below",
         "Give --model or --config. Figures are medians of --runs timed runs after --warmup untimed ones. The machine's ceilings\n" +
         "(memory read bandwidth, float32 matmul rate) are measured in the same run; decode is reported against (weight + cache\n" +
         "bytes per step) / bandwidth, prefill and training against their matmul FLOPs / matmul rate.")
@@ -40,6 +40,7 @@ internal sealed class BenchCommand : JambaCommand
         CliOption.ExactlyOneOf(this, modelArgs.Model, config);
         Subcommands.Add(new BenchKernelsCommand());
         Subcommands.Add(new BenchContextCommand());
+        Subcommands.Add(new BenchChatCommand());
     }
 
     protected override int Run(ParseResult parse)

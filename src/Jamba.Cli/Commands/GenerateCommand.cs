@@ -25,7 +25,8 @@ internal sealed class GenerateCommand : JambaCommand
     private readonly Option<string> addBos = CliOption.Bool("--add-bos", "B", "prefix text prompts with BOS (true or false)", true);
 
     public GenerateCommand() : base("generate", "generate tokens from a prompt (text or ids) with the hybrid KV + Mamba-state cache",
-        "Give --prompt or --ids. Sampling: --greedy (the default) or --temperature T [--top-k K] [--top-p P] [--seed S].")
+        "Give --prompt or --ids. Sampling: --greedy (the default) or --temperature T [--top-k K] [--top-p P] [--seed S].\n" +
+        "Options not given take the checkpoint's generation_config.json values (do_sample, temperature, top_k, top_p, max_new_tokens, eos_token_id).")
     {
         modelArgs = new ModelArgs(this);
         foreach (var option in new Option[] { prompt, ids, attentionMask, maxNewTokens, greedy, temperature, topK, topP, seed, stop, ignoreEos, format, tokenizer, addBos })
@@ -40,21 +41,24 @@ internal sealed class GenerateCommand : JambaCommand
         string format = parse.GetValue(this.format) ?? (hasIds ? "ids" : "text");
         if (format is not ("text" or "ids")) throw new UsageException($"--format must be text or ids, got '{format}'");
         if (parse.GetValue(greedy) && parse.Given(temperature)) throw new UsageException("--greedy and --temperature exclude each other");
+        // Only the flags given are set, so the checkpoint's generation_config.json supplies the rest (explicit flags win).
         var options = new GenerationOptions
         {
-            MaxNewTokens = parse.GetValue(maxNewTokens),
-            Temperature = parse.GetValue(greedy) ? 0 : parse.GetValue(temperature),
-            TopK = parse.GetValue(topK),
-            TopP = parse.GetValue(topP),
             Seed = parse.GetValue(seed),
             IgnoreStopTokens = parse.GetValue(ignoreEos),
             StopTokenIds = parse.GivenValue(stop) is { } stopIds ? stopIds[0].Select(i => (int)i).ToArray() : null,
         };
+        if (parse.Given(maxNewTokens)) options.MaxNewTokens = parse.GetValue(maxNewTokens);
+        if (parse.GetValue(greedy)) options.Temperature = 0;
+        else if (parse.Given(temperature)) options.Temperature = parse.GetValue(temperature);
+        if (parse.Given(topK)) options.TopK = parse.GetValue(topK);
+        if (parse.Given(topP)) options.TopP = parse.GetValue(topP);
         try { options.Validate(); }
         catch (ArgumentOutOfRangeException e) { throw new UsageException(e.Message); }
 
         using var model = modelArgs.Load(parse, parse.GetValue(tokenizer));
         if (model.CausalLM is null) throw new InvalidOperationException("this checkpoint is a sequence classifier; generation needs a JambaForCausalLM");
+        options = options.WithDefaults(model.GenerationConfig);
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
 

@@ -95,6 +95,50 @@ public sealed class HybridCache : IDisposable
         foreach (var m in mamba) if (m is not null) m.HasState = true;
     }
 
+    /// <summary>
+    /// Copies the recurrent state of every Mamba layer (conv window and SSM state) and the current length. A Mamba
+    /// state cannot be rolled back, so a caller that wants to continue from this point later (a chat's next turn
+    /// extending this prompt) keeps the copy and hands it to <see cref="Restore"/>; the KV part needs no copy, it is
+    /// simply truncated.
+    /// </summary>
+    public HybridCacheSnapshot Snapshot()
+    {
+        var conv = new Tensor?[mamba.Length];
+        var ssm = new Tensor?[mamba.Length];
+        var hasState = new bool[mamba.Length];
+        for (int i = 0; i < mamba.Length; i++)
+        {
+            if (mamba[i] is not { } m) continue;
+            conv[i] = m.Conv.clone().DetachFromDisposeScope();
+            ssm[i] = m.Ssm.clone().DetachFromDisposeScope();
+            hasState[i] = m.HasState;
+        }
+        return new HybridCacheSnapshot(SeqLen, conv, ssm, hasState);
+    }
+
+    /// <summary>
+    /// Returns the cache to the moment <paramref name="snapshot"/> was taken: the KV entries after its length are
+    /// dropped (their buffers are kept and overwritten later) and every Mamba state is copied back.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The cache holds fewer positions than the snapshot, or the snapshot is of another layer plan.</exception>
+    public void Restore(HybridCacheSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.SeqLen > SeqLen)
+            throw new InvalidOperationException($"cannot restore a snapshot of {snapshot.SeqLen} positions into a cache of {SeqLen}: the KV entries after {SeqLen} are gone");
+        if (snapshot.LayerCount != mamba.Length)
+            throw new InvalidOperationException($"the snapshot has {snapshot.LayerCount} layers, the cache {mamba.Length}");
+        for (int i = 0; i < mamba.Length; i++)
+        {
+            if (mamba[i] is not { } m) continue;
+            m.Conv.copy_(snapshot.Conv(i));
+            m.Ssm.copy_(snapshot.Ssm(i));
+            m.HasState = snapshot.HasState(i);
+        }
+        foreach (var c in kv) c?.Truncate(snapshot.SeqLen);
+        SeqLen = snapshot.SeqLen;
+    }
+
     /// <summary>Bytes held by the attention KV buffers, counted at the current length (what the cache needs).</summary>
     public long KvBytesUsed => kv.Where(c => c is not null).Sum(c => c!.BytesUsed);
     /// <summary>Bytes held by the Mamba conv and SSM states.</summary>
@@ -179,6 +223,13 @@ public sealed class KvCache : IDisposable
         if (Length + t > Capacity) Grow(Math.Max(Length + t, 2 * Capacity));
     }
 
+    /// <summary>Forgets every position from <paramref name="length"/> on (the buffers stay; later appends overwrite them).</summary>
+    internal void Truncate(long length)
+    {
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), length, $"must be in 0..{Length}");
+        Length = length;
+    }
+
     /// <summary>Counts <paramref name="t"/> positions written into <see cref="Storage"/> directly as stored.</summary>
     internal void Commit(long t)
     {
@@ -231,4 +282,39 @@ public sealed class MambaState : IDisposable
 
     /// <summary>Frees the states.</summary>
     public void Dispose() { Conv.Dispose(); Ssm.Dispose(); }
+}
+
+/// <summary>
+/// The Mamba states and the length of a <see cref="HybridCache"/> at one moment (<see cref="HybridCache.Snapshot"/>),
+/// to return to with <see cref="HybridCache.Restore"/>. Owns copies of the states.
+/// </summary>
+public sealed class HybridCacheSnapshot : IDisposable
+{
+    private readonly Tensor?[] conv, ssm;
+    private readonly bool[] hasState;
+
+    internal HybridCacheSnapshot(long seqLen, Tensor?[] conv, Tensor?[] ssm, bool[] hasState)
+    {
+        SeqLen = seqLen;
+        this.conv = conv;
+        this.ssm = ssm;
+        this.hasState = hasState;
+    }
+
+    /// <summary>Positions the cache held when the snapshot was taken.</summary>
+    public long SeqLen { get; }
+    /// <summary>Bytes of the copied states.</summary>
+    public long Bytes => conv.Concat(ssm).Sum(t => t is null ? 0 : t.numel() * t.ElementSize);
+
+    internal int LayerCount => conv.Length;
+    internal Tensor Conv(int layer) => conv[layer]!;
+    internal Tensor Ssm(int layer) => ssm[layer]!;
+    internal bool HasState(int layer) => hasState[layer];
+
+    /// <summary>Frees the copies.</summary>
+    public void Dispose()
+    {
+        foreach (var t in conv) t?.Dispose();
+        foreach (var t in ssm) t?.Dispose();
+    }
 }
