@@ -101,6 +101,35 @@ public sealed class TransformTests
     }
 
     [TestMethod]
+    public void GenerateTakesUnsetOptionsFromGenerationConfigAndSetOnesWin()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "jamba-generation-config-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            TestModels.Tiny.Save(dir);
+            // A stop id the tiny model's config does not have, and a length the transform's own default (32) is not.
+            const int stopId = 1000;
+            File.WriteAllText(Path.Combine(dir, "generation_config.json"), $"{{\"max_new_tokens\": 3, \"eos_token_id\": [{stopId}]}}");
+            using var model = JambaModel.Load(dir);
+            var ml = TestModels.Context();
+            var data = ml.Data.LoadFromEnumerable(new[] { new TextRow { Text = "Once upon" } });
+            string Run(JambaGenerationOptions o) =>
+                ml.Transforms.Jamba().Generate("Completion", "Text", model, o).Fit(data).Transform(data).GetColumn<string>("Completion").Single();
+
+            var tok = model.RequireTokenizer();
+            var prompt = (IReadOnlyList<int>)TextEncoding.Encode(tok, "Once upon", 1024, TruncationPolicy.KeepEnd, true);
+            string Expected(int n) => tok.Decode(TestModels.Tiny.StreamIds(new[] { prompt }, new GenerationOptions { MaxNewTokens = n, IgnoreStopTokens = true })
+                .Select(s => s[0]).TakeWhile(id => id != stopId).Where(id => id < tok.VocabSize));
+            Assert.AreEqual(Expected(3), Run(new JambaGenerationOptions()), "unset options take generation_config.json's values");
+            Assert.AreEqual(Expected(6), Run(new JambaGenerationOptions { MaxNewTokens = 6 }), "an option that is set wins");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void ClassifyGivesProbabilitiesAndAKeyThatMapsBackAndEvaluates()
     {
         var ml = TestModels.Context();

@@ -7,20 +7,25 @@ namespace Jamba.MLNet;
 /// <summary>Options of <see cref="JambaTransformsCatalog.Generate(string, string, JambaModel, JambaGenerationOptions)"/>.</summary>
 public sealed class JambaGenerationOptions
 {
-    /// <summary>Most new tokens per row. Default 32.</summary>
-    public int MaxNewTokens { get; set; } = 32;
-    /// <summary>Softmax temperature; 0 (the default) decodes greedily.</summary>
-    public float Temperature { get; set; }
-    /// <summary>Sample among the k most likely tokens only; 0 (default) keeps all.</summary>
-    public int TopK { get; set; }
-    /// <summary>Nucleus sampling mass; 1 (default) keeps all.</summary>
-    public float TopP { get; set; } = 1f;
+    /// <summary>Most new tokens per row. Null (the default): the checkpoint's <c>generation_config.json</c>, else 32.</summary>
+    public int? MaxNewTokens { get; set; }
+    /// <summary>
+    /// Softmax temperature; 0 decodes greedily. Null (the default): the checkpoint's <c>generation_config.json</c>
+    /// (its temperature when it says <c>do_sample</c>), else greedy.
+    /// </summary>
+    public float? Temperature { get; set; }
+    /// <summary>Sample among the k most likely tokens only; 0 keeps all. Null (the default): <c>generation_config.json</c>, else 0.</summary>
+    public int? TopK { get; set; }
+    /// <summary>Nucleus sampling mass; 1 keeps all. Null (the default): <c>generation_config.json</c>, else 1.</summary>
+    public float? TopP { get; set; }
+    /// <summary>Hugging Face's repetition penalty (1: none). Null (the default): <c>generation_config.json</c>, else 1.</summary>
+    public float? RepetitionPenalty { get; set; }
     /// <summary>
     /// Sampling seed. With a seed, each row is sampled with a seed derived from this one and the row's prompt tokens,
     /// so a prompt's completion does not depend on its batch, its position or the thread. Null draws fresh randomness.
     /// </summary>
     public long? Seed { get; set; }
-    /// <summary>Ids that end a row (not included in the text). Null: the config's EOS ids.</summary>
+    /// <summary>Ids that end a row (not included in the text). Null: <c>generation_config.json</c>'s EOS ids, else the config's.</summary>
     public int[]? StopTokenIds { get; set; }
     /// <summary>Most prompt tokens kept, BOS included (0: no limit). Default 1024; longer prompts keep their end.</summary>
     public int MaxPromptTokens { get; set; } = 1024;
@@ -31,11 +36,17 @@ public sealed class JambaGenerationOptions
     /// <summary>Rows decoded together (greedy decoding only; sampled rows decode one by one). Default 8.</summary>
     public int BatchSize { get; set; } = 8;
 
-    internal GenerationOptions ToLibrary(long? seed) => new()
+    /// <summary>The library's options: what is set here, the rest from the checkpoint's generation defaults.</summary>
+    internal GenerationOptions ToLibrary(long? seed, GenerationConfig? defaults)
     {
-        MaxNewTokens = MaxNewTokens, Temperature = Temperature, TopK = TopK, TopP = TopP, Seed = seed,
-        StopTokenIds = StopTokenIds,
-    };
+        var o = new GenerationOptions { Seed = seed, StopTokenIds = StopTokenIds };
+        if (MaxNewTokens is int maxNewTokens) o.MaxNewTokens = maxNewTokens;
+        if (Temperature is float temperature) o.Temperature = temperature;
+        if (TopK is int topK) o.TopK = topK;
+        if (TopP is float topP) o.TopP = topP;
+        if (RepetitionPenalty is float penalty) o.RepetitionPenalty = penalty;
+        return o.WithDefaults(defaults);
+    }
 }
 
 /// <summary>
@@ -53,7 +64,7 @@ public sealed class JambaGeneratingTransformer : JambaTextTransformer<JambaGener
     {
         if (model.CausalLM is null) throw new InvalidOperationException($"{Component} needs a causal LM (JambaForCausalLM); the model is a {model.Network.GetType().Name}");
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1");
-        options.ToLibrary(options.Seed).Validate();
+        options.ToLibrary(options.Seed, model.GenerationConfig).Validate();
     }
 
     internal static JambaGeneratingTransformer Load(JambaModel model, bool owns, JsonObject settings) =>
@@ -72,21 +83,22 @@ public sealed class JambaGeneratingTransformer : JambaTextTransformer<JambaGener
         var completions = new string?[texts.Count];
         var live = Enumerable.Range(0, texts.Count).Where(i => prompts[i].Length > 0).ToArray();
         foreach (int i in Enumerable.Range(0, texts.Count).Except(live)) completions[i] = string.Empty;
-        if (o.MaxNewTokens == 0) { foreach (int i in live) completions[i] = string.Empty; live = Array.Empty<int>(); }
-        var stop = new HashSet<int>(o.StopTokenIds ?? model.Config.EosTokenIds);
+        var resolved = o.ToLibrary(null, model.GenerationConfig);
+        if (resolved.MaxNewTokens == 0) { foreach (int i in live) completions[i] = string.Empty; live = Array.Empty<int>(); }
+        var stop = new HashSet<int>(resolved.StopTokenIds ?? model.Config.EosTokenIds);
 
-        if (o.Temperature > 0)
+        if (resolved.Temperature > 0)
         {
             foreach (int i in live)
             {
                 long? seed = o.Seed is long s ? RowSeed(s, prompts[i]) : null;
-                completions[i] = Decode(model.StreamIds(new[] { prompts[i] }, o.ToLibrary(seed)).Select(step => step[0]), stop, tokenizer);
+                completions[i] = Decode(model.StreamIds(new[] { prompts[i] }, o.ToLibrary(seed, model.GenerationConfig)).Select(step => step[0]), stop, tokenizer);
             }
         }
         else if (live.Length > 0)
         {
             var generated = live.Select(_ => new List<int>()).ToArray();
-            foreach (var step in model.StreamIds(live.Select(i => (IReadOnlyList<int>)prompts[i]).ToList(), o.ToLibrary(null)))
+            foreach (var step in model.StreamIds(live.Select(i => (IReadOnlyList<int>)prompts[i]).ToList(), resolved))
                 for (int k = 0; k < live.Length; k++) generated[k].Add(step[k]);
             for (int k = 0; k < live.Length; k++) completions[live[k]] = Decode(generated[k], stop, tokenizer);
         }
