@@ -124,12 +124,12 @@ internal sealed class GenerateCommand : JambaCommand
             using (ids) using (m)
             {
                 bool padded = prompts.Any(p => p.Count != ids.shape[1]);
-                return new TokenGenerator(model.CausalLM!).Generate(ids, padded ? m : null, options, ct);
+                return new TokenGenerator(model.CausalLM!, model.Engine).Generate(ids, padded ? m : null, options, ct);
             }
         }
         var rows = prompts.Select(p => p.Select(i => (long)i).ToArray()).ToArray();
         using var idTensor = ModelArgs.ToTensor(rows, model.Device);
         using var maskTensor = ModelArgs.ToTensor(mask, model.Device);
-        return new TokenGenerator(model.CausalLM!).Generate(idTensor, maskTensor, options, ct);
+        return new TokenGenerator(model.CausalLM!, model.Engine).Generate(idTensor, maskTensor, options, ct);
     }
 }

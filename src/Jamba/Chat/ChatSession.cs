@@ -145,13 +145,12 @@ public sealed class ChatSession : IDisposable
         return logits;
     }
 
+    /// <summary>One step through the model's engine (<see cref="InferenceStep"/>): float32 logits [1, vocab] of the last id.</summary>
     private Tensor Forward(JambaForCausalLM lm, int[] ids, Device device)
     {
         using var scope = NewDisposeScope();
-        using var _ = no_grad();
         var input = tensor(ids.Select(i => (long)i).ToArray(), new long[] { 1, ids.Length }, device: device);
-        using var output = lm.Forward(input, null, cache, logitsToKeep: 1);
-        return output.Logits.select(1, 0).clone().MoveToOuterDisposeScope();
+        return InferenceStep.LastLogits(lm, model.Engine, input, null, cache!).MoveToOuterDisposeScope();
     }
 
     private static bool StartsWith(IReadOnlyList<int> prompt, int[] prefix)

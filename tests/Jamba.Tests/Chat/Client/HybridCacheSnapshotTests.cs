@@ -1,4 +1,5 @@
 using Jamba.Inference;
+using Jamba.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
