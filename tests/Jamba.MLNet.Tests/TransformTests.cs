@@ -130,6 +130,36 @@ public sealed class TransformTests
     }
 
     [TestMethod]
+    public void GenerateWithTheChatTemplateRendersTheRowAsAUserMessage()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "jamba-chat-generate-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            TestModels.Tiny.Save(dir);
+            const string template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), new System.Text.Json.Nodes.JsonObject { ["chat_template"] = template }.ToJsonString());
+            using var model = JambaModel.Load(dir);
+            var ml = TestModels.Context();
+            var data = ml.Data.LoadFromEnumerable(new[] { new TextRow { Text = "hello there" } });
+            var options = new JambaGenerationOptions { UseChatTemplate = true, SystemPrompt = "be brief", MaxNewTokens = 5 };
+            var completion = ml.Transforms.Jamba().Generate("Completion", "Text", model, options).Fit(data).Transform(data).GetColumn<string>("Completion").Single();
+
+            var tok = model.RequireTokenizer();
+            var prompt = tok.Encode("<|system|>be brief\n<|user|>hello there\n<|assistant|>");
+            var ids = model.StreamIds(new[] { prompt }, new GenerationOptions { MaxNewTokens = 5 }).Select(s => s[0])
+                .TakeWhile(id => !model.Config.EosTokenIds.Contains(id)).Where(id => id < tok.VocabSize);
+            Assert.AreEqual(tok.Decode(ids), completion, "the prompt is the rendered conversation, without an added BOS");
+
+            var noTemplate = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.Jamba().Generate("Completion", "Text", TestModels.Tiny, options).Fit(data));
+            StringAssert.Contains(noTemplate.Message, "UseChatTemplate");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void ClassifyGivesProbabilitiesAndAKeyThatMapsBackAndEvaluates()
     {
         var ml = TestModels.Context();

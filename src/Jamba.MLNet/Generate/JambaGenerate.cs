@@ -33,6 +33,15 @@ public sealed class JambaGenerationOptions
     public TruncationPolicy Truncation { get; set; } = TruncationPolicy.KeepEnd;
     /// <summary>Start prompts with BOS. Default true.</summary>
     public bool AddBos { get; set; } = true;
+    /// <summary>
+    /// Treat each input text as a user message of a chat: the prompt is the checkpoint's chat template rendered over
+    /// <see cref="SystemPrompt"/> (when set) and that message, with the generation prompt, encoded as transformers'
+    /// <c>apply_chat_template</c> does (the template writes its own special tokens, so <see cref="AddBos"/> does not
+    /// apply). For instruct checkpoints. Default false.
+    /// </summary>
+    public bool UseChatTemplate { get; set; }
+    /// <summary>With <see cref="UseChatTemplate"/>, a system message put before each user message. Default none.</summary>
+    public string? SystemPrompt { get; set; }
     /// <summary>Rows decoded together (greedy decoding only; sampled rows decode one by one). Default 8.</summary>
     public int BatchSize { get; set; } = 8;
 
@@ -65,6 +74,11 @@ public sealed class JambaGeneratingTransformer : JambaTextTransformer<JambaGener
         if (model.CausalLM is null) throw new InvalidOperationException($"{Component} needs a causal LM (JambaForCausalLM); the model is a {model.Network.GetType().Name}");
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1");
         options.ToLibrary(options.Seed, model.GenerationConfig).Validate();
+        if (options.UseChatTemplate && model.ChatTemplate is null)
+            throw new ArgumentException($"{nameof(JambaGenerationOptions.UseChatTemplate)} is set, but the model has no chat template: "
+                + "its folder has neither chat_template.jinja nor a chat_template in tokenizer_config.json", nameof(options));
+        if (options.SystemPrompt is not null && !options.UseChatTemplate)
+            throw new ArgumentException($"{nameof(JambaGenerationOptions.SystemPrompt)} needs {nameof(JambaGenerationOptions.UseChatTemplate)}", nameof(options));
     }
 
     internal static JambaGeneratingTransformer Load(JambaModel model, bool owns, JsonObject settings) =>
@@ -79,7 +93,7 @@ public sealed class JambaGeneratingTransformer : JambaTextTransformer<JambaGener
         var o = Options;
         var model = Model;
         var tokenizer = model.RequireTokenizer();
-        var prompts = texts.Select(t => TextEncoding.Encode(tokenizer, t, o.MaxPromptTokens, o.Truncation, o.AddBos)).ToArray();
+        var prompts = texts.Select(t => o.UseChatTemplate ? ChatPrompt(model, t, o) : TextEncoding.Encode(tokenizer, t, o.MaxPromptTokens, o.Truncation, o.AddBos)).ToArray();
         var completions = new string?[texts.Count];
         var live = Enumerable.Range(0, texts.Count).Where(i => prompts[i].Length > 0).ToArray();
         foreach (int i in Enumerable.Range(0, texts.Count).Except(live)) completions[i] = string.Empty;
@@ -103,6 +117,15 @@ public sealed class JambaGeneratingTransformer : JambaTextTransformer<JambaGener
             for (int k = 0; k < live.Length; k++) completions[live[k]] = Decode(generated[k], stop, tokenizer);
         }
         return completions.Cast<object?>().ToArray();
+    }
+
+    /// <summary>The chat template over the system prompt (if any) and <paramref name="text"/> as the user's message.</summary>
+    private static int[] ChatPrompt(JambaModel model, string? text, JambaGenerationOptions o)
+    {
+        var messages = new JsonArray();
+        if (o.SystemPrompt is not null) messages.Add(new JsonObject { ["role"] = "system", ["content"] = o.SystemPrompt });
+        messages.Add(new JsonObject { ["role"] = "user", ["content"] = text ?? string.Empty });
+        return TextEncoding.Truncate(model.EncodeChat(messages), o.MaxPromptTokens, o.Truncation).ToArray();
     }
 
     private static string Decode(IEnumerable<int> ids, HashSet<int> stop, Jamba.Tokenization.IJambaTokenizer tokenizer)
