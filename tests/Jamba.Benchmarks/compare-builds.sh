@@ -2,7 +2,8 @@
 # Compares two builds of the `jamba` tool on one config, alternating them run by run so that the VM's drift falls
 # on both alike: `jamba bench` on f32 and bf16 weights, batch 1 and 8, ROUNDS rounds. Prints each run's prefill,
 # decode and training figures and, per case, the median of NEW/OLD ratios (> 1: NEW faster).
-#   usage: compare-builds.sh OLD_JAMBA NEW_JAMBA [CONFIG] [ROUNDS]
+#   usage: [CASES="DTYPE BATCH PROMPT TRAIN;…"] compare-builds.sh OLD_JAMBA NEW_JAMBA [CONFIG] [ROUNDS]
+#   CASES picks the cases (default: all four below), e.g. CASES="f32 1 512 0" for f32 batch-1 decode alone.
 #   e.g.   git worktree add /tmp/old <rev> && dotnet build /tmp/old/src/Jamba.Cli -c Release
 #          dotnet build src/Jamba.Cli -c Release
 #          tests/Jamba.Benchmarks/compare-builds.sh /tmp/old/src/Jamba.Cli/bin/Release/net10.0/jamba \
@@ -14,6 +15,7 @@ log=$(mktemp)
 # dtype, batch, prompt tokens, training tokens (training timed in f32 at batch 1). bf16 prompts are short: on a CPU
 # without AVX-512 BF16, libtorch's bf16 matmul takes a slow generic path, and the point here is decode.
 cases=("f32 1 512 256" "bf16 1 64 0" "f32 8 512 0" "bf16 8 64 0")
+if [[ -n ${CASES:-} ]]; then IFS=';' read -r -a cases <<<"$CASES"; fi
 
 run() { # build-name jamba dtype batch prompt train
     local out

@@ -67,46 +67,28 @@ public sealed class ChatSession : IDisposable
         if (prompt.Count == 0) throw new ArgumentException("the prompt has no tokens", nameof(prompt));
         options = options.WithDefaults(model.GenerationConfig);
         options.Validate();
-        var lm = model.CausalLM!;
-        var device = lm.HeadWeight.device;
-        var stopIds = options.IgnoreStopTokens ? new HashSet<int>() : new HashSet<int>(options.StopTokenIds ?? model.Config.EosTokenIds);
         var clock = Stopwatch.StartNew();
-
-        Tensor logits = PrefillPrompt(lm, prompt, options.PrefillChunkSize, cancellationToken);
-        using var generator = options.Temperature > 0 ? new Generator((ulong)(options.Seed ?? Random.Shared.NextInt64()), device) : null;
-        var seen = options.RepetitionPenalty != 1f ? new List<long>(prompt.Select(t => (long)t)) : null;
-        try
+        var generator = new TokenGenerator(model.CausalLM!, model.Engine);
+        using var ids = tensor(prompt.Select(t => (long)t).ToArray(), new long[] { 1, prompt.Count }, device: model.Device);
+        var logits = PrefillPrompt(generator, prompt.ToArray(), ids, options.PrefillChunkSize, cancellationToken);
+        bool first = true;
+        foreach (var tokens in generator.Continue(logits, cache!, ids, options, cancellationToken))
         {
-            for (int step = 0; step < options.MaxNewTokens; step++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                int token;
-                using (NewDisposeScope())
-                using (no_grad())
-                {
-                    var seenTensor = seen is null ? null : tensor(seen.ToArray(), new long[] { 1, seen.Count }, device: device);
-                    token = (int)Sampling.Next(logits, options, generator, seenTensor).cpu().item<long>();
-                }
-                if (step == 0) LastTimeToFirstToken = clock.Elapsed;
-                seen?.Add(token);
-                yield return token;
-                if (stopIds.Contains(token) || step == options.MaxNewTokens - 1) break;
-                var previous = logits;
-                logits = Forward(lm, new[] { token }, device);
-                previous.Dispose();
-            }
-        }
-        finally
-        {
-            logits.Dispose();
+            if (first) LastTimeToFirstToken = clock.Elapsed;
+            first = false;
+            yield return (int)tokens[0];
         }
     }
 
-    /// <summary>Brings the cache to the end of <paramref name="prompt"/> and returns the logits [1, vocab] of its last position.</summary>
-    private Tensor PrefillPrompt(JambaForCausalLM lm, IReadOnlyList<int> prompt, int chunk, CancellationToken cancellationToken)
+    /// <summary>
+    /// Brings the cache to the end of <paramref name="tokens"/> (as the tensor <paramref name="prompt"/> [1, T]) and
+    /// returns the logits [1, vocab] of its last position, prefilling only what the kept cache lacks.
+    /// </summary>
+    private Tensor PrefillPrompt(TokenGenerator generator, int[] tokens, Tensor prompt, int chunk, CancellationToken cancellationToken)
     {
         int reused = 0;
-        if (ReuseCache && cache is not null && snapshot is not null && cachedPrompt is not null && prompt.Count >= cachedPrompt.Length && StartsWith(prompt, cachedPrompt))
+        if (ReuseCache && cache is not null && snapshot is not null && cachedPrompt is not null && tokens.Length >= cachedPrompt.Length
+            && tokens.AsSpan(0, cachedPrompt.Length).SequenceEqual(cachedPrompt))
         {
             cache.Restore(snapshot);
             reused = cachedPrompt.Length;
@@ -114,50 +96,24 @@ public sealed class ChatSession : IDisposable
         else
         {
             Reset();
-            cache = new HybridCache(model.Config, 1, prompt.Count + 256, lm.HeadWeight.device, lm.HeadWeight.dtype);
+            cache = new HybridCache(model.Config, 1, tokens.Length + 256, model.Device, model.DType);
         }
         // Until the new snapshot exists the cache matches no recorded prompt (a cancelled prefill leaves it half written).
         cachedPrompt = null;
         Tensor logits;
-        if (reused == prompt.Count)
-        {
+        if (reused == tokens.Length)
             logits = promptLogits!.clone().DetachFromDisposeScope();
-        }
         else
-        {
-            logits = null!;
-            var ids = prompt.Skip(reused).ToArray();
-            for (int start = 0; start < ids.Length; start += chunk)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var next = Forward(lm, ids.AsSpan(start, Math.Min(chunk, ids.Length - start)).ToArray(), lm.HeadWeight.device);
-                logits?.Dispose();
-                logits = next;
-            }
-        }
+            using (NewDisposeScope())
+                logits = generator.Prefill(prompt.narrow(1, reused, tokens.Length - reused), null, cache, chunk, cancellationToken).MoveToOuterDisposeScope();
         snapshot?.Dispose();
-        snapshot = cache!.Snapshot();
+        snapshot = cache.Snapshot();
         promptLogits?.Dispose();
         promptLogits = logits.clone().DetachFromDisposeScope();
-        cachedPrompt = prompt.ToArray();
+        cachedPrompt = tokens;
         LastReusedTokens = reused;
-        LastPrefilledTokens = prompt.Count - reused;
+        LastPrefilledTokens = tokens.Length - reused;
         return logits;
-    }
-
-    /// <summary>One step through the model's engine (<see cref="InferenceStep"/>): float32 logits [1, vocab] of the last id.</summary>
-    private Tensor Forward(JambaForCausalLM lm, int[] ids, Device device)
-    {
-        using var scope = NewDisposeScope();
-        var input = tensor(ids.Select(i => (long)i).ToArray(), new long[] { 1, ids.Length }, device: device);
-        return InferenceStep.LastLogits(lm, model.Engine, input, null, cache!).MoveToOuterDisposeScope();
-    }
-
-    private static bool StartsWith(IReadOnlyList<int> prompt, int[] prefix)
-    {
-        for (int i = 0; i < prefix.Length; i++)
-            if (prompt[i] != prefix[i]) return false;
-        return true;
     }
 
     /// <summary>Frees the cache and the snapshot.</summary>

@@ -34,27 +34,52 @@ public sealed class TokenGenerator
     public IEnumerable<long[]> Stream(Tensor inputIds, Tensor? attentionMask, GenerationOptions options, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        var config = model.Config;
         var device = model.HeadWeight.device;
         long batch = inputIds.size(0), promptLength = inputIds.size(1);
         if (promptLength == 0) throw new ArgumentException("every prompt needs at least one token (add BOS to an empty prompt)", nameof(inputIds));
+        bool wasTraining = model.training;
+        model.eval();
+        using var cache = new HybridCache(model.Config, batch, promptLength + options.MaxNewTokens, device, model.HeadWeight.dtype);
+        try
+        {
+            Tensor logits;
+            using (NewDisposeScope())
+                logits = Prefill(inputIds.to(device), attentionMask?.to(device), cache, options.PrefillChunkSize, cancellationToken).MoveToOuterDisposeScope();
+            foreach (var tokens in Continue(logits, cache, inputIds, options, cancellationToken))
+                yield return tokens;
+        }
+        finally
+        {
+            if (wasTraining) model.train();
+        }
+    }
+
+    /// <summary>
+    /// The decoding loop after a prefill: samples from <paramref name="logits"/> [batch, vocab] (the last prefilled
+    /// position's, taken over and disposed), then steps <paramref name="cache"/> (the caller's, left at the end of the
+    /// generated tokens) one token per row, streaming each step's tokens. <paramref name="prompt"/> [batch, T] are the
+    /// ids the cache holds, read only by <see cref="GenerationOptions.RepetitionPenalty"/>. A row that emits a stop
+    /// token is padded from then on; the stream ends when every row has stopped or after
+    /// <see cref="GenerationOptions.MaxNewTokens"/> tokens. Stream uses it after its own prefill; a chat session uses
+    /// it after prefilling only what its kept cache lacks.
+    /// </summary>
+    public IEnumerable<long[]> Continue(Tensor logits, HybridCache cache, Tensor prompt, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var config = model.Config;
+        var device = model.HeadWeight.device;
+        long batch = logits.size(0);
         var stopIds = options.IgnoreStopTokens ? new HashSet<long>() : new HashSet<long>((options.StopTokenIds ?? config.EosTokenIds).Select(i => (long)i));
         long pad = options.PadTokenId ?? config.PadTokenId ?? 0;
         using var generator = options.Temperature > 0
             ? new Generator((ulong)(options.Seed ?? Random.Shared.NextInt64()), device)
             : null;
-        bool wasTraining = model.training;
-        model.eval();
-        using var cache = new HybridCache(config, batch, promptLength + options.MaxNewTokens, device, model.HeadWeight.dtype);
-        Tensor? logits = null;
         // The rows so far (prompt, padding and new tokens), as Hugging Face's repetition penalty reads them.
         Tensor? seen = null;
         if (options.RepetitionPenalty != 1f)
-            using (NewDisposeScope()) seen = inputIds.to(device).to_type(ScalarType.Int64).clone().MoveToOuterDisposeScope();
+            using (NewDisposeScope()) seen = prompt.to(device).to_type(ScalarType.Int64).clone().MoveToOuterDisposeScope();
         try
         {
-            using (NewDisposeScope())
-                logits = Prefill(inputIds.to(device), attentionMask?.to(device), cache, options.PrefillChunkSize).MoveToOuterDisposeScope();
             var finished = new bool[batch];
             for (int step = 0; step < options.MaxNewTokens; step++)
             {
@@ -84,9 +109,8 @@ public sealed class TokenGenerator
         }
         finally
         {
-            logits?.Dispose();
+            logits.Dispose();
             seen?.Dispose();
-            if (wasTraining) model.train();
         }
     }
 
@@ -121,21 +145,37 @@ public sealed class TokenGenerator
         return (tensor(ids, new long[] { prompts.Count, longest }, device: device), tensor(mask, new long[] { prompts.Count, longest }, device: device));
     }
 
-    private Tensor Prefill(Tensor ids, Tensor? mask, HybridCache cache, int chunk)
+    /// <summary>
+    /// Feeds <paramref name="ids"/> [rows, T] (left-padding marked by <paramref name="mask"/>, or null) into
+    /// <paramref name="cache"/> in chunks of at most <paramref name="chunkSize"/> positions and returns the float32
+    /// logits [rows, vocab] of the last position: what <see cref="Continue"/> starts from.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled between chunks (the cache is then partly written).</exception>
+    public Tensor Prefill(Tensor ids, Tensor? mask, HybridCache cache, int chunkSize, CancellationToken cancellationToken = default)
     {
+        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "the prefill chunk must be at least one position");
         long length = ids.size(1);
         Tensor? last = null;
-        for (long start = 0; start < length; start += chunk)
+        try
         {
-            long n = Math.Min(chunk, length - start);
-            var logits = InferenceStep.LastLogits(model, engine, ids.narrow(1, start, n), mask?.narrow(1, start, n), cache);
-            last?.Dispose();
-            last = logits;
-            // A long prompt's chunks leave freed activations scattered over the allocator's heaps, and the peak
-            // grows chunk by chunk; handing free pages back after each chunk keeps it at one chunk's workspace.
-            if (length > 4L * chunk) NativeHeap.Trim();
+            for (long start = 0; start < length; start += chunkSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                long n = Math.Min(chunkSize, length - start);
+                var logits = InferenceStep.LastLogits(model, engine, ids.narrow(1, start, n), mask?.narrow(1, start, n), cache);
+                last?.Dispose();
+                last = logits;
+                // A long prompt's chunks leave freed activations scattered over the allocator's heaps, and the peak
+                // grows chunk by chunk; handing free pages back after each chunk keeps it at one chunk's workspace.
+                if (length > 4L * chunkSize) NativeHeap.Trim();
+            }
         }
-        return last!;
+        catch
+        {
+            last?.Dispose();
+            throw;
+        }
+        return last ?? throw new ArgumentException("nothing to prefill: the ids have no positions", nameof(ids));
     }
 
     private Tensor DecodeStep(long[] tokens, HybridCache cache, Device device)
