@@ -146,13 +146,15 @@ internal readonly unsafe struct QuantizedMatrix
     }
 
     // ---- int8 ----
+    // The row dots are calls, not inlined: inlined into a kernel's already large loop body the JIT ran out of inlining
+    // budget for their vector helpers, and a helper left as a call per eight weights made the int8 product three times slower.
 
     /// <summary>Eight int8 weights as float32 (sign-extended, then converted: exact).</summary>
     [MethodImpl(CpuKernelSupport.Hot)]
     static Vector256<float> Widen(sbyte* q) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q));
 
     /// <summary>Σ q_i x_i in <see cref="DecodeLinearCpu.DotF32"/>'s order over the widened row.</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotInt8(sbyte* w, float* x, int n)
     {
         if (!Avx2.IsSupported) return DotWidenedInt8(w, x, n);
@@ -172,7 +174,7 @@ internal readonly unsafe struct QuantizedMatrix
     }
 
     /// <summary><see cref="DotInt8"/> of two rows (each with its input) in one pass, each in exactly its order.</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static (float, float) DotInt8Pair(sbyte* a, float* xa, sbyte* b, float* xb, int n)
     {
         if (!Avx2.IsSupported) return (DotInt8(a, xa, n), DotInt8(b, xb, n));
@@ -236,7 +238,7 @@ internal readonly unsafe struct QuantizedMatrix
     /// Σ w_i x_i, w = q · s, in <see cref="DecodeLinearCpu.DotF32"/>'s order (the row length is a multiple of 16, so at
     /// most one 8-wide step follows the 32-wide ones and there is no scalar tail).
     /// </summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotQ4(byte* w, float* scale, float* x, int n, int group)
     {
         if (!Avx2.IsSupported) return DotDequantizedQ4(w, scale, x, n, group);
@@ -269,7 +271,7 @@ internal readonly unsafe struct QuantizedMatrix
     }
 
     /// <summary><see cref="DotQ4"/> of two rows (each with its scales and input) in one pass, each in exactly its order.</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static (float, float) DotQ4Pair(byte* a, float* sa, float* xa, byte* b, float* sb, float* xb, int n, int group)
     {
         if (!Avx2.IsSupported || group != 32) return (DotQ4(a, sa, xa, n, group), DotQ4(b, sb, xb, n, group));
