@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Jamba.Engine.Cpu.Kernels;
 using Jamba.Modeling;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 using BFloat16 = Jamba.Engine.Cpu.Kernels.BFloat16;
 
@@ -47,6 +48,7 @@ internal static unsafe class CpuDecodeStep
         var head = model.HeadWeight;
         if (head.device_type != DeviceType.CPU || head.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
         if (model.training || is_grad_enabled() || rows < 1 || rows > MaxRows || cache.Batch != rows) return false;
+        if (model.model.Quantization is not null) return false;   // the kernels read float weights only
         if (cache.HasPadding && (cache.MaskStorage.device_type != DeviceType.CPU || !cache.MaskStorage.is_contiguous())) return false;
         var config = model.Config;
         for (int l = 0; l < config.NumHiddenLayers; l++)
@@ -426,6 +428,9 @@ internal static unsafe class CpuDecodeStep
         }
     }
 
+    /// <summary>A projection of a model <see cref="Applies"/> accepted: never quantized, so always a <c>Linear</c>.</summary>
+    static Linear Dense(this nn.Module<Tensor, Tensor> projection) => (Linear)projection;
+
     sealed class MlpPlan
     {
         public void* Gate, Up, Down;
@@ -433,7 +438,7 @@ internal static unsafe class CpuDecodeStep
 
         public static MlpPlan From(JambaMlp mlp, Weights w, JambaConfig config) => new()
         {
-            Gate = w.Get(mlp.gate_proj.weight), Up = w.Get(mlp.up_proj.weight), Down = w.Get(mlp.down_proj.weight),
+            Gate = w.Get(mlp.gate_proj.Dense().weight), Up = w.Get(mlp.up_proj.Dense().weight), Down = w.Get(mlp.down_proj.Dense().weight),
             Intermediate = config.IntermediateSize,
         };
     }
@@ -472,9 +477,9 @@ internal static unsafe class CpuDecodeStep
             plan = new LayerPlan { InputNorm = w.Get(layer.input_layernorm.weight), FfNorm = w.Get(layer.pre_ff_layernorm.weight) };
             if (layer.self_attn is { } a)
             {
-                plan.Attention = new AttentionPlan { Q = w.Get(a.q_proj.weight), K = w.Get(a.k_proj.weight), V = w.Get(a.v_proj.weight), O = w.Get(a.o_proj.weight) };
+                plan.Attention = new AttentionPlan { Q = w.Get(a.q_proj.Dense().weight), K = w.Get(a.k_proj.Dense().weight), V = w.Get(a.v_proj.Dense().weight), O = w.Get(a.o_proj.Dense().weight) };
                 plan.Kv = cache.Kv(layer.LayerIndex);
-                if (a.q_proj.bias is not null || a.k_proj.bias is not null || a.v_proj.bias is not null || a.o_proj.bias is not null) return false;
+                if (a.q_proj.Dense().bias is not null || a.k_proj.Dense().bias is not null || a.v_proj.Dense().bias is not null || a.o_proj.Dense().bias is not null) return false;
             }
             else
             {
@@ -483,7 +488,7 @@ internal static unsafe class CpuDecodeStep
                 bool norms = innerNorms;
                 plan.Mamba = new MambaPlan
                 {
-                    InProj = w.Get(m.in_proj.weight), InProjBias = w.Get(m.in_proj.bias), OutProj = w.Get(m.out_proj.weight), OutProjBias = w.Get(m.out_proj.bias),
+                    InProj = w.Get(m.in_proj.Dense().weight), InProjBias = w.Get(m.in_proj.Dense().bias), OutProj = w.Get(m.out_proj.Dense().weight), OutProjBias = w.Get(m.out_proj.Dense().bias),
                     Step = new MambaStepBuffers
                     {
                         Channels = config.MambaDInner, State = config.MambaDState, DtRank = config.MambaDtRank, ConvWidth = config.MambaDConv,
@@ -491,10 +496,10 @@ internal static unsafe class CpuDecodeStep
                         ConvState16 = dtype == ScalarType.BFloat16 ? (ushort*)w.Get(state.Conv) : null,
                         SsmState = (float*)w.Get(state.Ssm, ScalarType.Float32),
                         Bf16Params = dtype == ScalarType.BFloat16,
-                        ConvWeight = w.Get(m.conv1d.weight), ConvBias = w.Get(m.conv1d.bias), XProj = w.Get(m.x_proj.weight),
+                        ConvWeight = w.Get(m.conv1d.weight), ConvBias = w.Get(m.conv1d.bias), XProj = w.Get(m.x_proj.Dense().weight),
                         DtNorm = norms ? w.Get(m.dt_layernorm.weight) : null, BNorm = norms ? w.Get(m.b_layernorm.weight) : null,
                         CNorm = norms ? w.Get(m.c_layernorm.weight) : null, Eps = (float)m.dt_layernorm.Eps,
-                        DtProj = w.Get(m.dt_proj.weight), DtBias = w.Get(m.dt_proj.bias), ALog = w.Get(m.A_log), D = w.Get(m.D),
+                        DtProj = w.Get(m.dt_proj.Dense().weight), DtBias = w.Get(m.dt_proj.Dense().bias), ALog = w.Get(m.A_log), D = w.Get(m.D),
                     },
                 };
             }
