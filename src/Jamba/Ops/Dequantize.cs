@@ -1,3 +1,4 @@
+using Jamba.Engine.Cpu.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,10 +13,30 @@ namespace Jamba.Ops;
 public static class Dequantize
 {
     /// <summary>
-    /// The dense weight [out, in] in <paramref name="dtype"/>. The CPU fast path belongs here (the engine's kernels
-    /// read the stored form directly and never call this); until it exists every device takes <see cref="Reference"/>.
+    /// The dense weight [out, in] in <paramref name="dtype"/>: on the CPU, for float32 or bfloat16, by
+    /// <see cref="DequantizeCpu"/> (the same values as <see cref="Reference"/>, bit for bit, rows split across the
+    /// cores); elsewhere by <see cref="Reference"/>. The decode engine's kernels read the stored form directly and
+    /// never call this; a prefill does, and hands the result to libtorch's matmul.
     /// </summary>
-    public static Tensor Forward(Tensor weight, Tensor scale, ScalarType dtype) => Reference(weight, scale, dtype);
+    public static unsafe Tensor Forward(Tensor weight, Tensor scale, ScalarType dtype)
+    {
+        var (rows, cols, groups) = Check(weight, scale);
+        bool q4 = weight.dtype == ScalarType.Byte;
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || !CpuKernelSupport.AllOnCpu(weight, scale)
+            || !weight.is_contiguous() || !scale.is_contiguous() || cols > int.MaxValue || rows > int.MaxValue
+            || (q4 && !QuantizedMatrix.SupportsGroup((int)cols, (int)(cols / groups))))
+            return Reference(weight, scale, dtype);
+        var dense = empty(new[] { rows, cols }, dtype, weight.device);
+        if (rows * cols == 0) return dense;
+        float* s = CpuKernelSupport.Ptr(scale);
+        var matrix = q4 ? QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(weight), s, (int)cols, (int)(cols / groups))
+                        : QuantizedMatrix.Int8((sbyte*)CpuKernelSupport.Ptr8(weight), s, (int)cols);
+        if (dtype == ScalarType.Float32) DequantizeCpu.ToFloat32(matrix, (int)rows, CpuKernelSupport.Ptr(dense), CpuKernelSupport.Threads);
+        else DequantizeCpu.ToBFloat16(matrix, (int)rows, CpuKernelSupport.Ptr16(dense), CpuKernelSupport.Threads);
+        GC.KeepAlive(weight);
+        GC.KeepAlive(scale);
+        return dense;
+    }
 
     /// <summary>The slow twin: plain tensor operations on any device.</summary>
     public static Tensor Reference(Tensor weight, Tensor scale, ScalarType dtype)
