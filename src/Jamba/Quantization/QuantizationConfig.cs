@@ -99,6 +99,13 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize 
         };
     }
 
+    /// <summary>
+    /// Whether a state-dict key is the weight of a linear that quantization stores quantized: the decoder's attention,
+    /// Mamba and MLP/expert projections (<c>model.layers.*.*_proj.weight</c>), never the router, embeddings or heads.
+    /// </summary>
+    public static bool IsQuantizedWeight(string name) =>
+        name.StartsWith("model.layers.", StringComparison.Ordinal) && name.EndsWith("_proj.weight", StringComparison.Ordinal);
+
     /// <summary>The scheme a linear of <paramref name="inFeatures"/> inputs is stored in: Q4 falls back to Int8 when the
     /// groups would not tile the row.</summary>
     public JambaQuantization SchemeFor(long inFeatures) => Quantizer.SchemeFor(inFeatures, Scheme, GroupSize);
