@@ -270,30 +270,14 @@ internal readonly unsafe struct QuantizedMatrix
         return Vector256.Sum((s0 + s1) + (s2 + s3));
     }
 
-    /// <summary><see cref="DotQ4"/> of two rows (each with its scales and input) in one pass, each in exactly its order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static (float, float) DotQ4Pair(byte* a, float* sa, float* xa, byte* b, float* sb, float* xb, int n, int group)
-    {
-        if (!Avx2.IsSupported || group != 32) return (DotQ4(a, sa, xa, n, group), DotQ4(b, sb, xb, n, group));
-        var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
-        var t0 = s0; var t1 = s0; var t2 = s0; var t3 = s0;
-        for (int k = 0; k < n / 32; k++, a += 16, b += 16, xa += 32, xb += 32)
-        {
-            var vs = Vector256.Create(sa[k]); var vm = Vector256.Create(-8f * sa[k]);
-            var us = Vector256.Create(sb[k]); var um = Vector256.Create(-8f * sb[k]);
-            var a0 = Avx2.ConvertToVector256Int32(a); var a1 = Avx2.ConvertToVector256Int32(a + 8);
-            var b0 = Avx2.ConvertToVector256Int32(b); var b1 = Avx2.ConvertToVector256Int32(b + 8);
-            s0 = Vector256.FusedMultiplyAdd(Low(a0, vs, vm), Vector256.Load(xa), s0);
-            t0 = Vector256.FusedMultiplyAdd(Low(b0, us, um), Vector256.Load(xb), t0);
-            s1 = Vector256.FusedMultiplyAdd(Low(a1, vs, vm), Vector256.Load(xa + 8), s1);
-            t1 = Vector256.FusedMultiplyAdd(Low(b1, us, um), Vector256.Load(xb + 8), t1);
-            s2 = Vector256.FusedMultiplyAdd(High(a0, vs, vm), Vector256.Load(xa + 16), s2);
-            t2 = Vector256.FusedMultiplyAdd(High(b0, us, um), Vector256.Load(xb + 16), t2);
-            s3 = Vector256.FusedMultiplyAdd(High(a1, vs, vm), Vector256.Load(xa + 24), s3);
-            t3 = Vector256.FusedMultiplyAdd(High(b1, us, um), Vector256.Load(xb + 24), t3);
-        }
-        return (Vector256.Sum((s0 + s1) + (s2 + s3)), Vector256.Sum((t0 + t1) + (t2 + t3)));
-    }
+    /// <summary>
+    /// <see cref="DotQ4"/> of two rows, one after the other. Not one pass as for int8 and bfloat16: two rows' eight
+    /// accumulators, their scales and the nibble temporaries need more than AVX2's sixteen vector registers, and the
+    /// accumulators the JIT then kept on the stack made the pass slower than two single ones.
+    /// </summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    internal static (float, float) DotQ4Pair(byte* a, float* sa, float* xa, byte* b, float* sb, float* xb, int n, int group) =>
+        (DotQ4(a, sa, xa, n, group), DotQ4(b, sb, xb, n, group));
 
     /// <summary>
     /// Elements i … i + 7 of a q4 row (i a multiple of 8; a group's halves are multiples of 8 long, so the eight lie
