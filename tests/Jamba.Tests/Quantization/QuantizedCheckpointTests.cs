@@ -266,6 +266,34 @@ public sealed class QuantizedCheckpointTests
         StringAssert.Contains(e.Message, "inference-only");
     }
 
+    /// <summary>
+    /// A reference-format reader pointed at a quantized folder fails clearly: a config without its quantization_config,
+    /// and a float network given the quantized state dict (whose int8 weights have the float weights' shapes).
+    /// </summary>
+    [TestMethod]
+    public void ReferenceReadersRefuseQuantizedFolders()
+    {
+        using var tmp = new TempDir();
+        SaveQuantized(tmp, JambaQuantization.Int8);
+        var config = JambaConfig.Load(tmp["config.json"]);
+        var stripped = config.Clone();
+        QuantizationConfig.Set(stripped, null);
+        File.WriteAllText(tmp["config.json"], stripped.ToJson());
+        var e = Assert.ThrowsExactly<CheckpointException>(() => JambaModel.Load(tmp.Path));
+        StringAssert.Contains(e.Message, "stores quantized weights");
+        StringAssert.Contains(e.Message, "weight_scale");
+        Assert.AreEqual(QuantizationConfig.ConfigKey, e.ConfigKey);
+
+        using var network = JambaModel.CreateNetwork(stripped, CPU, ScalarType.Float32);
+        var sd = CheckpointFolder.LoadStateDict(tmp.Path, ScalarType.Float32, CPU);
+        try
+        {
+            e = Assert.ThrowsExactly<CheckpointException>(() => CheckpointFolder.LoadInto(network, sd, strict: false));
+            StringAssert.Contains(e.Message, "model.layers.0.mamba.in_proj.weight: module Float32, checkpoint Int8");
+        }
+        finally { DisposeAll(sd.Values); }
+    }
+
     [TestMethod]
     public void BadGroupSizeOptionIsRefused()
     {
