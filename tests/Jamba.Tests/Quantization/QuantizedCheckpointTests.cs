@@ -119,7 +119,10 @@ public sealed class QuantizedCheckpointTests
         }
     }
 
-    /// <summary>The loaded quantized model holds exactly the quantized layout's bytes (parameters + buffers).</summary>
+    /// <summary>
+    /// The loaded quantized model holds exactly the quantized layout's bytes (parameters + buffers), and the memory
+    /// check made before loading estimates them closely.
+    /// </summary>
     [TestMethod]
     public void LoadedQuantizedModelHoldsTheQuantizedBytes()
     {
@@ -140,6 +143,9 @@ public sealed class QuantizedCheckpointTests
                 + model.Network.buffers().Sum(b => b.NumberOfElements * b.ElementSize);
             Assert.AreEqual(expected, actual, $"{scheme}/{group}");
             Assert.IsTrue(actual < full, $"{scheme}/{group}: {actual} bytes vs {full} in float32");
+            // The memory check's closed form (HostMemory, before allocating) is within 10% of what was built.
+            long estimate = Jamba.Planning.HostMemory.ParameterBytes(model.Config, ScalarType.Float32);
+            Assert.IsTrue(Math.Abs(estimate - actual) < 0.1 * actual, $"{scheme}/{group}: estimate {estimate}, actual {actual}");
         }
     }
 
