@@ -195,10 +195,10 @@ public sealed class JambaModel : IDisposable
         var reader = CheckpointReader.Open(dir);
         CheckpointValidation.Check(config, reader.Shapes(), dir);
         CheckpointValidation.CheckQuantizedDTypes(config, reader.DTypes(), dir);
-        if (device.type == DeviceType.CPU) HostMemory.EnsureParametersFit(config, dtype);
         // A reference checkpoint loaded quantized: the network is built quantized and each float weight is quantized
         // as it is read (CheckpointReader.ReadInto), so the full-precision model never exists.
         if (stored is null && quantization is not null) QuantizationConfig.Set(config, quantization);
+        if (device.type == DeviceType.CPU) HostMemory.EnsureParametersFit(config, dtype);
         var network = CreateNetwork(config, device, dtype);
         try
         {

@@ -143,9 +143,10 @@ public sealed class CheckpointReader
             .Where(t => Tensors.TryGetValue(t.Key, out var s) && !s.Info.Shape.SequenceEqual(t.shape))
             .Select(t => $"{t.Key}: module {CheckpointFolder.ShapeText(t.shape)}, checkpoint {CheckpointFolder.ShapeText(Tensors[t.Key].Info.Shape)}").ToList();
         // Quantized tensors are copied as stored, never converted: an int8 weight has the float weight's shape.
-        mismatched.AddRange(targets.Where(t => t.Value.dtype is ScalarType.Int8 or ScalarType.Byte && Tensors.TryGetValue(t.Key, out var s)
-                && DTypeInfo.FromCode(s.Info.DType)!.Type != t.Value.dtype)
-            .Select(t => $"{t.Key}: module {(t.Value.dtype == ScalarType.Int8 ? "I8" : "U8")}, checkpoint {Tensors[t.Key].Info.DType}"));
+        static bool Quantized(ScalarType t) => t is ScalarType.Int8 or ScalarType.Byte;
+        mismatched.AddRange(targets.Where(t => Tensors.TryGetValue(t.Key, out var s) && DTypeInfo.FromCode(s.Info.DType)!.Type is var stored
+                && (Quantized(t.Value.dtype) || Quantized(stored)) && stored != t.Value.dtype)
+            .Select(t => $"{t.Key}: module {t.Value.dtype}, checkpoint {Tensors[t.Key].Info.DType}"));
         if (missing.Count + unexpected.Count + mismatched.Count > 0)
             throw CheckpointFolder.MismatchException($"{Folder} does not match {module.GetName()}", missing, unexpected, mismatched);
 

@@ -150,6 +150,12 @@ public static partial class CheckpointValidation
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(stored);
+        if (QuantizationConfig.Of(config) is null && stored.Keys.FirstOrDefault(k => k.EndsWith(".weight_scale", StringComparison.Ordinal)) is string scale)
+            throw new CheckpointException($"{where} stores quantized weights ({scale} and others) but its config.json has no {QuantizationConfig.ConfigKey}: " +
+                "a quantized checkpoint loads only with the config it was saved with (JambaModel.Load), not as a reference checkpoint; nothing was allocated", where)
+            {
+                ConfigKey = QuantizationConfig.ConfigKey,
+            };
         CheckStructure(config, stored, where);
 
         var ignored = Ignored(config, head);

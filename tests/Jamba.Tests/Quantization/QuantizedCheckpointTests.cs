@@ -119,7 +119,10 @@ public sealed class QuantizedCheckpointTests
         }
     }
 
-    /// <summary>The loaded quantized model holds exactly the quantized layout's bytes (parameters + buffers).</summary>
+    /// <summary>
+    /// The loaded quantized model holds exactly the quantized layout's bytes (parameters + buffers), and the memory
+    /// check made before loading estimates them closely.
+    /// </summary>
     [TestMethod]
     public void LoadedQuantizedModelHoldsTheQuantizedBytes()
     {
@@ -140,6 +143,9 @@ public sealed class QuantizedCheckpointTests
                 + model.Network.buffers().Sum(b => b.NumberOfElements * b.ElementSize);
             Assert.AreEqual(expected, actual, $"{scheme}/{group}");
             Assert.IsTrue(actual < full, $"{scheme}/{group}: {actual} bytes vs {full} in float32");
+            // The memory check's closed form (HostMemory, before allocating) is within 10% of what was built.
+            long estimate = Jamba.Planning.HostMemory.ParameterBytes(model.Config, ScalarType.Float32);
+            Assert.IsTrue(Math.Abs(estimate - actual) < 0.1 * actual, $"{scheme}/{group}: estimate {estimate}, actual {actual}");
         }
     }
 
@@ -264,6 +270,34 @@ public sealed class QuantizedCheckpointTests
         e = Assert.ThrowsExactly<InvalidOperationException>(() => SequenceClassificationFineTuner.Train(q, FineTuneObjective.Regression, 1,
             new[] { new FineTuneExample(new[] { 1, 2 }, 0.5f) }, null, new FineTuneOptions()));
         StringAssert.Contains(e.Message, "inference-only");
+    }
+
+    /// <summary>
+    /// A reference-format reader pointed at a quantized folder fails clearly: a config without its quantization_config,
+    /// and a float network given the quantized state dict (whose int8 weights have the float weights' shapes).
+    /// </summary>
+    [TestMethod]
+    public void ReferenceReadersRefuseQuantizedFolders()
+    {
+        using var tmp = new TempDir();
+        SaveQuantized(tmp, JambaQuantization.Int8);
+        var config = JambaConfig.Load(tmp["config.json"]);
+        var stripped = config.Clone();
+        QuantizationConfig.Set(stripped, null);
+        File.WriteAllText(tmp["config.json"], stripped.ToJson());
+        var e = Assert.ThrowsExactly<CheckpointException>(() => JambaModel.Load(tmp.Path));
+        StringAssert.Contains(e.Message, "stores quantized weights");
+        StringAssert.Contains(e.Message, "weight_scale");
+        Assert.AreEqual(QuantizationConfig.ConfigKey, e.ConfigKey);
+
+        using var network = JambaModel.CreateNetwork(stripped, CPU, ScalarType.Float32);
+        var sd = CheckpointFolder.LoadStateDict(tmp.Path, ScalarType.Float32, CPU);
+        try
+        {
+            e = Assert.ThrowsExactly<CheckpointException>(() => CheckpointFolder.LoadInto(network, sd, strict: false));
+            StringAssert.Contains(e.Message, "model.layers.0.mamba.in_proj.weight: module Float32, checkpoint Int8");
+        }
+        finally { DisposeAll(sd.Values); }
     }
 
     [TestMethod]
