@@ -13,7 +13,7 @@ help.Action = showHelp;
 var root = new Command("jamba", "run, inspect and build Jamba (hybrid Transformer–Mamba MoE) checkpoints in the Hugging Face format")
 {
     help,
-    new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new LogitsCommand(), new GenerateCommand(),
+    new DemoCommand(), new InfoCommand(), new PlanCommand(), new InitCommand(), new QuantizeCommand(), new LogitsCommand(), new EvalCommand(), new GenerateCommand(),
     new ChatCommand(), new TokenizeCommand(), new TrainCommand(), new BenchCommand(), new AblateCommand(),
 };
 // A bare `jamba` lists the commands but is a usage error (nothing was asked); `jamba help [command]` is

@@ -3,6 +3,7 @@ using Jamba.Checkpoints;
 using Jamba.Inference;
 using Jamba.Modeling;
 using Jamba.Planning;
+using Jamba.Quantization;
 using Jamba.Runtime;
 using Jamba.Tokenization;
 using TorchSharp;
@@ -24,11 +25,36 @@ public sealed class JambaModelOptions
     /// <see cref="JambaEngine.Reference"/>, the Modeling forward for every step.
     /// </summary>
     public JambaEngine Engine { get; set; } = JambaEngine.Cpu;
+    /// <summary>
+    /// Weight-only quantization of the decoder's linear layers: <see cref="JambaQuantization.None"/> (default) keeps them
+    /// in <see cref="DType"/>; <see cref="JambaQuantization.Int8"/> or <see cref="JambaQuantization.Q4"/> quantizes a
+    /// reference checkpoint while loading it (and a new model in <see cref="JambaModel.Create"/>). A quantized checkpoint
+    /// loads as stored with None or with its own scheme; another scheme is an error. Quantized models are inference-only.
+    /// </summary>
+    public JambaQuantization Quantization { get; set; } = JambaQuantization.None;
+    /// <summary>Inputs per scale of <see cref="JambaQuantization.Q4"/>: 32 (default) or 64.</summary>
+    public int GroupSize { get; set; } = QuantizationConfig.DefaultGroupSize;
 
     /// <summary>The parsed device.</summary>
     public Device TorchDevice => torch.device(Device);
     /// <summary>The parsed dtype.</summary>
     public ScalarType TorchDType => ParseDType(DType);
+
+    /// <summary>
+    /// The quantization to build for a checkpoint whose config.json carries <paramref name="stored"/> (null for a
+    /// reference checkpoint): the stored one, or the one these options ask for; null for none.
+    /// </summary>
+    /// <exception cref="CheckpointException">The options ask for a scheme or group size the checkpoint is not stored in.</exception>
+    public QuantizationConfig? QuantizationFor(QuantizationConfig? stored, string where)
+    {
+        if (Quantization == JambaQuantization.None) return stored;
+        var asked = QuantizationConfig.Create(Quantization, GroupSize);
+        if (stored is null || stored == asked) return asked;
+        throw new CheckpointException($"the quantization option ({asked}) disagrees with the checkpoint in {where}, which is stored quantized as {stored} (config.json {QuantizationConfig.ConfigKey}); load it without a quantization option (--quantize), or quantize a reference checkpoint instead", where)
+        {
+            ConfigKey = QuantizationConfig.ConfigKey,
+        };
+    }
 
     /// <summary>Parses <c>f32|float32|bf16|bfloat16|f16|float16</c>.</summary>
     public static ScalarType ParseDType(string dtype) => dtype.ToLowerInvariant() switch
@@ -80,6 +106,18 @@ public sealed class JambaModel : IDisposable
     public ScalarType DType { get; }
     /// <summary>What runs generation's steps (<see cref="JambaModelOptions.Engine"/>).</summary>
     public JambaEngine Engine { get; set; }
+    /// <summary>How the decoder's linear weights are stored (the config's <c>quantization_config</c>), or null for full precision.</summary>
+    public QuantizationConfig? Quantization => Backbone.Quantization;
+
+    /// <summary>
+    /// Throws unless the model can be trained: a quantized model holds no trainable projection weights.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model is quantized.</exception>
+    public void EnsureTrainable()
+    {
+        if (Quantization is { } q)
+            throw new InvalidOperationException($"quantized models are inference-only (this one is {q}); load without --quantize (JambaModelOptions.Quantization = None) from a reference checkpoint to train or fine-tune");
+    }
 
     private JambaModel(JambaConfig config, nn.Module network, IJambaTokenizer? tokenizer, string? tokenizerSourceDir, Device device, ScalarType dtype)
     {
@@ -95,7 +133,10 @@ public sealed class JambaModel : IDisposable
     public IJambaTokenizer RequireTokenizer() => Tokenizer ?? throw new InvalidOperationException(
         "this model has no tokenizer: its folder has no tokenizer.json or tokenizer.model and config.json names no built-in tokenizer; pass token ids, or set JambaModelOptions.Tokenizer");
 
-    /// <summary>Builds a network for <paramref name="config"/> (head chosen by <c>architectures</c>).</summary>
+    /// <summary>
+    /// Builds a network for <paramref name="config"/> (head chosen by <c>architectures</c>; decoder linears quantized when
+    /// the config has a <c>quantization_config</c>, see <see cref="DecoderLinear"/>).
+    /// </summary>
     public static nn.Module CreateNetwork(JambaConfig config, Device device, ScalarType dtype) => config.IsSequenceClassifier
         ? new JambaForSequenceClassification(config, device, dtype)
         : new JambaForCausalLM(config, device, dtype);
@@ -111,6 +152,11 @@ public sealed class JambaModel : IDisposable
         options ??= new JambaModelOptions();
         var device = options.TorchDevice;
         var dtype = options.TorchDType;
+        if (options.QuantizationFor(QuantizationConfig.Of(config), "the config") is { } quantization && QuantizationConfig.Of(config) != quantization)
+        {
+            config = config.Clone();
+            QuantizationConfig.Set(config, quantization);
+        }
         tokenizer ??= options.Tokenizer is string t ? JambaTokenizer.Load(t)
             : config.VocabSize >= ByteTokenizer.Instance.VocabSize ? ByteTokenizer.Instance : null;
         if (tokenizer is ByteTokenizer) config.ExtraFields[TokenizerConfigKey] = JambaTokenizer.ByteTokenizerName;
@@ -144,8 +190,14 @@ public sealed class JambaModel : IDisposable
         // Everything is checked from config.json and the safetensors headers before a parameter exists; then the
         // network is built in its final dtype and the tensors are streamed into it one at a time.
         config.Validate();
+        var stored = QuantizationConfig.Of(config);
+        var quantization = options.QuantizationFor(stored, dir);
         var reader = CheckpointReader.Open(dir);
         CheckpointValidation.Check(config, reader.Shapes(), dir);
+        CheckpointValidation.CheckQuantizedDTypes(config, reader.DTypes(), dir);
+        // A reference checkpoint loaded quantized: the network is built quantized and each float weight is quantized
+        // as it is read (CheckpointReader.ReadInto), so the full-precision model never exists.
+        if (stored is null && quantization is not null) QuantizationConfig.Set(config, quantization);
         if (device.type == DeviceType.CPU) HostMemory.EnsureParametersFit(config, dtype);
         var network = CreateNetwork(config, device, dtype);
         try
@@ -185,14 +237,17 @@ public sealed class JambaModel : IDisposable
 
     /// <summary>
     /// Saves a reference-format folder atomically (written beside, then renamed into place). Floating weights are
-    /// stored in <paramref name="dtype"/> when given, else in the model's dtype.
+    /// stored in <paramref name="dtype"/> when given, else in the model's dtype. A quantized model writes a quantized
+    /// checkpoint: its config.json keeps the <c>quantization_config</c>, and each quantized linear stores its int8 or
+    /// packed 4-bit <c>weight</c> and float32 <c>weight_scale</c> as they are (see docs/checkpoints.md).
     /// </summary>
     public void Save(string dir, ScalarType? dtype = null, long maxShardBytes = 5_000_000_000)
     {
         var config = Config.Clone();
         config.ExtraFields["torch_dtype"] = DTypeName(dtype ?? DType);
         if (Tokenizer is ByteTokenizer) config.ExtraFields[TokenizerConfigKey] = JambaTokenizer.ByteTokenizerName;
-        var state = Network.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter));
+        var state = Network.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter))
+            .Concat(Network.named_buffers(recurse: true, include_nonpersistent: false).Select(b => new KeyValuePair<string, Tensor>(b.name, b.buffer)));
         CheckpointFolder.Save(dir, config, state, dtype, maxShardBytes, tokenizerSourceDir);
         if (GenerationConfig is not null) File.WriteAllText(Path.Combine(dir, GenerationConfig.FileName), GenerationConfig.Json);
     }
@@ -212,6 +267,9 @@ public sealed class JambaModel : IDisposable
             var source = Network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
             foreach (var (name, p) in network.named_parameters())
                 if (source.TryGetValue(name, out var s) && s.shape.SequenceEqual(p.shape)) p.copy_(s);
+            var buffers = Network.named_buffers(recurse: true, include_nonpersistent: false).ToDictionary(b => b.name, b => b.buffer);
+            foreach (var (name, b) in network.named_buffers(recurse: true, include_nonpersistent: false))
+                if (buffers.TryGetValue(name, out var s) && s.shape.SequenceEqual(b.shape) && (s.dtype == b.dtype || (s.is_floating_point() && b.is_floating_point()))) b.copy_(s);
         }
         network.eval();
         return new JambaModel(config, network, Tokenizer, tokenizerSourceDir, device, dtype)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Jamba.Lab.Benchmarking;
 using TorchSharp;
+using Jamba.Quantization;
 using Jamba.Runtime;
 
 namespace Jamba.Cli.Commands;
@@ -66,10 +67,13 @@ internal sealed class BenchCommand : JambaCommand
             : JambaModel.Load(parse.GetValue(modelArgs.Model)!, o);
         var (model, load) = LoadMeasurement.Measure(() => Open(options), parse.GetValue(config) is null ? parse.GetValue(modelArgs.Model) : null);
         using var _ = model;
+        // Quantized models are inference-only: there is no training step to time.
+        if (model.Quantization is not null) bench = bench with { TrainTokens = 0 };
         var r = ModelBenchmark.Run(model, bench, ceilings, baseline);
         Console.Write(Format(r));
         Console.WriteLine(FormatLoad(load));
-        if (model.DType == torch.ScalarType.BFloat16 && bench.NewTokens > 1 && !parse.GetValue(noCompare))
+        Console.WriteLine($"weights by precision  {(model.Quantization is { } q ? q.ToString() : "not quantized")}: {PrecisionBytes.Format(PrecisionBytes.Of(model.Network))}");
+        if (model.DType == torch.ScalarType.BFloat16 && model.Quantization is null && bench.NewTokens > 1 && !parse.GetValue(noCompare))
         {
             // The ratio to float32 is taken side by side: a float32 copy of the same weights, decoded in turn with this
             // model (after the figures above, so its memory is not in them). In turns of 8 steps, the first untimed, each

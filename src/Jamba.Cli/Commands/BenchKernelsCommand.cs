@@ -12,15 +12,18 @@ internal sealed class BenchKernelsCommand : JambaCommand
     private readonly Option<int> channels = CliOption.Int("--channels", "D", "channels of the scan and conv kernels", 1024, 1);
     private readonly Option<int> moeTokens = CliOption.Int("--moe-tokens", "N", "tokens through the MoE dispatch", 4096, 1);
     private readonly Option<int> moeExperts = CliOption.Int("--moe-experts", "E", "experts of the MoE dispatch", 16, 2);
+    private readonly Option<int> gemvIn = CliOption.Int("--gemv-in", "N", "input width of the int8/q4/bf16 GEMV lines (a multiple of 32)", 2048, 32);
+    private readonly Option<int> gemvOut = CliOption.Int("--gemv-out", "N", "outputs of the GEMV lines", 8192, 1);
     private readonly Option<int> iterations = CliOption.Int("--iterations", "I", "timed iterations of each fast path", 5, 1);
     private readonly Option<int> referenceIterations = CliOption.Int("--reference-iterations", "I", "timed iterations of each reference twin", 3, 1);
     private readonly Option<int?> threads = ModelArgs.ThreadsOption();
 
-    public BenchKernelsCommand() : base("kernels", "the scan, conv and MoE kernels against their reference twins",
+    public BenchKernelsCommand() : base("kernels", "the scan, conv, MoE and quantized GEMV kernels against their twins",
         "Selective scan forward/backward/step, causal conv forward/backward, MoE dispatch (grouped vs dense twin vs two\n" +
-        "dense MLPs of the same width), each against its reference in the same run.")
+        "dense MLPs of the same width), each against its reference in the same run; one-row GEMV with int8 and q4 weights\n" +
+        "against bf16 weights, with the GB/s each streams.")
     {
-        foreach (var option in new Option[] { length, channels, moeTokens, moeExperts, iterations, referenceIterations, threads })
+        foreach (var option in new Option[] { length, channels, moeTokens, moeExperts, gemvIn, gemvOut, iterations, referenceIterations, threads })
             Options.Add(option);
     }
 
@@ -33,6 +36,7 @@ internal sealed class BenchKernelsCommand : JambaCommand
         {
             Length = parse.GetValue(length), Channels = parse.GetValue(channels),
             MoeTokens = parse.GetValue(moeTokens), MoeExperts = parse.GetValue(moeExperts),
+            GemvIn = parse.GetValue(gemvIn), GemvOut = parse.GetValue(gemvOut),
             Iterations = parse.GetValue(iterations), ReferenceIterations = parse.GetValue(referenceIterations),
             Progress = t => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{t.Name,-22} {t.FastMs,10:F2} {t.ReferenceMs,10:F2} {t.Speedup,7:F2}x  [{t.Shape}] {t.FastPath} vs {t.ReferencePath}")),

@@ -11,6 +11,8 @@ internal sealed class InitCommand : JambaCommand
     private readonly Option<string> dtype = CliOption.Text("--dtype", "T", "storage dtype: f32, bf16 or f16", "f32");
     private readonly Option<string?> tokenizer = CliOption.Text("--tokenizer", "T",
         "a SentencePiece tokenizer.model to ship with it, or 'byte' (default: byte when the vocab has room)");
+    private readonly Option<string> quantize = ModelArgs.QuantizeOption("int8 or q4: write a quantized checkpoint (weights drawn and quantized a layer at a time); none keeps --dtype");
+    private readonly Option<int> groupSize = ModelArgs.GroupSizeOption();
 
     public InitCommand() : base("init", "write a randomly initialised checkpoint folder for a config.json",
         "Writes DIR/config.json and DIR/model.safetensors (Hugging Face names and layout; loads in transformers).")
@@ -20,6 +22,8 @@ internal sealed class InitCommand : JambaCommand
         Options.Add(seed);
         Options.Add(dtype);
         Options.Add(tokenizer);
+        Options.Add(quantize);
+        Options.Add(groupSize);
     }
 
     protected override int Run(ParseResult parse)
@@ -27,6 +31,7 @@ internal sealed class InitCommand : JambaCommand
         var config = JambaConfig.Load(parse.GetValue(this.config)!);
         string outDir = parse.GetValue(output)!;
         var options = new JambaModelOptions { DType = parse.GetValue(dtype)!, Tokenizer = parse.GetValue(tokenizer) };
+        ModelArgs.ApplyQuantization(parse, quantize, groupSize, options);
         using var model = JambaModel.Create(config, options, parse.GetValue(seed));
         model.Save(outDir);
         long parameters = model.Network.parameters().Sum(p => p.numel());

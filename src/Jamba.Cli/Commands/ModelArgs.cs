@@ -1,12 +1,13 @@
 using System.CommandLine;
 using TorchSharp;
+using Jamba.Quantization;
 using Jamba.Runtime;
 
 namespace Jamba.Cli.Commands;
 
 /// <summary>
-/// The options every model-running command shares: --model, --device, --dtype and --threads, added to a command
-/// together; plus the checks on token ids those commands share.
+/// The options every model-running command shares: --model, --device, --dtype, --quantize, --group-size and
+/// --threads, added to a command together; plus the checks on token ids those commands share.
 /// </summary>
 internal sealed class ModelArgs
 {
@@ -18,6 +19,10 @@ internal sealed class ModelArgs
     public Option<string> DType { get; }
     /// <summary>libtorch CPU threads.</summary>
     public Option<int?> Threads { get; } = ThreadsOption();
+    /// <summary>Weight-only quantization of the decoder's linear layers.</summary>
+    public Option<string> Quantize { get; } = QuantizeOption();
+    /// <summary>Weights per scale of 4-bit quantization.</summary>
+    public Option<int> GroupSize { get; } = GroupSizeOption();
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public ModelArgs(Command command, bool modelRequired = true, string dtypeDescription = "f32, bf16 or f16: weights are converted on load",
@@ -30,7 +35,26 @@ internal sealed class ModelArgs
         command.Options.Add(Model);
         if (Device is not null) command.Options.Add(Device);
         command.Options.Add(DType);
+        command.Options.Add(Quantize);
+        command.Options.Add(GroupSize);
         command.Options.Add(Threads);
+    }
+
+    /// <summary>The --quantize option: none, int8 or q4.</summary>
+    public static Option<string> QuantizeOption(string description =
+        "int8 or q4: quantize the linear layers' weights while loading (a quantized checkpoint loads as stored); none keeps --dtype") =>
+        CliOption.Choice("--quantize", "Q", description, "none", "none", "int8", "q4");
+
+    /// <summary>The --group-size option of 4-bit quantization.</summary>
+    public static Option<int> GroupSizeOption() =>
+        CliOption.Create("--group-size", "G", "weights per scale with --quantize q4: 32 or 64", s => s is "32" or "64"
+            ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : throw new UsageException($"--group-size must be 32 or 64, got '{s}'")).WithDefault(32);
+
+    /// <summary>Sets the quantization options of <paramref name="options"/> from --quantize and --group-size.</summary>
+    public static void ApplyQuantization(ParseResult parse, Option<string> quantize, Option<int> groupSize, JambaModelOptions options)
+    {
+        options.Quantization = QuantizationConfig.ParseScheme(parse.GetValue(quantize)!);
+        options.GroupSize = parse.GetValue(groupSize);
     }
 
     /// <summary>The --threads option, for commands that run torch without loading a model.</summary>
@@ -50,6 +74,7 @@ internal sealed class ModelArgs
         var options = new JambaModelOptions { Device = Device is null ? "cpu" : parse.GetValue(Device)!, DType = parse.GetValue(DType)! };
         try { _ = options.TorchDType; }
         catch (ArgumentException e) { throw new UsageException($"--dtype: {e.Message}"); }
+        ApplyQuantization(parse, Quantize, GroupSize, options);
         if (options.Device.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
             throw new UsageException($"--device {options.Device}: CUDA is not available in this build (build with -p:JambaTorchBackend=cuda on a machine with an NVIDIA GPU)");
         return options;

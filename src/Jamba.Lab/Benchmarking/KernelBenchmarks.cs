@@ -30,6 +30,10 @@ public sealed record KernelBenchmarkOptions
     public int MoeHidden { get; init; } = 512;
     /// <summary>Intermediate width of each expert (bench-30m's).</summary>
     public int MoeIntermediate { get; init; } = 1024;
+    /// <summary>Input width of the GEMV benchmarks (a multiple of 32, the q4 group).</summary>
+    public int GemvIn { get; init; } = 2048;
+    /// <summary>Outputs of the GEMV benchmarks: 2048 × 8192 is 32 MiB of bfloat16 weights, beyond the caches.</summary>
+    public int GemvOut { get; init; } = 8192;
     /// <summary>Untimed runs before measuring (JIT, allocator and cache warm-up).</summary>
     public int Warmup { get; init; } = 1;
     /// <summary>Timed runs per measurement; the median is reported.</summary>
@@ -122,6 +126,7 @@ public static class KernelBenchmarks
             gy, convLeaves));
 
         results.AddRange(MoeBenchmarks.Run(o, g));
+        results.AddRange(QuantizedGemvBenchmarks.Run(o));
         return results;
     }
 
@@ -130,7 +135,7 @@ public static class KernelBenchmarks
         => Report(o, new(name, shape, Median(o.Warmup, o.Iterations, () => { }, fast, inner),
             Median(0, o.ReferenceIterations, () => { }, reference, inner), fastName, refName));
 
-    static KernelTiming Report(KernelBenchmarkOptions o, KernelTiming t)
+    internal static KernelTiming Report(KernelBenchmarkOptions o, KernelTiming t)
     {
         o.Progress?.Invoke(t);
         return t;
@@ -150,7 +155,7 @@ public static class KernelBenchmarks
     }
 
     /// <summary>Median wall time of <paramref name="timed"/> (per call, averaged over <paramref name="inner"/> calls) after warm-up.</summary>
-    static double Median(int warmup, int iterations, Action setup, Func<object> timed, int inner)
+    internal static double Median(int warmup, int iterations, Action setup, Func<object> timed, int inner)
     {
         var samples = new List<double>();
         for (int i = 0; i < warmup + Math.Max(1, iterations); i++)

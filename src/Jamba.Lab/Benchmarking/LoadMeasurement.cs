@@ -10,7 +10,7 @@ namespace Jamba.Lab.Benchmarking;
 /// </summary>
 /// <param name="Seconds">Wall time of the load (or of the random initialisation).</param>
 /// <param name="BytesRead">Tensor bytes in the checkpoint files; 0 for a model initialised from a config.</param>
-/// <param name="WeightBytes">Bytes of the loaded parameters (in the model's dtype).</param>
+/// <param name="WeightBytes">Bytes of the loaded parameters and buffers (quantized weights as stored).</param>
 /// <param name="BaselineResidentBytes">Resident bytes just before loading.</param>
 /// <param name="PeakResidentBytes">Peak resident bytes during loading (0 where procfs is missing).</param>
 public sealed record LoadMeasurement(double Seconds, long BytesRead, long WeightBytes, long BaselineResidentBytes, long PeakResidentBytes)
@@ -33,7 +33,7 @@ public sealed record LoadMeasurement(double Seconds, long BytesRead, long Weight
         var model = open();
         double seconds = clock.Elapsed.TotalSeconds;
         long peak = ProcessMemory.PeakResidentBytes;
-        long weights = model.Network.parameters().Sum(p => p.numel() * p.ElementSize);
+        long weights = model.Network.parameters().Sum(p => p.numel() * p.ElementSize) + model.Network.buffers().Sum(b => b.numel() * b.ElementSize);
         return (model, new LoadMeasurement(seconds, bytesRead, weights, baseline, peak));
     }
 }

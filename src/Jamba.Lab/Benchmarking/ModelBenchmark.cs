@@ -87,13 +87,15 @@ public static class ModelBenchmark
             Options = o,
             DType = model.DType.ToString(),
             Threads = torch.get_num_threads(),
-            WeightBytes = lm.parameters().Sum(p => p.numel() * p.ElementSize),
+            WeightBytes = lm.parameters().Sum(p => p.numel() * p.ElementSize) + lm.buffers().Sum(b => b.numel() * b.ElementSize),
             CacheBytes = cacheUsed,
             CacheBytesAllocated = cacheAllocated,
             TimeToFirstTokenSeconds = Timing.Median(ttft),
             PrefillFlops = o.Batch * ModelCost.ForwardFlops(config, o.PromptTokens, 0, 1),
             DecodeStepSeconds = steps.Count > 0 ? Timing.Median(steps) : double.NaN,
-            DecodeBytesPerStep = ModelCost.DecodeBytesPerStep(config, o.Batch, o.PromptTokens + o.NewTokens / 2, model.DType),
+            DecodeBytesPerStep = model.Quantization is null
+                ? ModelCost.DecodeBytesPerStep(config, o.Batch, o.PromptTokens + o.NewTokens / 2, model.DType)
+                : ModelCost.DecodeBytesPerStep(lm, config, o.Batch, o.PromptTokens + o.NewTokens / 2, model.DType),
             EarlyDecodeStepSeconds = early.Count > 0 ? Timing.Median(early) : double.NaN,
             LateDecodeStepSeconds = late.Count > 0 ? Timing.Median(late) : double.NaN,
             PeakResidentBytes = peak,

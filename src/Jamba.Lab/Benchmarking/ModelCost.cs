@@ -50,4 +50,24 @@ public static class ModelCost
         double cache = CacheMemory.KvBytes(config, batch, position, dtype) + CacheMemory.MambaStateBytes(config, batch, dtype);
         return (double)weights * element + cache;
     }
+
+    /// <summary>
+    /// <see cref="DecodeBytesPerStep(JambaConfig, long, long, torch.ScalarType)"/> from the network's tensors as they are
+    /// stored, for a quantized network whose projections take 1 (int8) or ½ (4-bit) byte per weight plus their scales.
+    /// </summary>
+    public static double DecodeBytesPerStep(torch.nn.Module network, JambaConfig config, long batch, long position, torch.ScalarType dtype)
+    {
+        double weights = 0;
+        var tensors = network.named_parameters().Select(p => (p.name, t: (torch.Tensor)p.parameter))
+            .Concat(network.named_buffers(recurse: true, include_nonpersistent: false).Select(b => (b.name, t: b.buffer)));
+        foreach (var (name, t) in tensors)
+        {
+            double bytes = t.NumberOfElements * t.ElementSize;
+            if (name == "model.embed_tokens.weight" && !config.TieWordEmbeddings) continue;   // rows gathered, not read
+            if (name.Contains(".feed_forward.experts.", StringComparison.Ordinal))
+                bytes *= Math.Min(config.NumExperts, batch * config.NumExpertsPerTok) / (double)config.NumExperts;
+            weights += bytes;
+        }
+        return weights + CacheMemory.KvBytes(config, batch, position, dtype) + CacheMemory.MambaStateBytes(config, batch, dtype);
+    }
 }

@@ -139,6 +139,12 @@ public static class CheckpointFolder
                 mismatched.Add($"{name}: module {ShapeText(target.shape)}, checkpoint {ShapeText(source.shape)}");
                 continue;
             }
+            // A quantized tensor is copied as stored or not at all: converted, an int8 weight would load as its raw codes.
+            if (IsQuantizedType(target.dtype) != IsQuantizedType(source.dtype) || (IsQuantizedType(target.dtype) && target.dtype != source.dtype))
+            {
+                mismatched.Add($"{name}: module {target.dtype}, checkpoint {source.dtype} (quantized tensors load only into a quantized model: JambaModel.Load reads the folder's quantization_config)");
+                continue;
+            }
             plan.Add((target, source));
         }
         var unexpected = stateDict.Keys.Where(k => !targetNames.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
@@ -177,6 +183,8 @@ public static class CheckpointFolder
         if (items.Count > Show) sb.Append(", ... ").Append((items.Count - Show).ToString(CultureInfo.InvariantCulture)).Append(" more");
         return sb.Append(')').ToString();
     }
+
+    private static bool IsQuantizedType(ScalarType t) => t is ScalarType.Int8 or ScalarType.Byte;
 
     internal static string ShapeText(long[] shape) => "[" + string.Join(", ", shape) + "]";
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Jamba.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,6 +42,10 @@ public sealed class CheckpointReader
     /// <summary>Name → shape of every stored tensor (the input of <see cref="CheckpointValidation"/>).</summary>
     public IReadOnlyDictionary<string, long[]> Shapes() =>
         Tensors.ToDictionary(p => p.Key, p => p.Value.Info.Shape, StringComparer.Ordinal);
+
+    /// <summary>Name → safetensors dtype code (<c>F32</c>, <c>BF16</c>, <c>I8</c>, ...) of every stored tensor.</summary>
+    public IReadOnlyDictionary<string, string> DTypes() =>
+        Tensors.ToDictionary(p => p.Key, p => p.Value.Info.DType, StringComparer.Ordinal);
 
     /// <summary>
     /// Reads the headers of a folder's <c>model.safetensors</c>, or of every shard its
@@ -105,8 +110,11 @@ public sealed class CheckpointReader
 
     /// <summary>
     /// Streams the stored tensors into <paramref name="module"/>'s parameters and persistent buffers, converting
-    /// each to the parameter's own dtype and device on the way. Names and shapes are all checked first, from the
-    /// headers, so a mismatch reports every problem at once and leaves the module untouched.
+    /// each to the parameter's own dtype and device on the way. Names, shapes and the dtypes of integer (quantized)
+    /// tensors are all checked first, from the headers, so a mismatch reports every problem at once and leaves the
+    /// module untouched. A <see cref="QuantizedLinear"/> whose checkpoint stores a floating <c>weight</c> and no
+    /// <c>weight_scale</c> (a reference checkpoint) is quantized on the way in, one layer at a time, so loading
+    /// never holds more than the quantized module plus one layer's float weight.
     /// </summary>
     /// <param name="module">The module; names are its <c>named_parameters()</c> / <c>named_buffers()</c> paths.</param>
     /// <param name="ignore">Stored names to skip without calling them unexpected (a tied <c>lm_head.weight</c>).</param>
@@ -118,11 +126,27 @@ public sealed class CheckpointReader
         var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, p) in module.named_parameters()) targets.TryAdd(name, p);
         foreach (var (name, b) in module.named_buffers(recurse: true, include_nonpersistent: false)) targets.TryAdd(name, b);
+        var quantizeInto = new Dictionary<string, QuantizedLinear>(StringComparer.Ordinal);
+        foreach (var (name, m) in module.named_modules())
+        {
+            if (m is not QuantizedLinear q || !Tensors.TryGetValue(name + ".weight", out var w) || Tensors.ContainsKey(name + ".weight_scale")
+                || DTypeInfo.FromCode(w.Info.DType) is not { IsFloating: true }) continue;
+            quantizeInto[name + ".weight"] = q;
+            targets.Remove(name + ".weight");
+            targets.Remove(name + ".weight_scale");
+        }
 
         var missing = targets.Keys.Where(n => !Tensors.ContainsKey(n)).ToList();
-        var unexpected = Tensors.Keys.Where(n => !targets.ContainsKey(n) && !(ignore?.Contains(n) ?? false)).OrderBy(n => n, StringComparer.Ordinal).ToList();
-        var mismatched = targets.Where(t => Tensors.TryGetValue(t.Key, out var s) && !s.Info.Shape.SequenceEqual(t.Value.shape))
-            .Select(t => $"{t.Key}: module {CheckpointFolder.ShapeText(t.Value.shape)}, checkpoint {CheckpointFolder.ShapeText(Tensors[t.Key].Info.Shape)}").ToList();
+        var unexpected = Tensors.Keys.Where(n => !targets.ContainsKey(n) && !quantizeInto.ContainsKey(n) && !(ignore?.Contains(n) ?? false)).OrderBy(n => n, StringComparer.Ordinal).ToList();
+        var mismatched = targets.Select(t => (t.Key, shape: t.Value.shape))
+            .Concat(quantizeInto.Select(q => (q.Key, shape: new[] { q.Value.OutFeatures, q.Value.InFeatures })))
+            .Where(t => Tensors.TryGetValue(t.Key, out var s) && !s.Info.Shape.SequenceEqual(t.shape))
+            .Select(t => $"{t.Key}: module {CheckpointFolder.ShapeText(t.shape)}, checkpoint {CheckpointFolder.ShapeText(Tensors[t.Key].Info.Shape)}").ToList();
+        // Quantized tensors are copied as stored, never converted: an int8 weight has the float weight's shape.
+        static bool Quantized(ScalarType t) => t is ScalarType.Int8 or ScalarType.Byte;
+        mismatched.AddRange(targets.Where(t => Tensors.TryGetValue(t.Key, out var s) && DTypeInfo.FromCode(s.Info.DType)!.Type is var stored
+                && (Quantized(t.Value.dtype) || Quantized(stored)) && stored != t.Value.dtype)
+            .Select(t => $"{t.Key}: module {t.Value.dtype}, checkpoint {Tensors[t.Key].Info.DType}"));
         if (missing.Count + unexpected.Count + mismatched.Count > 0)
             throw CheckpointFolder.MismatchException($"{Folder} does not match {module.GetName()}", missing, unexpected, mismatched);
 
@@ -136,8 +160,18 @@ public sealed class CheckpointReader
                 using var fs = SafeTensors.OpenRead(file);
                 foreach (var (name, stored) in Tensors.Where(t => t.Value.FilePath == file).OrderBy(t => t.Value.Info.Begin))
                 {
-                    if (!targets.TryGetValue(name, out var target)) continue;
                     var type = DTypeInfo.FromCode(stored.Info.DType)!.Type;
+                    if (quantizeInto.TryGetValue(name, out var quantized))
+                    {
+                        using var full = torch.empty(stored.Info.Shape, ScalarType.Float32);
+                        Tensor? stage = null;
+                        if (type != ScalarType.Float32 && !staging.TryGetValue(type, out stage)) staging[type] = stage = SafeTensors.StagingBuffer(type);
+                        SafeTensors.ReadInto(file, fs, stored.DataStart, stored.Info, full, stage);
+                        quantized.Quantize(full);
+                        read += stored.Info.ByteCount;
+                        continue;
+                    }
+                    if (!targets.TryGetValue(name, out var target)) continue;
                     bool direct = target.device_type == DeviceType.CPU && target.dtype == type && target.is_contiguous();
                     Tensor? buffer = null;
                     if (!direct && !staging.TryGetValue(type, out buffer)) staging[type] = buffer = SafeTensors.StagingBuffer(type);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Jamba.Planning;
+using Jamba.Quantization;
 
 namespace Jamba.Checkpoints;
 
@@ -15,9 +16,65 @@ public static partial class CheckpointValidation
 {
     /// <summary>
     /// The tensors (name and shape) of the network <paramref name="config"/> describes, exactly as
-    /// <c>named_parameters()</c> of <see cref="JambaModel.CreateNetwork"/> lists them, computed without building it.
+    /// <c>named_parameters()</c> and <c>named_buffers()</c> of <see cref="JambaModel.CreateNetwork"/> list them, computed
+    /// without building it. With a <c>quantization_config</c> each decoder projection's <c>weight</c> has its stored
+    /// quantized shape and is followed by its <c>weight_scale</c>.
     /// </summary>
     public static IEnumerable<(string name, long[] shape)> ExpectedTensors(JambaConfig config, ModelHead? head = null)
+    {
+        var quantization = QuantizationConfig.Of(config);
+        foreach (var (name, shape) in FullPrecisionTensors(config, head))
+        {
+            if (quantization is null || !QuantizationConfig.IsQuantizedWeight(name))
+            {
+                yield return (name, shape);
+                continue;
+            }
+            var scheme = quantization.SchemeFor(shape[1]);
+            yield return (name, Quantizer.WeightShape(shape[0], shape[1], scheme));
+            yield return (name + "_scale", Quantizer.ScaleShape(shape[0], shape[1], scheme, quantization.GroupSize));
+        }
+    }
+
+    /// <summary>
+    /// The stored dtype each quantized tensor of <paramref name="config"/>'s network must have (I8 or U8 weights by
+    /// their linear's scheme, F32 scales); empty without a <c>quantization_config</c>. Checked before loading, since an
+    /// int8 weight has the float weight's shape and only its dtype tells them apart.
+    /// </summary>
+    public static IEnumerable<(string name, string dtype)> QuantizedDTypes(JambaConfig config, ModelHead? head = null)
+    {
+        var quantization = QuantizationConfig.Of(config);
+        if (quantization is null) yield break;
+        foreach (var (name, shape) in FullPrecisionTensors(config, head))
+        {
+            if (!QuantizationConfig.IsQuantizedWeight(name)) continue;
+            yield return (name, quantization.SchemeFor(shape[1]) == JambaQuantization.Q4 ? "U8" : "I8");
+            yield return (name + "_scale", "F32");
+        }
+    }
+
+    /// <summary>
+    /// Throws unless every quantized tensor of a quantized checkpoint is stored in its format's dtype
+    /// (<see cref="QuantizedDTypes"/>), listing each one that is not.
+    /// </summary>
+    /// <param name="config">The configuration, with its <c>quantization_config</c>.</param>
+    /// <param name="stored">Name → safetensors dtype code (<c>I8</c>, <c>F32</c>, ...) of every stored tensor.</param>
+    /// <param name="where">How the checkpoint is named in messages (its folder).</param>
+    /// <param name="head">The head; null takes it from the config's <c>architectures</c>.</param>
+    public static void CheckQuantizedDTypes(JambaConfig config, IReadOnlyDictionary<string, string> stored, string where, ModelHead? head = null)
+    {
+        var quantization = QuantizationConfig.Of(config);
+        if (quantization is null) return;
+        var wrong = QuantizedDTypes(config, head)
+            .Where(t => stored.TryGetValue(t.name, out var d) && d != t.dtype)
+            .Select(t => $"{t.name} is {stored[t.name]}, expected {t.dtype}").ToList();
+        if (wrong.Count == 0) return;
+        throw new CheckpointException($"{where} is a {quantization} checkpoint (config.json {QuantizationConfig.ConfigKey}), but {wrong.Count} quantized tensor(s) have the wrong dtype: " +
+            string.Join("; ", wrong.Take(5)) + (wrong.Count > 5 ? $"; ... ({wrong.Count - 5} more)" : "") +
+            "; a weight is I8 (int8) or U8 (packed 4-bit), a weight_scale F32; nothing was allocated", where);
+    }
+
+    private static IEnumerable<(string name, long[] shape)> FullPrecisionTensors(JambaConfig config, ModelHead? head)
     {
         var h = head ?? (config.IsSequenceClassifier ? ModelHead.SequenceClassification : ModelHead.CausalLM);
         long hidden = config.HiddenSize, vocab = config.VocabSize, inter = config.IntermediateSize;
@@ -93,6 +150,12 @@ public static partial class CheckpointValidation
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(stored);
+        if (QuantizationConfig.Of(config) is null && stored.Keys.FirstOrDefault(k => k.EndsWith(".weight_scale", StringComparison.Ordinal)) is string scale)
+            throw new CheckpointException($"{where} stores quantized weights ({scale} and others) but its config.json has no {QuantizationConfig.ConfigKey}: " +
+                "a quantized checkpoint loads only with the config it was saved with (JambaModel.Load), not as a reference checkpoint; nothing was allocated", where)
+            {
+                ConfigKey = QuantizationConfig.ConfigKey,
+            };
         CheckStructure(config, stored, where);
 
         var ignored = Ignored(config, head);

@@ -10,14 +10,14 @@ namespace Jamba.Modeling;
 /// </summary>
 public sealed class JambaAttention : nn.Module
 {
-    /// <summary>Query projection [heads * head_dim, hidden].</summary>
-    public readonly Linear q_proj;
+    /// <summary>Query projection [heads * head_dim, hidden]: a <c>Linear</c>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
+    public readonly nn.Module<Tensor, Tensor> q_proj;
     /// <summary>Key projection [kv_heads * head_dim, hidden].</summary>
-    public readonly Linear k_proj;
+    public readonly nn.Module<Tensor, Tensor> k_proj;
     /// <summary>Value projection [kv_heads * head_dim, hidden].</summary>
-    public readonly Linear v_proj;
+    public readonly nn.Module<Tensor, Tensor> v_proj;
     /// <summary>Output projection [hidden, heads * head_dim].</summary>
-    public readonly Linear o_proj;
+    public readonly nn.Module<Tensor, Tensor> o_proj;
     private readonly long heads, kvHeads, headDim;
     private readonly double dropout;
 
@@ -28,10 +28,10 @@ public sealed class JambaAttention : nn.Module
         kvHeads = config.NumKeyValueHeads;
         headDim = config.HeadDim;
         dropout = config.AttentionDropout;
-        q_proj = nn.Linear(config.HiddenSize, heads * headDim, hasBias: false, device: device, dtype: dtype);
-        k_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, hasBias: false, device: device, dtype: dtype);
-        v_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, hasBias: false, device: device, dtype: dtype);
-        o_proj = nn.Linear(heads * headDim, config.HiddenSize, hasBias: false, device: device, dtype: dtype);
+        q_proj = DecoderLinear.Create(config, config.HiddenSize, heads * headDim, false, device, dtype);
+        k_proj = DecoderLinear.Create(config, config.HiddenSize, kvHeads * headDim, false, device, dtype);
+        v_proj = DecoderLinear.Create(config, config.HiddenSize, kvHeads * headDim, false, device, dtype);
+        o_proj = DecoderLinear.Create(config, heads * headDim, config.HiddenSize, false, device, dtype);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using Jamba.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,10 +21,17 @@ public sealed class JambaBackbone : nn.Module
     /// <summary>The configuration the stack was built from.</summary>
     public JambaConfig Config { get; }
 
+    /// <summary>
+    /// The quantization the decoder linears were built with (the config's <c>quantization_config</c>), or null when
+    /// every one is a full-precision <c>Linear</c>.
+    /// </summary>
+    public QuantizationConfig? Quantization { get; }
+
     /// <summary>Builds the stack for <paramref name="config"/>.</summary>
     public JambaBackbone(JambaConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) : base(nameof(JambaBackbone))
     {
         Config = config;
+        Quantization = QuantizationConfig.Of(config);
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId, device: device, dtype: dtype);
         layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new JambaDecoderLayer(config, i, device, dtype)).ToArray());
         final_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device, dtype);

@@ -1,3 +1,4 @@
+using Jamba.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -50,6 +51,18 @@ public static class JambaInit
                 p.copy_(value);
             }
             if (name == "model.embed_tokens.weight" && config.PadTokenId is int pad) p[pad].zero_();
+        }
+        // A quantized network holds its decoder linears as buffers: each weight is drawn in float32 as above, one
+        // layer at a time, and quantized into place, so the full-precision model never exists.
+        foreach (var (name, m) in module.named_modules())
+        {
+            if (m is not QuantizedLinear q) continue;
+            using var scope = NewDisposeScope();
+            var w = empty(q.OutFeatures, q.InFeatures);
+            if (name.EndsWith("dt_proj")) w.copy_(rand(w.shape, generator: g).mul_(2).sub_(1).mul_(Math.Pow(config.MambaDtRank, -0.5)));
+            else FillNormal(w, std, g);
+            q.Quantize(w);
+            if (q.bias is { } b) b.copy_(name.EndsWith("dt_proj") ? InverseSoftplusDt(b.shape, g) : zeros(b.shape));
         }
     }
 

@@ -7,19 +7,19 @@ namespace Jamba.Modeling;
 /// <summary>The SwiGLU feed-forward: down_proj(SiLU(gate_proj(x)) * up_proj(x)). Also one expert of the MoE.</summary>
 public sealed class JambaMlp : nn.Module<Tensor, Tensor>
 {
-    /// <summary>Gate projection [intermediate, hidden].</summary>
-    public readonly Linear gate_proj;
+    /// <summary>Gate projection [intermediate, hidden]: a <c>Linear</c>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
+    public readonly nn.Module<Tensor, Tensor> gate_proj;
     /// <summary>Up projection [intermediate, hidden].</summary>
-    public readonly Linear up_proj;
+    public readonly nn.Module<Tensor, Tensor> up_proj;
     /// <summary>Down projection [hidden, intermediate].</summary>
-    public readonly Linear down_proj;
+    public readonly nn.Module<Tensor, Tensor> down_proj;
 
     /// <summary>Creates the MLP for <paramref name="config"/>.</summary>
     public JambaMlp(JambaConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) : base(nameof(JambaMlp))
     {
-        gate_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false, device: device, dtype: dtype);
-        up_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false, device: device, dtype: dtype);
-        down_proj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false, device: device, dtype: dtype);
+        gate_proj = DecoderLinear.Create(config, config.HiddenSize, config.IntermediateSize, false, device, dtype);
+        up_proj = DecoderLinear.Create(config, config.HiddenSize, config.IntermediateSize, false, device, dtype);
+        down_proj = DecoderLinear.Create(config, config.IntermediateSize, config.HiddenSize, false, device, dtype);
         RegisterComponents();
     }
 

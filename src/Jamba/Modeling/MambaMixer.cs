@@ -14,20 +14,20 @@ namespace Jamba.Modeling;
 /// </summary>
 public sealed class MambaMixer : nn.Module
 {
-    /// <summary>Input projection [2 * d_inner, hidden] (bias when mamba_proj_bias).</summary>
-    public readonly Linear in_proj;
+    /// <summary>Input projection [2 * d_inner, hidden] (bias when mamba_proj_bias). Each projection is a <c>Linear</c>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
+    public readonly nn.Module<Tensor, Tensor> in_proj;
     /// <summary>Depthwise convolution, weight [d_inner, 1, d_conv] (bias when mamba_conv_bias).</summary>
     public readonly Conv1d conv1d;
     /// <summary>Projection to (Δ, B, C) [dt_rank + 2 * d_state, d_inner].</summary>
-    public readonly Linear x_proj;
+    public readonly nn.Module<Tensor, Tensor> x_proj;
     /// <summary>Δ projection [d_inner, dt_rank] with bias.</summary>
-    public readonly Linear dt_proj;
+    public readonly nn.Module<Tensor, Tensor> dt_proj;
     /// <summary>log(-A) [d_inner, d_state].</summary>
     public readonly Parameter A_log;
     /// <summary>Skip connection [d_inner].</summary>
     public readonly Parameter D;
     /// <summary>Output projection [hidden, d_inner] (bias when mamba_proj_bias).</summary>
-    public readonly Linear out_proj;
+    public readonly nn.Module<Tensor, Tensor> out_proj;
     /// <summary>RMSNorm on Δ before dt_proj.</summary>
     public readonly RmsNorm dt_layernorm;
     /// <summary>RMSNorm on B.</summary>
@@ -46,13 +46,13 @@ public sealed class MambaMixer : nn.Module
         dtRank = config.MambaDtRank;
         dConv = config.MambaDConv;
         innerNorms = config.MambaInnerLayerNorms;
-        in_proj = nn.Linear(config.HiddenSize, 2 * dInner, hasBias: config.MambaProjBias, device: device, dtype: dtype);
+        in_proj = DecoderLinear.Create(config, config.HiddenSize, 2 * dInner, config.MambaProjBias, device, dtype);
         conv1d = nn.Conv1d(dInner, dInner, dConv, padding: dConv - 1, groups: dInner, bias: config.MambaConvBias, device: device, dtype: dtype);
-        x_proj = nn.Linear(dInner, dtRank + 2 * dState, hasBias: false, device: device, dtype: dtype);
-        dt_proj = nn.Linear(dtRank, dInner, hasBias: true, device: device, dtype: dtype);
+        x_proj = DecoderLinear.Create(config, dInner, dtRank + 2 * dState, false, device, dtype);
+        dt_proj = DecoderLinear.Create(config, dtRank, dInner, true, device, dtype);
         A_log = new Parameter(log(arange(1, dState + 1, dtype: ScalarType.Float32)).expand(dInner, dState).contiguous().to(dtype, device ?? CPU));
         D = new Parameter(ones(dInner, dtype: dtype, device: device));
-        out_proj = nn.Linear(dInner, config.HiddenSize, hasBias: config.MambaProjBias, device: device, dtype: dtype);
+        out_proj = DecoderLinear.Create(config, dInner, config.HiddenSize, config.MambaProjBias, device, dtype);
         dt_layernorm = new RmsNorm(dtRank, config.RmsNormEps, device, dtype);
         b_layernorm = new RmsNorm(dState, config.RmsNormEps, device, dtype);
         c_layernorm = new RmsNorm(dState, config.RmsNormEps, device, dtype);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Jamba.Quantization;
 using static TorchSharp.torch;
 
 namespace Jamba.Planning;
@@ -30,10 +31,36 @@ public static class HostMemory
         return null;
     }
 
-    /// <summary>Bytes of the parameters of <paramref name="config"/>'s network in <paramref name="dtype"/>.</summary>
+    /// <summary>
+    /// Bytes of the parameters of <paramref name="config"/>'s network in <paramref name="dtype"/>; with a
+    /// <c>quantization_config</c>, the decoder projections at their quantized size (1 byte per weight for int8, ½ for
+    /// 4-bit, plus the scales: at most 1/16 byte per weight for rows of 64 or more inputs), which this closed form
+    /// counts as if every projection were quantized in the config's scheme.
+    /// </summary>
     /// <exception cref="OverflowException">The size does not fit in 64 bits.</exception>
-    public static long ParameterBytes(JambaConfig config, ScalarType dtype, ModelHead? head = null) =>
-        checked(ParameterCount.TotalOf(config, head) * ElementSize(dtype));
+    public static long ParameterBytes(JambaConfig config, ScalarType dtype, ModelHead? head = null)
+    {
+        long total = ParameterCount.TotalOf(config, head);
+        if (QuantizationConfig.Of(config) is not { } q) return checked(total * ElementSize(dtype));
+        long projections = ProjectionWeights(config);
+        double perWeight = q.Scheme == JambaQuantization.Q4 ? 0.5 + 4.0 / q.GroupSize : 1.0 + 1.0 / 16;
+        double bytes = (double)(total - projections) * ElementSize(dtype) + projections * perWeight;
+        return bytes < long.MaxValue ? (long)Math.Ceiling(bytes) : throw new OverflowException();
+    }
+
+    /// <summary>Weights of the decoder's projections (the linears quantization stores quantized), in closed form.</summary>
+    private static long ProjectionWeights(JambaConfig config)
+    {
+        checked
+        {
+            long layers = config.NumHiddenLayers, h = config.HiddenSize, d = config.MambaDInner, n = config.MambaDState, r = config.MambaDtRank;
+            long attention = layers > config.AttnLayerOffset ? (layers - 1 - config.AttnLayerOffset) / config.AttnLayerPeriod + 1 : 0;
+            long moe = config.NumExperts > 1 && layers > config.ExpertLayerOffset ? (layers - 1 - config.ExpertLayerOffset) / config.ExpertLayerPeriod + 1 : 0;
+            long mamba = h * 2 * d + d * (r + 2 * n) + r * d + d * h;
+            long mlp = ParameterCount.MlpParameters(config);
+            return attention * ParameterCount.AttentionLayer(config) + (layers - attention) * mamba + moe * config.NumExperts * mlp + (layers - moe) * mlp;
+        }
+    }
 
     /// <summary>
     /// Throws when the parameters of <paramref name="config"/>'s network in <paramref name="dtype"/> exceed the

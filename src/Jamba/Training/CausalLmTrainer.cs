@@ -80,12 +80,14 @@ public sealed class CausalLmTrainer : IDisposable
     /// </summary>
     /// <exception cref="ArgumentException">An option is invalid, or the model is not on the options' device/dtype.</exception>
     /// <exception cref="InvalidDataException">The data is too small for the split or a batch, or has ids outside the vocabulary.</exception>
+    /// <exception cref="InvalidOperationException">The model is quantized (inference-only).</exception>
     public CausalLmTrainer(JambaModel model, PackedDataset data, TrainingOptions options, string? tokenizerName = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        model.EnsureTrainable();
         lm = model.CausalLM ?? throw new ArgumentException("causal-LM training needs a JambaForCausalLM checkpoint; this one is a sequence classifier");
         if (data.SequenceLength != options.SequenceLength)
             throw new ArgumentException($"the data is packed into sequences of {data.SequenceLength} tokens but the options say {options.SequenceLength}");

@@ -119,6 +119,7 @@ public static class SequenceClassificationFineTuner
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(train);
+        source.EnsureTrainable();
         options.Validate();
         if (train.Count == 0) throw new ArgumentException("no training examples", nameof(train));
         if (objective == FineTuneObjective.Multiclass && numClasses < 2) throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, "multiclass needs at least 2 classes");

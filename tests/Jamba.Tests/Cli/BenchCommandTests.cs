@@ -52,7 +52,7 @@ public sealed class BenchCommandTests
     }
 
     /// <summary>A config.json of a toy Jamba (4 layers, hidden 16) in a fresh temporary folder; returns its path.</summary>
-    static string ToyConfig()
+    internal static string ToyConfig()
     {
         string config = Path.Combine(CliRunner.TempDir(), "config.json");
         File.WriteAllText(config, """

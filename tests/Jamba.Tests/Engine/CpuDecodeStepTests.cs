@@ -104,10 +104,10 @@ public sealed class CpuDecodeStepTests
         Step("first step");
         Step("second step (pointers reused)");
         var mixer = model.model.layers[0].mamba!;
-        mixer.in_proj.weight = new TorchSharp.Modules.Parameter(randn(mixer.in_proj.weight!.shape, generator: new Generator(8)));
+        ((TorchSharp.Modules.Linear)mixer.in_proj).weight = new TorchSharp.Modules.Parameter(randn(((TorchSharp.Modules.Linear)mixer.in_proj).weight!.shape, generator: new Generator(8)));
         Step("after in_proj got a new weight tensor");
         var moe = (SparseMoeBlock)model.model.layers[1].feed_forward;
-        moe.experts[0].down_proj.weight = new TorchSharp.Modules.Parameter(zeros_like(moe.experts[0].down_proj.weight!));
+        ((TorchSharp.Modules.Linear)moe.experts[0].down_proj).weight = new TorchSharp.Modules.Parameter(zeros_like(((TorchSharp.Modules.Linear)moe.experts[0].down_proj).weight!));
         Step("after an expert got a new weight tensor");
         model.model.embed_tokens.weight = new TorchSharp.Modules.Parameter(randn(config.VocabSize, config.HiddenSize, generator: new Generator(9)));
         Step("after the embedding got a new weight tensor");

@@ -3,7 +3,9 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using Jamba.Engine.Cpu.Kernels;
 using Jamba.Modeling;
+using Jamba.Quantization;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 using BFloat16 = Jamba.Engine.Cpu.Kernels.BFloat16;
 
@@ -37,7 +39,8 @@ internal static unsafe class CpuDecodeStep
     public const int MaxRows = 16;
 
     /// <summary>
-    /// Whether a step of <paramref name="rows"/> tokens can run here: CPU, float32 or bfloat16, eval mode without
+    /// Whether a step of <paramref name="rows"/> tokens can run here: CPU, float32 or bfloat16 (the projections plain
+    /// or weight-only quantized, see <see cref="QuantizedLinearCpu"/>), eval mode without
     /// gradients, at most <see cref="MaxRows"/> rows, a cache of that batch whose Mamba states have been
     /// written (a prefill ran). Left-padded prompts are fine: attention then masks the padded positions, as the Modeling
     /// forward's key-padding bias does (the new token is real in every row).
@@ -159,9 +162,9 @@ internal static unsafe class CpuDecodeStep
     {
         int hidden = config.HiddenSize, heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads, d = config.HeadDim;
         var a = p.Attention!;
-        Linear(s.Normed, a.Q, null, s.Q, rows, hidden, heads * d, bf16, threads);
-        Linear(s.Normed, a.K, null, s.K, rows, hidden, kvHeads * d, bf16, threads);
-        Linear(s.Normed, a.V, null, s.V, rows, hidden, kvHeads * d, bf16, threads);
+        Linear(s.Normed, a.Q, s.Q, rows, hidden, heads * d, bf16, threads);
+        Linear(s.Normed, a.K, s.K, rows, hidden, kvHeads * d, bf16, threads);
+        Linear(s.Normed, a.V, s.V, rows, hidden, kvHeads * d, bf16, threads);
         var kv = p.Kv!;
         long length = kv.Length, capacity = kv.Capacity;
         var (keyBuffer, valueBuffer) = kv.Storage;
@@ -195,7 +198,7 @@ internal static unsafe class CpuDecodeStep
         else { buffers.K = (float*)keys; buffers.V = (float*)values; }
         DecodeAttentionCpu.Forward(buffers, threads);
         if (bf16) Round(s.Attended, rows * heads * d);
-        Linear(s.Attended, a.O, null, s.Mixed, rows, heads * d, hidden, bf16, threads);
+        Linear(s.Attended, a.O, s.Mixed, rows, heads * d, hidden, bf16, threads);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -203,12 +206,12 @@ internal static unsafe class CpuDecodeStep
     {
         int hidden = config.HiddenSize, channels = config.MambaDInner;
         var m = p.Mamba!;
-        Linear(s.Normed, m.InProj, m.InProjBias, s.Projected, rows, hidden, 2 * channels, bf16, threads);
+        Linear(s.Normed, m.InProj, s.Projected, rows, hidden, 2 * channels, bf16, threads);
         var step = m.Step;
         step.Batch = rows; step.X = s.Projected; step.Gate = s.Projected + channels; step.XStride = 2 * channels; step.Y = s.Y;
         MambaStepCpu.Step(step, threads);
         if (bf16) Round(s.Y, rows * channels);
-        Linear(s.Y, m.OutProj, m.OutProjBias, s.Mixed, rows, channels, hidden, bf16, threads);
+        Linear(s.Y, m.OutProj, s.Mixed, rows, channels, hidden, bf16, threads);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -223,6 +226,10 @@ internal static unsafe class CpuDecodeStep
         void** gate = stackalloc void*[k];
         void** up = stackalloc void*[k];
         void** down = stackalloc void*[k];
+        bool quantized = moe.Experts[0].Quantized;
+        QuantizedMatrix* gateQ = stackalloc QuantizedMatrix[quantized ? k : 0];
+        QuantizedMatrix* upQ = stackalloc QuantizedMatrix[quantized ? k : 0];
+        QuantizedMatrix* downQ = stackalloc QuantizedMatrix[quantized ? k : 0];
         float* weights = stackalloc float[k];
         for (int r = 0; r < rows; r++)
         {
@@ -230,7 +237,14 @@ internal static unsafe class CpuDecodeStep
             for (int j = 0; j < k; j++)
             {
                 var expert = moe.Experts[chosen[j]];
-                gate[j] = expert.Gate; up[j] = expert.Up; down[j] = expert.Down;
+                if (quantized) { gateQ[j] = expert.Gate.Quantized; upQ[j] = expert.Up.Quantized; downQ[j] = expert.Down.Quantized; }
+                else { gate[j] = expert.Gate.Dense; up[j] = expert.Up.Dense; down[j] = expert.Down.Dense; }
+            }
+            if (quantized)
+            {
+                QuantizedSwiGluCpu.ForwardExperts(s.Normed + (long)r * hidden, gateQ, upQ, downQ, weights, k, s.Inter, s.Mixed + (long)r * hidden,
+                    hidden, moe.Experts[0].Intermediate, threads);
+                continue;
             }
             // All k experts in one pass over their weights (the MLP's intermediate size is every expert's).
             SwiGluCpu.ForwardExperts(s.Normed + (long)r * hidden, gate, up, down, weights, k, bf16, s.Inter, s.Mixed + (long)r * hidden,
@@ -259,9 +273,15 @@ internal static unsafe class CpuDecodeStep
     }
 
 
-    static void Swiglu(MlpPlan mlp, Scratch s, float* x, float* y, int rows, int hidden, bool bf16, int threads, float* scale, bool accumulate) =>
-        SwiGluCpu.Forward(x, mlp.Gate, mlp.Up, mlp.Down, bf16, s.Inter, y, scale, accumulate, rows, hidden, mlp.Intermediate, threads,
-            s.PreparedX, s.PreparedInter);
+    static void Swiglu(MlpPlan mlp, Scratch s, float* x, float* y, int rows, int hidden, bool bf16, int threads, float* scale, bool accumulate)
+    {
+        if (mlp.Quantized)
+            QuantizedSwiGluCpu.Forward(x, mlp.Gate.Quantized, mlp.Up.Quantized, mlp.Down.Quantized, s.Inter, y, scale, accumulate, rows, hidden,
+                mlp.Intermediate, threads);
+        else
+            SwiGluCpu.Forward(x, mlp.Gate.Dense, mlp.Up.Dense, mlp.Down.Dense, bf16, s.Inter, y, scale, accumulate, rows, hidden, mlp.Intermediate, threads,
+                s.PreparedX, s.PreparedInter);
+    }
 
     /// <summary>
     /// Fills <paramref name="bias"/> [rows, SeqLen + 1] from the cache's padding mask: 0 where a position is real, the
@@ -283,6 +303,14 @@ internal static unsafe class CpuDecodeStep
     }
 
     /// <summary>y = x Wᵀ + b in float32 (a bfloat16 layer's outputs rounded to bfloat16, as its tensor is).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Linear(float* x, Projection p, float* y, int rows, int inF, int outF, bool bf16, int threads)
+    {
+        if (p.IsQuantized) QuantizedLinearCpu.Forward(x, p.Quantized, p.Bias, bf16, y, rows, outF, threads);
+        else Linear(x, p.Dense, p.Bias, y, rows, inF, outF, bf16, threads);
+    }
+
+    /// <summary>y = x Wᵀ + b for a float32 or bfloat16 weight.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Linear(float* x, void* weight, void* bias, float* y, int rows, int inF, int outF, bool bf16, int threads)
     {
@@ -388,6 +416,34 @@ internal static unsafe class CpuDecodeStep
 
         public WeightRecord Record(JambaForCausalLM model, float[]?[] a) => new(model, dtype, tensors.ToArray(), pointers.ToArray(), a);
 
+        /// <summary>Marks the walk as failed: a layer the kernels do not take (the Modeling forward then runs the step).</summary>
+        public void Fail() => Ok = false;
+
+        /// <summary>
+        /// A decoder projection: a <c>Linear</c>'s weight in the model's dtype, or a <see cref="QuantizedLinear"/>'s stored
+        /// weight and float32 scales (a q4 group size the kernels do not take fails the walk); the bias in the model's dtype.
+        /// </summary>
+        public Projection Projection(nn.Module<Tensor, Tensor> module)
+        {
+            switch (module)
+            {
+                case TorchSharp.Modules.Linear l:
+                    return new Projection(Get(l.weight), default, Get(l.bias));
+                case QuantizedLinear q:
+                    int inF = (int)q.InFeatures;
+                    bool q4 = q.Scheme == JambaQuantization.Q4;
+                    if (q.InFeatures > int.MaxValue || (q4 && !QuantizedMatrix.SupportsGroup(inF, q.GroupSize))) Ok = false;
+                    void* weight = Get(q.weight, q4 ? ScalarType.Byte : ScalarType.Int8);
+                    var scale = (float*)Get(q.weight_scale, ScalarType.Float32);
+                    void* bias = Get(q.bias);
+                    if (!Ok) return default;
+                    return new Projection(null, q4 ? QuantizedMatrix.Q4((byte*)weight, scale, inF, q.GroupSize) : QuantizedMatrix.Int8((sbyte*)weight, scale, inF), bias);
+                default:
+                    Ok = false;
+                    return default;
+            }
+        }
+
         /// <summary>A parameter recognised by where its data lies rather than by its wrapper object.</summary>
         public void* GetByData(Tensor t)
         {
@@ -418,7 +474,12 @@ internal static unsafe class CpuDecodeStep
             if (t is not null)
             {
                 if (t.dtype != required || !t.is_contiguous() || t.device_type != DeviceType.CPU) Ok = false;
-                else p = required == ScalarType.BFloat16 ? CpuKernelSupport.Ptr16(t) : CpuKernelSupport.Ptr(t);
+                else p = required switch
+                {
+                    ScalarType.BFloat16 => CpuKernelSupport.Ptr16(t),
+                    ScalarType.Int8 or ScalarType.Byte => CpuKernelSupport.Ptr8(t),
+                    _ => CpuKernelSupport.Ptr(t),
+                };
             }
             tensors.Add(t);
             pointers.Add((nint)p);
@@ -426,26 +487,46 @@ internal static unsafe class CpuDecodeStep
         }
     }
 
+    /// <summary>
+    /// A decoder projection's pointers: a float32 or bfloat16 weight (<see cref="Dense"/>), or a weight-only quantized
+    /// one (<see cref="Quantized"/>); the bias, if any, in the model's dtype.
+    /// </summary>
+    readonly struct Projection(void* dense, QuantizedMatrix quantized, void* bias)
+    {
+        public readonly void* Dense = dense, Bias = bias;
+        public readonly QuantizedMatrix Quantized = quantized;
+        public bool IsQuantized => Quantized.Weight != null;
+    }
+
     sealed class MlpPlan
     {
-        public void* Gate, Up, Down;
+        public Projection Gate, Up, Down;
         public int Intermediate;
+        /// <summary>All three projections quantized (else all three are dense: a mixed MLP fails the walk).</summary>
+        public bool Quantized;
 
-        public static MlpPlan From(JambaMlp mlp, Weights w, JambaConfig config) => new()
+        public static MlpPlan From(JambaMlp mlp, Weights w, JambaConfig config)
         {
-            Gate = w.Get(mlp.gate_proj.weight), Up = w.Get(mlp.up_proj.weight), Down = w.Get(mlp.down_proj.weight),
-            Intermediate = config.IntermediateSize,
-        };
+            var plan = new MlpPlan
+            {
+                Gate = w.Projection(mlp.gate_proj), Up = w.Projection(mlp.up_proj), Down = w.Projection(mlp.down_proj),
+                Intermediate = config.IntermediateSize,
+            };
+            plan.Quantized = plan.Gate.IsQuantized;
+            if (plan.Up.IsQuantized != plan.Quantized || plan.Down.IsQuantized != plan.Quantized
+                || plan.Gate.Bias != null || plan.Up.Bias != null || plan.Down.Bias != null) w.Fail();
+            return plan;
+        }
     }
 
     sealed class AttentionPlan
     {
-        public void* Q, K, V, O;
+        public Projection Q, K, V, O;
     }
 
     sealed class MambaPlan
     {
-        public void* InProj, InProjBias, OutProj, OutProjBias;
+        public Projection InProj, OutProj;
         public MambaStepBuffers Step;
     }
 
@@ -472,18 +553,21 @@ internal static unsafe class CpuDecodeStep
             plan = new LayerPlan { InputNorm = w.Get(layer.input_layernorm.weight), FfNorm = w.Get(layer.pre_ff_layernorm.weight) };
             if (layer.self_attn is { } a)
             {
-                plan.Attention = new AttentionPlan { Q = w.Get(a.q_proj.weight), K = w.Get(a.k_proj.weight), V = w.Get(a.v_proj.weight), O = w.Get(a.o_proj.weight) };
+                var at = plan.Attention = new AttentionPlan { Q = w.Projection(a.q_proj), K = w.Projection(a.k_proj), V = w.Projection(a.v_proj), O = w.Projection(a.o_proj) };
                 plan.Kv = cache.Kv(layer.LayerIndex);
-                if (a.q_proj.bias is not null || a.k_proj.bias is not null || a.v_proj.bias is not null || a.o_proj.bias is not null) return false;
+                if (at.Q.Bias != null || at.K.Bias != null || at.V.Bias != null || at.O.Bias != null) return false;
             }
             else
             {
                 var m = layer.mamba!;
                 var state = cache.Mamba(layer.LayerIndex);
                 bool norms = innerNorms;
+                var xProj = w.Projection(m.x_proj);
+                var dtProj = w.Projection(m.dt_proj);
+                if (xProj.Bias != null) return false;
                 plan.Mamba = new MambaPlan
                 {
-                    InProj = w.Get(m.in_proj.weight), InProjBias = w.Get(m.in_proj.bias), OutProj = w.Get(m.out_proj.weight), OutProjBias = w.Get(m.out_proj.bias),
+                    InProj = w.Projection(m.in_proj), OutProj = w.Projection(m.out_proj),
                     Step = new MambaStepBuffers
                     {
                         Channels = config.MambaDInner, State = config.MambaDState, DtRank = config.MambaDtRank, ConvWidth = config.MambaDConv,
@@ -491,15 +575,19 @@ internal static unsafe class CpuDecodeStep
                         ConvState16 = dtype == ScalarType.BFloat16 ? (ushort*)w.Get(state.Conv) : null,
                         SsmState = (float*)w.Get(state.Ssm, ScalarType.Float32),
                         Bf16Params = dtype == ScalarType.BFloat16,
-                        ConvWeight = w.Get(m.conv1d.weight), ConvBias = w.Get(m.conv1d.bias), XProj = w.Get(m.x_proj.weight),
+                        ConvWeight = w.Get(m.conv1d.weight), ConvBias = w.Get(m.conv1d.bias), XProj = xProj.Dense, XProjQuantized = xProj.Quantized,
                         DtNorm = norms ? w.Get(m.dt_layernorm.weight) : null, BNorm = norms ? w.Get(m.b_layernorm.weight) : null,
                         CNorm = norms ? w.Get(m.c_layernorm.weight) : null, Eps = (float)m.dt_layernorm.Eps,
-                        DtProj = w.Get(m.dt_proj.weight), DtBias = w.Get(m.dt_proj.bias), ALog = w.Get(m.A_log), D = w.Get(m.D),
+                        DtProj = dtProj.Dense, DtProjQuantized = dtProj.Quantized, DtBias = dtProj.Bias, ALog = w.Get(m.A_log), D = w.Get(m.D),
                     },
                 };
             }
             if (layer.feed_forward is SparseMoeBlock moe)
-                plan.Moe = new MoePlan { Router = w.Get(moe.router.weight), Experts = moe.experts.Select(e => MlpPlan.From(e, w, config)).ToArray(), TopK = moe.TopK };
+            {
+                var experts = moe.experts.Select(e => MlpPlan.From(e, w, config)).ToArray();
+                plan.Moe = new MoePlan { Router = w.Get(moe.router.weight), Experts = experts, TopK = moe.TopK };
+                if (experts.Any(e => e.Quantized != experts[0].Quantized)) return false;
+            }
             else plan.Mlp = MlpPlan.From((JambaMlp)layer.feed_forward, w, config);
             return w.Ok;
         }

@@ -81,6 +81,18 @@ internal static class CpuKernelSupport
         return (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
     }
 
+    /// <summary>
+    /// Raw pointer to the first element of a contiguous CPU tensor of bytes (int8 or uint8: quantized weights), under
+    /// the same lifetime rule as <see cref="Ptr"/>.
+    /// </summary>
+    public static unsafe byte* Ptr8(Tensor t)
+    {
+        if (t.ElementSize != 1 || !t.is_contiguous() || t.device_type != DeviceType.CPU)
+            throw new ArgumentException("Expected a contiguous 8-bit CPU tensor.", nameof(t));
+        if (t.numel() == 0) return null;
+        return (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+    }
+
     /// <summary>The pointer of an optional tensor, or null.</summary>
     public static unsafe float* PtrOrNull(Tensor? t) => t is null ? null : Ptr(t);
 

@@ -25,12 +25,16 @@ internal unsafe struct MambaStepBuffers
     public void* ConvWeight, ConvBias;
     /// <summary>x_proj weight [R + 2N, channels].</summary>
     public void* XProj;
+    /// <summary>x_proj weight-only quantized instead (then <see cref="XProj"/> is null); unset otherwise.</summary>
+    public QuantizedMatrix XProjQuantized;
     /// <summary>RMSNorm weights of Δ [R], B [N] and C [N]; null when the model has no inner norms.</summary>
     public void* DtNorm, BNorm, CNorm;
     /// <summary>The norms' epsilon.</summary>
     public float Eps;
     /// <summary>dt_proj weight [channels, R] and bias [channels].</summary>
     public void* DtProj, DtBias;
+    /// <summary>dt_proj weight-only quantized instead (then <see cref="DtProj"/> is null); unset otherwise.</summary>
+    public QuantizedMatrix DtProjQuantized;
     /// <summary>A_log [channels, N] and the skip D [channels].</summary>
     public void* ALog, D;
     /// <summary>
@@ -92,7 +96,10 @@ internal static unsafe class MambaStepCpu
         int rows = r + 2 * n, rowBlocks = blocks > 1 ? Math.Min(blocks, rows) : 1;
         SpinPool.Shared.For(rowBlocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
-            for (int j = rows * block / rowBlocks; j < rows * (block + 1) / rowBlocks; j++) ssm[j] = Dot(p.XProj, bf, (long)j * d, u, d);
+            if (p.XProjQuantized.Weight != null)
+                for (int j = rows * block / rowBlocks; j < rows * (block + 1) / rowBlocks; j++) ssm[j] = p.XProjQuantized.Dot(j, u);
+            else
+                for (int j = rows * block / rowBlocks; j < rows * (block + 1) / rowBlocks; j++) ssm[j] = Dot(p.XProj, bf, (long)j * d, u, d);
         });
         if (p.DtNorm != null)
         {
@@ -151,7 +158,10 @@ internal static unsafe class MambaStepCpu
         bool bf = p.Bf16Params;
         float* dt = ssm, B = ssm + r, C = ssm + r + n;
         float* gate = p.Gate + b * p.XStride, y = p.Y + (long)b * d;
-        for (int c = c0; c < c1; c++) delta[c] = Dot(p.DtProj, bf, (long)c * r, dt, r) + At(p.DtBias, bf, c);
+        if (p.DtProjQuantized.Weight != null)
+            for (int c = c0; c < c1; c++) delta[c] = p.DtProjQuantized.Dot(c, dt) + At(p.DtBias, bf, c);
+        else
+            for (int c = c0; c < c1; c++) delta[c] = Dot(p.DtProj, bf, (long)c * r, dt, r) + At(p.DtBias, bf, c);
         VectorMath.Softplus(delta + c0, c1 - c0);
 
         float* state = p.SsmState + (long)b * d * n;

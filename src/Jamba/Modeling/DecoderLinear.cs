@@ -1,0 +1,24 @@
+using Jamba.Quantization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Jamba.Modeling;
+
+/// <summary>
+/// A linear layer of the decoder (attention, Mamba and MLP/expert projections) as the config describes it: a
+/// TorchSharp <c>Linear</c>, or a <see cref="QuantizedLinear"/> when config.json carries a <c>quantization_config</c>
+/// (transformers builds quantized linears from the same key). Either is an <c>nn.Module&lt;Tensor, Tensor&gt;</c>, so
+/// the layers' forwards read <c>q_proj.forward(x)</c> whichever it is, and a quantized network never allocates the
+/// full-precision weights.
+/// </summary>
+public static class DecoderLinear
+{
+    /// <summary>Creates the projection <paramref name="inFeatures"/> → <paramref name="outFeatures"/>.</summary>
+    public static nn.Module<Tensor, Tensor> Create(JambaConfig config, long inFeatures, long outFeatures, bool hasBias, Device? device, ScalarType dtype)
+    {
+        var quantization = QuantizationConfig.Of(config);
+        return quantization is null
+            ? nn.Linear(inFeatures, outFeatures, hasBias: hasBias, device: device, dtype: dtype)
+            : new QuantizedLinear(inFeatures, outFeatures, hasBias, quantization.Scheme, quantization.GroupSize, device, dtype);
+    }
+}

@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Jamba.Quantization;
+
+/// <summary>
+/// The <c>quantization_config</c> of a quantized checkpoint's config.json:
+/// <c>{"quant_method": "jamba_mlnet", "scheme": "int8"|"q4", "group_size": 32, "format_version": 1}</c>.
+/// A config that carries it describes a network whose decoder linears are <see cref="QuantizedLinear"/>s, the way
+/// transformers builds quantized linears from the same key.
+/// </summary>
+/// <param name="Scheme"><see cref="JambaQuantization.Int8"/> or <see cref="JambaQuantization.Q4"/>.</param>
+/// <param name="GroupSize">Weights per scale of the Q4 scheme (32 or 64); recorded for Int8 too, where it is unused.</param>
+public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize = QuantizationConfig.DefaultGroupSize)
+{
+    /// <summary>The config.json key.</summary>
+    public const string ConfigKey = "quantization_config";
+
+    /// <summary>The <c>quant_method</c> this library writes and reads.</summary>
+    public const string QuantMethod = "jamba_mlnet";
+
+    /// <summary>The layout version this library writes and reads.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>The default Q4 group size.</summary>
+    public const int DefaultGroupSize = 32;
+
+    /// <summary>The group sizes the Q4 layout allows.</summary>
+    public static IReadOnlyList<int> GroupSizes { get; } = new[] { 32, 64 };
+
+    /// <summary>A checked configuration: a quantized scheme and an allowed group size.</summary>
+    /// <exception cref="ArgumentException">The scheme is None or the group size is not 32 or 64.</exception>
+    public static QuantizationConfig Create(JambaQuantization scheme, int groupSize = DefaultGroupSize)
+    {
+        if (scheme is not (JambaQuantization.Int8 or JambaQuantization.Q4))
+            throw new ArgumentException($"quantization scheme must be Int8 or Q4, not {scheme}", nameof(scheme));
+        if (!GroupSizes.Contains(groupSize))
+            throw new ArgumentException($"quantization group size {groupSize} is not supported: use 32 or 64", nameof(groupSize));
+        return new QuantizationConfig(scheme, groupSize);
+    }
+
+    /// <summary>The scheme's name as config.json and the CLI write it: <c>int8</c> or <c>q4</c>.</summary>
+    public static string SchemeName(JambaQuantization scheme) => scheme switch
+    {
+        JambaQuantization.Int8 => "int8",
+        JambaQuantization.Q4 => "q4",
+        _ => "none",
+    };
+
+    /// <summary>Parses <c>none|int8|q4</c> (case-insensitive; <c>q8</c> and <c>4bit</c> style aliases are not guessed).</summary>
+    /// <exception cref="ArgumentException">Any other value, named in the message.</exception>
+    public static JambaQuantization ParseScheme(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "none" or "" => JambaQuantization.None,
+        "int8" => JambaQuantization.Int8,
+        "q4" => JambaQuantization.Q4,
+        _ => throw new ArgumentException($"unknown quantization '{value}': use int8 or q4 (or none)", nameof(value)),
+    };
+
+    /// <summary>
+    /// The quantization a config describes, or null when its config.json has no <c>quantization_config</c>.
+    /// </summary>
+    /// <exception cref="JambaConfigException">The key is present but is not this library's format, naming the field at fault.</exception>
+    public static QuantizationConfig? Of(JambaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var node = config.ExtraFields[ConfigKey];
+        if (node is null) return null;
+        if (node is not JsonObject o) throw Error("", node.ToJsonString(), "must be an object");
+        string method = StringField(o, "quant_method");
+        if (method != QuantMethod)
+            throw Error("quant_method", method, $"is not supported: this library reads its own weight-only format (\"{QuantMethod}\"); other methods (GPTQ, AWQ, bitsandbytes) are not");
+        int version = IntField(o, "format_version");
+        if (version != FormatVersion) throw Error("format_version", version.ToString(CultureInfo.InvariantCulture), $"is not supported (this library reads version {FormatVersion})");
+        string schemeText = StringField(o, "scheme");
+        var scheme = schemeText switch
+        {
+            "int8" => JambaQuantization.Int8,
+            "q4" => JambaQuantization.Q4,
+            _ => throw Error("scheme", schemeText, "must be \"int8\" or \"q4\""),
+        };
+        int group = IntField(o, "group_size");
+        if (!GroupSizes.Contains(group)) throw Error("group_size", group.ToString(CultureInfo.InvariantCulture), "must be 32 or 64");
+        return new QuantizationConfig(scheme, group);
+    }
+
+    /// <summary>Writes this configuration into <paramref name="config"/> (replacing any), or removes it when null.</summary>
+    public static void Set(JambaConfig config, QuantizationConfig? quantization)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (quantization is null) { config.ExtraFields.Remove(ConfigKey); return; }
+        config.ExtraFields[ConfigKey] = new JsonObject
+        {
+            ["quant_method"] = QuantMethod,
+            ["scheme"] = SchemeName(quantization.Scheme),
+            ["group_size"] = quantization.GroupSize,
+            ["format_version"] = FormatVersion,
+        };
+    }
+
+    /// <summary>
+    /// Whether a state-dict key is the weight of a linear that quantization stores quantized: the decoder's attention,
+    /// Mamba and MLP/expert projections (<c>model.layers.*.*_proj.weight</c>), never the router, embeddings or heads.
+    /// </summary>
+    public static bool IsQuantizedWeight(string name) =>
+        name.StartsWith("model.layers.", StringComparison.Ordinal) && name.EndsWith("_proj.weight", StringComparison.Ordinal);
+
+    /// <summary>The scheme a linear of <paramref name="inFeatures"/> inputs is stored in: Q4 falls back to Int8 when the
+    /// groups would not tile the row.</summary>
+    public JambaQuantization SchemeFor(long inFeatures) => Quantizer.SchemeFor(inFeatures, Scheme, GroupSize);
+
+    /// <inheritdoc/>
+    public override string ToString() => Scheme == JambaQuantization.Q4
+        ? string.Create(CultureInfo.InvariantCulture, $"q4 (group size {GroupSize})")
+        : SchemeName(Scheme);
+
+    private static string StringField(JsonObject o, string name) =>
+        o[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>()
+            : throw Error(name, o[name]?.ToJsonString() ?? "missing", "must be a string");
+
+    private static int IntField(JsonObject o, string name) =>
+        o[name] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out int i) ? i
+            : throw Error(name, o[name]?.ToJsonString() ?? "missing", "must be an integer");
+
+    private static JambaConfigException Error(string field, string value, string why) =>
+        new(field.Length == 0 ? ConfigKey : $"{ConfigKey}.{field}", value, why);
+}

@@ -1,0 +1,106 @@
+using Jamba.Ops;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Jamba.Quantization;
+
+/// <summary>
+/// A linear layer with weight-only quantized weights: y = x · dequantize(weight, weight_scale)ᵀ + bias. The stored
+/// form is the module's state: buffers <c>weight</c> (int8 [out, in], or uint8 [out, in / 2] for 4-bit) and
+/// <c>weight_scale</c> (float32), plus <c>bias</c> in the model's dtype when the layer has one, so the state-dict
+/// keys are the Hugging Face names plus <c>.weight_scale</c>. Inference only: there are no parameters to train.
+/// </summary>
+public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
+{
+    /// <summary>The stored weight: int8 [out, in] (<see cref="JambaQuantization.Int8"/>) or uint8 [out, in / 2] (<see cref="JambaQuantization.Q4"/>).</summary>
+    public readonly Tensor weight;
+    /// <summary>Float32 scales: [out] for Int8, [out, in / <see cref="GroupSize"/>] for Q4.</summary>
+    public readonly Tensor weight_scale;
+    /// <summary>The bias [out] in the model's dtype, or null.</summary>
+    public readonly Tensor? bias;
+
+    /// <summary>The scheme this layer is stored in (Int8 or Q4; a Q4 request whose groups do not tile the row is Int8).</summary>
+    public JambaQuantization Scheme { get; }
+    /// <summary>Input features.</summary>
+    public long InFeatures { get; }
+    /// <summary>Output features.</summary>
+    public long OutFeatures { get; }
+    /// <summary>Inputs per scale under Q4; under Int8 the whole row (<see cref="InFeatures"/>).</summary>
+    public int GroupSize { get; }
+
+    /// <summary>
+    /// Creates a zero layer (weights and scales 0) in its stored form, allocating only the quantized bytes; fill it
+    /// with <see cref="Quantize"/> or by loading a checkpoint.
+    /// </summary>
+    /// <param name="inFeatures">Input features.</param>
+    /// <param name="outFeatures">Output features.</param>
+    /// <param name="hasBias">Whether the layer has a bias (kept in <paramref name="dtype"/>).</param>
+    /// <param name="scheme">Int8 or Q4 (Q4 falls back to Int8 when in_features is not a multiple of the group size).</param>
+    /// <param name="groupSize">Q4 inputs per scale (an even number; the format allows 32 and 64).</param>
+    /// <param name="device">Where the buffers live.</param>
+    /// <param name="dtype">The model's dtype: of the bias and of the dequantized weight.</param>
+    public QuantizedLinear(long inFeatures, long outFeatures, bool hasBias, JambaQuantization scheme, int groupSize = QuantizationConfig.DefaultGroupSize,
+        Device? device = null, ScalarType dtype = ScalarType.Float32) : base(nameof(QuantizedLinear))
+    {
+        if (scheme is not (JambaQuantization.Int8 or JambaQuantization.Q4)) throw new ArgumentException($"not a quantized scheme: {scheme}", nameof(scheme));
+        if (groupSize <= 0 || groupSize % 2 != 0) throw new ArgumentException($"group size {groupSize} must be positive and even", nameof(groupSize));
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Scheme = Quantizer.SchemeFor(inFeatures, scheme, groupSize);
+        GroupSize = Scheme == JambaQuantization.Q4 ? groupSize : (int)Math.Min(inFeatures, int.MaxValue);
+        weight = zeros(Quantizer.WeightShape(outFeatures, inFeatures, Scheme), Quantizer.WeightDType(Scheme), device);
+        weight_scale = zeros(Quantizer.ScaleShape(outFeatures, inFeatures, Scheme, groupSize), ScalarType.Float32, device);
+        bias = hasBias ? zeros(outFeatures, dtype, device) : null;
+        RegisterComponents();
+    }
+
+    /// <summary>A quantized copy of <paramref name="linear"/> (its weight quantized, its bias copied).</summary>
+    public static QuantizedLinear FromLinear(Linear linear, JambaQuantization scheme, int groupSize = QuantizationConfig.DefaultGroupSize)
+    {
+        ArgumentNullException.ThrowIfNull(linear);
+        var w = linear.weight!;
+        var q = new QuantizedLinear(w.size(1), w.size(0), linear.bias is not null, scheme, groupSize, w.device, w.dtype);
+        q.Quantize(w);
+        if (linear.bias is { } b) using (no_grad()) q.bias!.copy_(b);
+        return q;
+    }
+
+    /// <summary>
+    /// Replaces the stored weight with the quantization of <paramref name="fullPrecision"/> [out, in] (any float dtype
+    /// and device), a block of rows at a time so the float32 temporaries stay small whatever the layer's size.
+    /// </summary>
+    public void Quantize(Tensor fullPrecision)
+    {
+        if (!fullPrecision.shape.SequenceEqual(new[] { OutFeatures, InFeatures }))
+            throw new ArgumentException($"expected a weight [{OutFeatures}, {InFeatures}], got [{string.Join(", ", fullPrecision.shape)}]", nameof(fullPrecision));
+        using var _ = no_grad();
+        long block = Math.Max(1, QuantizeBlockElements / Math.Max(1, InFeatures));
+        for (long r = 0; r < OutFeatures; r += block)
+        {
+            using var scope = NewDisposeScope();
+            long n = Math.Min(block, OutFeatures - r);
+            var (q, s) = Quantizer.Quantize(fullPrecision.narrow(0, r, n), Scheme, GroupSize);
+            weight.narrow(0, r, n).copy_(q);
+            weight_scale.narrow(0, r, n).copy_(s);
+        }
+    }
+
+    /// <summary>Elements of the float weight quantized per block in <see cref="Quantize"/>.</summary>
+    const long QuantizeBlockElements = 1L << 22;
+
+    /// <summary>The dense weight [out, in] in <paramref name="dtype"/> (through <see cref="Dequantize.Forward"/>).</summary>
+    public Tensor Dequantized(ScalarType dtype) => Dequantize.Forward(weight, weight_scale, dtype);
+
+    /// <summary>Bytes of the stored weight, scales and bias.</summary>
+    public long StoredBytes => weight.NumberOfElements * weight.ElementSize + weight_scale.NumberOfElements * 4
+        + (bias is null ? 0 : bias.NumberOfElements * bias.ElementSize);
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var w = Dequantize.Forward(weight, weight_scale, x.dtype);                                  // (out, in)
+        return nn.functional.linear(x, w, bias).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,93 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Jamba.Quantization;
+
+/// <summary>
+/// Float weights to the stored quantized form (the inverse is <see cref="Ops.Dequantize"/>). Both schemes are
+/// symmetric with round-half-away-from-zero, so |w − q·s| ≤ s/2 for every element:
+/// <list type="bullet">
+/// <item>Int8, per output row: s = max|w_row| / 127, q = clamp(round(w / s), −127, 127), int8 [out, in];
+/// scale float32 [out].</item>
+/// <item>Q4, per group of G consecutive inputs: s = max|w_group| / 7, q = clamp(round(w / s), −8, 7), stored as the
+/// nibble q + 8; uint8 [out, in / 2], scale float32 [out, in / G]. Within a group's G/2 bytes, byte j holds element
+/// j in its low nibble and element j + G/2 in its high nibble (llama.cpp's Q4_0 order), so a kernel gets a group's
+/// first half from the low nibbles and its second half from the high nibbles.</item>
+/// </list>
+/// An all-zero row or group gets s = 0 and q = 0.
+/// </summary>
+public static class Quantizer
+{
+    /// <summary>
+    /// The scheme a linear of <paramref name="inFeatures"/> inputs is stored in when <paramref name="requested"/> is
+    /// asked: Q4 needs in_features to be a multiple of the group size, and becomes Int8 otherwise (the stored weight's
+    /// dtype, I8 or U8, says which one a file holds).
+    /// </summary>
+    public static JambaQuantization SchemeFor(long inFeatures, JambaQuantization requested, int groupSize) =>
+        requested == JambaQuantization.Q4 && inFeatures % groupSize != 0 ? JambaQuantization.Int8 : requested;
+
+    /// <summary>Shape of the stored <c>weight</c> of an [out, in] linear.</summary>
+    public static long[] WeightShape(long outFeatures, long inFeatures, JambaQuantization scheme) => scheme switch
+    {
+        JambaQuantization.Int8 => new[] { outFeatures, inFeatures },
+        JambaQuantization.Q4 => new[] { outFeatures, inFeatures / 2 },
+        _ => throw new ArgumentException($"not a quantized scheme: {scheme}", nameof(scheme)),
+    };
+
+    /// <summary>Shape of the stored <c>weight_scale</c> of an [out, in] linear.</summary>
+    public static long[] ScaleShape(long outFeatures, long inFeatures, JambaQuantization scheme, int groupSize) => scheme switch
+    {
+        JambaQuantization.Int8 => new[] { outFeatures },
+        JambaQuantization.Q4 => new[] { outFeatures, inFeatures / groupSize },
+        _ => throw new ArgumentException($"not a quantized scheme: {scheme}", nameof(scheme)),
+    };
+
+    /// <summary>The stored <c>weight</c>'s dtype: int8 for Int8, uint8 (two nibbles) for Q4.</summary>
+    public static ScalarType WeightDType(JambaQuantization scheme) => scheme == JambaQuantization.Q4 ? ScalarType.Byte : ScalarType.Int8;
+
+    /// <summary>Per-row int8 of <paramref name="weight"/> [out, in] (any float dtype): (int8 [out, in], float32 [out]).</summary>
+    public static (Tensor weight, Tensor scale) QuantizeInt8(Tensor weight)
+    {
+        if (weight.dim() != 2) throw new ArgumentException($"expected a weight [out, in], got [{string.Join(", ", weight.shape)}]", nameof(weight));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var w = weight.to_type(ScalarType.Float32);
+        var s = w.abs().amax(new long[] { 1 }) / 127.0;                                           // (out)
+        var q = RoundHalfAway(w / SafeDivisor(s).unsqueeze(1)).clamp_(-127, 127).to_type(ScalarType.Int8);
+        return (q.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Grouped 4-bit of <paramref name="weight"/> [out, in] (any float dtype; in a multiple of
+    /// <paramref name="groupSize"/>): (uint8 [out, in / 2], float32 [out, in / G]).
+    /// </summary>
+    public static (Tensor weight, Tensor scale) QuantizeQ4(Tensor weight, int groupSize)
+    {
+        if (weight.dim() != 2) throw new ArgumentException($"expected a weight [out, in], got [{string.Join(", ", weight.shape)}]", nameof(weight));
+        if (groupSize <= 0 || groupSize % 2 != 0) throw new ArgumentException($"group size {groupSize} must be positive and even", nameof(groupSize));
+        long rows = weight.size(0), cols = weight.size(1);
+        if (cols % groupSize != 0) throw new ArgumentException($"in_features {cols} is not a multiple of the group size {groupSize}", nameof(weight));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        long groups = cols / groupSize, half = groupSize / 2;
+        var w = weight.to_type(ScalarType.Float32).reshape(rows, groups, groupSize);             // (out, in/G, G)
+        var s = w.abs().amax(new long[] { 2 }) / 7.0;                                             // (out, in/G)
+        var q = RoundHalfAway(w / SafeDivisor(s).unsqueeze(2)).clamp_(-8, 7).add_(8).to_type(ScalarType.Byte);
+        var packed = q.narrow(2, 0, half).bitwise_or(q.narrow(2, half, half).bitwise_left_shift(4));   // (out, in/G, G/2)
+        return (packed.reshape(rows, cols / 2).MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Quantizes <paramref name="weight"/> [out, in] in <paramref name="scheme"/> (Int8 or Q4).</summary>
+    public static (Tensor weight, Tensor scale) Quantize(Tensor weight, JambaQuantization scheme, int groupSize) => scheme switch
+    {
+        JambaQuantization.Int8 => QuantizeInt8(weight),
+        JambaQuantization.Q4 => QuantizeQ4(weight, groupSize),
+        _ => throw new ArgumentException($"not a quantized scheme: {scheme}", nameof(scheme)),
+    };
+
+    // round(x) with ties away from zero, as the format specifies (libtorch's round sends ties to even).
+    private static Tensor RoundHalfAway(Tensor x) => x.abs().add_(0.5).floor_().mul_(x.sign());
+
+    // A zero scale (an all-zero row or group) divides by 1 instead, which leaves those zeros at q = 0.
+    private static Tensor SafeDivisor(Tensor s) => where(s > 0, s, ones_like(s));
+}

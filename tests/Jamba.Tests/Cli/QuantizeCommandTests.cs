@@ -1,0 +1,84 @@
+using System.Text.Json;
+using Jamba.Checkpoints;
+using static TorchSharp.torch;
+
+namespace Jamba.Tests.Cli;
+
+/// <summary>`jamba quantize` and the --quantize / --group-size options of the model-loading commands.</summary>
+[TestClass]
+public sealed class QuantizeCommandTests
+{
+    private static string Fixture(string name) => ReferenceCase.FixturePath(name);
+
+    private static float[] Logits(params string[] args)
+    {
+        string outFile = Path.Combine(CliRunner.TempDir(), "logits.safetensors");
+        var r = CliRunner.Run(args.Concat(new[] { "--ids", "1,17,230,5,99", "--out", outFile }).ToArray());
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        using var logits = SafeTensors.Load(outFile)["logits"];
+        return logits.to_type(ScalarType.Float32).data<float>().ToArray();
+    }
+
+    /// <summary>
+    /// `jamba quantize` writes a q4 folder (U8 weights, F32 scales, the quantization_config); `logits` on it equals
+    /// `logits --quantize q4` on the reference folder, and differs from the float logits.
+    /// </summary>
+    [TestMethod]
+    public void QuantizeWritesAFolderThatLoadsAsStored()
+    {
+        string dir = Path.Combine(CliRunner.TempDir(), "q4");
+        var r = CliRunner.Run("quantize", "--model", Fixture("hf-jamba-tiny"), "--out", dir, "--quantize", "q4", "--group-size", "64");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stdout, "q4 (group size 64)");
+        StringAssert.Contains(r.Stdout, "f32 scales");
+        var header = SafeTensors.ReadHeader(Path.Combine(dir, "model.safetensors")).tensors;
+        Assert.AreEqual("U8", header["model.layers.0.mamba.in_proj.weight"].DType);
+        Assert.AreEqual("F32", header["model.layers.0.mamba.in_proj.weight_scale"].DType);
+        using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json"))))
+        {
+            var q = config.RootElement.GetProperty("quantization_config");
+            Assert.AreEqual("jamba_mlnet", q.GetProperty("quant_method").GetString());
+            Assert.AreEqual("q4", q.GetProperty("scheme").GetString());
+            Assert.AreEqual(64, q.GetProperty("group_size").GetInt32());
+            Assert.AreEqual(1, q.GetProperty("format_version").GetInt32());
+        }
+        var stored = Logits("logits", "--model", dir);
+        var onTheFly = Logits("logits", "--model", Fixture("hf-jamba-tiny"), "--quantize", "q4", "--group-size", "64");
+        var full = Logits("logits", "--model", Fixture("hf-jamba-tiny"));
+        CollectionAssert.AreEqual(onTheFly, stored, "the stored quantized weights are the ones --quantize computes");
+        CollectionAssert.AreNotEqual(full, stored);
+    }
+
+    /// <summary>A quantized folder with another --quantize is one clear line naming both; bad option values are usage errors.</summary>
+    [TestMethod]
+    public void QuantizeErrorsAreClean()
+    {
+        string dir = Path.Combine(CliRunner.TempDir(), "int8");
+        Assert.AreEqual(0, CliRunner.Run("quantize", "--model", Fixture("hf-jamba-tiny"), "--out", dir, "--quantize", "int8").ExitCode);
+        CliRunner.AssertCleanFailure(CliRunner.Run("logits", "--model", dir, "--quantize", "q4", "--ids", "1,2", "--out", Path.Combine(CliRunner.TempDir(), "x.safetensors")),
+            "quantization option (q4 (group size 32)) disagrees");
+        CliRunner.AssertCleanFailure(CliRunner.Run("logits", "--model", dir, "--quantize", "q3", "--ids", "1,2", "--out", "x.safetensors"), "--quantize", exitCode: 2);
+        CliRunner.AssertCleanFailure(CliRunner.Run("generate", "--model", dir, "--group-size", "48", "--prompt", "hi"), "--group-size must be 32 or 64", exitCode: 2);
+        CliRunner.AssertCleanFailure(CliRunner.Run("quantize", "--model", dir, "--out", dir), "--out must be another folder", exitCode: 2);
+    }
+
+    /// <summary>`jamba init --quantize` writes a quantized checkpoint; `jamba bench --quantize` prints weights by precision.</summary>
+    [TestMethod]
+    public void InitAndBenchTakeQuantize()
+    {
+        string dir = Path.Combine(CliRunner.TempDir(), "init-q4");
+        var r = CliRunner.Run("init", "--config", BenchCommandTests.ToyConfig(), "--out", dir, "--quantize", "q4", "--group-size", "32");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(File.ReadAllText(Path.Combine(dir, "config.json")), "quantization_config");
+        Assert.AreEqual("I8", SafeTensors.ReadHeader(Path.Combine(dir, "model.safetensors")).tensors["model.layers.0.feed_forward.down_proj.weight"].DType,
+            "down_proj has 24 inputs: int8, not q4");
+
+        r = CliRunner.Run("bench", "--config", BenchCommandTests.ToyConfig(), "--quantize", "int8", "--prompt-tokens", "9", "--new-tokens", "3",
+            "--runs", "1", "--warmup", "0", "--prefill-chunk", "4", "--ceiling-mib", "4", "--ceiling-matmul", "32", "--threads", "1", "--probe-positions", "none");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stdout, "weights by precision  int8: ");
+        StringAssert.Contains(r.Stdout, "int8 ");
+        StringAssert.Contains(r.Stdout, "f32 scales");
+        Assert.IsFalse(r.Stdout.Contains("training step"), "quantized models are not trained");
+    }
+}
