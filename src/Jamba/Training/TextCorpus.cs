@@ -17,8 +17,9 @@ public enum CorpusFormat
     /// <summary>Tab-separated with a header row; the document is the cell of the text column.</summary>
     Tsv,
     /// <summary>
-    /// One JSON object per line whose field (default <c>messages</c>) is a conversation; the document is that
-    /// conversation rendered with the model's chat template, without a generation prompt.
+    /// JSONL files (<c>.jsonl</c>/<c>.json</c>) hold one JSON object per line whose field (default <c>messages</c>) is
+    /// a conversation; the document is that conversation rendered with the model's chat template, without a
+    /// generation prompt. Other files of a folder are read by their extension, so plain text can be mixed in.
     /// </summary>
     Chat,
 }
@@ -72,7 +73,9 @@ public static class TextCorpus
         var docs = new List<string>();
         foreach (var f in files)
         {
-            var fmt = format == CorpusFormat.Auto ? FromExtension(f) : format;
+            var fmt = format == CorpusFormat.Auto ? FromExtension(f)
+                : format == CorpusFormat.Chat && FromExtension(f) != CorpusFormat.Jsonl ? FromExtension(f)
+                : format;
             int before = docs.Count;
             switch (fmt)
             {

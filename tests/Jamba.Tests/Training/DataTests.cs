@@ -44,6 +44,11 @@ public sealed class DataTests
         Assert.AreEqual(CorpusFormat.Chat, TextCorpus.ParseFormat("chat"));
         Assert.ThrowsExactly<ArgumentException>(() => TextCorpus.Read(dir["c.jsonl"], CorpusFormat.Chat));
 
+        // In a folder, the conversations can be mixed with plain text, which is read as text.
+        File.WriteAllText(dir["d.txt"], "a story\n\nanother story\n");
+        CollectionAssert.AreEqual(new[] { "[user]Hi[assistant]Hello!", "a story", "another story" },
+            TextCorpus.Read(dir.Path, CorpusFormat.Chat, "messages", template));
+
         var raising = new ChatTemplate("{% if messages[0].role != 'user' %}{{ raise_exception('user first') }}{% endif %}x");
         File.WriteAllText(dir["r.jsonl"], "{\"messages\": [{\"role\": \"assistant\", \"content\": \"a\"}]}\n");
         StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => TextCorpus.Read(dir["r.jsonl"], CorpusFormat.Chat, "messages", raising)).Message,
