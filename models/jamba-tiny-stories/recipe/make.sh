@@ -4,8 +4,8 @@
 #   bash models/jamba-tiny-stories/recipe/make.sh
 #
 # Needs the .NET SDK, Python 3 and Debian's python3-sentencepiece (for the tokenizer only; /usr/bin/python3).
-# Scratch output goes to runs/jamba-tiny-stories (git-ignored). On CPU the losses are the same on every run with the
-# same thread count (seeded data order, initialisation and generator); wall time depends on the machine.
+# Scratch output goes to runs/jamba-tiny-stories (git-ignored). Data order, initialisation and generator are seeded;
+# wall time depends on the machine (about 23 minutes of training on 2 shared cores; see ../README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=models/jamba-tiny-stories

@@ -140,4 +140,17 @@ public sealed class ShippedModelTests
         }
         Assert.AreEqual(2, r.Stderr.Split('\n').Count(l => l.Contains("tokens/s decode")), r.Stderr);
     }
+
+    [TestMethod]
+    public void JambaDemoUsesTheShippedModelByDefault()
+    {
+        var r = CliRunner.Run("demo", "--max-new-tokens", "12", "--threads", "1");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stdout, "Reloaded logits identical: True");
+        StringAssert.Contains(r.Stdout, "Prompt: \"The blue cat\"");
+        string greedy = r.Stdout.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("greedy: ", StringComparison.Ordinal));
+        Assert.IsGreaterThanOrEqualTo(4, Regex.Matches(greedy, "[A-Za-z]+").Count - 1, greedy);
+        CollectionAssert.AreEqual(new List<string>(), WordsOutside(greedy["greedy: ".Length..], Vocabulary()), greedy);
+        CliRunner.AssertCleanFailure(CliRunner.Run("demo", "--model", "a", "--preset", "tiny"), "give --model or --preset, not both", 2);
+    }
 }
