@@ -124,7 +124,7 @@ public static class QuickstartPipeline
         {
             console.WriteLine($"5/6  Generation with the hybrid KV + Mamba-state cache (greedy, {o.GenerateTokens} new tokens)");
             if (shipped is not null)
-                console.WriteLine($"     model: {o.GeneratorDir}, {shipped.Network.parameters().Sum(p => p.numel()):N0} parameters trained on tiny-stories.txt (see its README.md)");
+                console.WriteLine($"     model: {o.GeneratorDir}, {shipped.Network.parameters().Sum(p => p.numel()):N0} parameters trained in this repository on its tiny stories and dialogues (see its README.md)");
             foreach (var prompt in data.Prompts)
             {
                 var run = DecodeRun.Measure(generator, prompt, o.GenerateTokens);
