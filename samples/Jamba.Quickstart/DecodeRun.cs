@@ -16,13 +16,14 @@ public sealed record DecodeRun(string Prompt, string Continuation, int NewTokens
 
     /// <summary>
     /// Greedily continues <paramref name="prompt"/> by <paramref name="newTokens"/> tokens with the hybrid cache
-    /// (stop tokens ignored so every run decodes the same number of steps and the speed figures compare).
+    /// (stop tokens ignored so every run decodes the same number of steps and the speed figures compare; greedy even
+    /// when the checkpoint's generation_config.json asks for sampling, so the run is reproducible).
     /// </summary>
     public static DecodeRun Measure(JambaModel model, string prompt, int newTokens)
     {
         var tokenizer = model.RequireTokenizer();
         var ids = tokenizer.Encode(prompt, addBos: tokenizer.BosId is not null);
-        var options = new GenerationOptions { MaxNewTokens = newTokens, IgnoreStopTokens = true };
+        var options = new GenerationOptions { MaxNewTokens = newTokens, IgnoreStopTokens = true, Temperature = 0f };
         var produced = new List<int>();
         var clock = Stopwatch.StartNew();
         double first = 0;

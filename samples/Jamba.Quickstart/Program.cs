@@ -4,7 +4,8 @@
 //
 // Builds a small Jamba from a preset, fine-tunes it as an ML.NET classifier on a generated task where word order
 // matters, compares it with ML.NET's FeaturizeText + SdcaMaximumEntropy, saves/reloads/predicts, generates with the
-// hybrid cache and writes plots and a summary to ./quickstart-output. The stages live in QuickstartPipeline; the
+// hybrid cache from the trained checkpoint shipped in models/jamba-tiny-stories (or --model), and writes plots and a
+// summary to ./quickstart-output. The stages live in QuickstartPipeline; the
 // options in QuickstartCommandLine.
 using Jamba.Quickstart;
 

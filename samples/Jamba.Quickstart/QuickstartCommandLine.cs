@@ -13,7 +13,7 @@ public static class QuickstartCommandLine
     private static readonly QuickstartOptions Defaults = new();
 
     private static readonly Option<string?> Data = Text("--data", "FILE.tsv", "your data: a header row with Text and Label columns (tab-separated)");
-    private static readonly Option<string?> Model = Text("--model", "DIR", "start from a reference checkpoint folder instead of the preset");
+    private static readonly Option<string?> Model = Text("--model", "DIR", "start from a reference checkpoint folder instead of the preset (also used for generation instead of the shipped model)");
     private static readonly Option<string?> Preset = Text("--preset", "NAME", "preset to build").WithDefault(Defaults.Preset);
     private static readonly Option<string?> Output = Text("--out", "DIR", "output folder").WithDefault(Defaults.OutputDir);
     private static readonly Option<int> Seed = Int("--seed", "N", "seed of everything random", 0, int.MaxValue).WithDefault(Defaults.Seed);

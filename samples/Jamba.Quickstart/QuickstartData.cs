@@ -48,7 +48,8 @@ public sealed class QuickstartData
             Explanation = "Both orders of two animals are equally likely and the words around them are random, so a bag of words/n-grams\n" +
                           "     sees the same features either way: it can tell which two animals occur, not which came first (at best 50 %).",
             NewExamples = FirstMentionTask.NewSentences,
-            Prompts = new[] { "we saw a fox near the", "the jay" },
+            // In the words of the shipped model's stories (docs/data/tiny-stories.txt).
+            Prompts = new[] { "The blue cat", "In the garden, the fox" },
         };
     }
 

@@ -10,6 +10,11 @@ public sealed class QuickstartOptions
     public string? DataPath { get; set; }
     /// <summary>A reference checkpoint folder to start from instead of <see cref="Preset"/>; null: the preset.</summary>
     public string? ModelDir { get; set; }
+    /// <summary>
+    /// The language model of the generation stage when no <see cref="ModelDir"/> is given: by default the trained
+    /// tiny-stories checkpoint shipped in the repository (models/jamba-tiny-stories), copied beside the program.
+    /// </summary>
+    public string GeneratorDir { get; set; } = Path.Combine(AppContext.BaseDirectory, "models", "jamba-tiny-stories");
     /// <summary>The preset to build when no <see cref="ModelDir"/> is given.</summary>
     public string Preset { get; set; } = "tiny";
     /// <summary>Where the plots, summary and saved model go (replaced as a whole at the end of a successful run).</summary>

@@ -32,6 +32,11 @@ public static class QuickstartPipeline
         // Everything the user supplies is checked before the first file is written.
         var data = QuickstartData.Load(o);
         using JambaModel source = LoadModel(o, out string modelSource);
+        // The preset is untrained, so generation uses the shipped trained checkpoint unless the user gave a model. It is
+        // loaded at the generation stage (building modules draws from torch's generator, which would change the
+        // fine-tuning's numbers), but checked now, before anything is written.
+        if (o.ModelDir is null && !File.Exists(Path.Combine(o.GeneratorDir, "config.json")))
+            throw new QuickstartInputException($"generation model folder {o.GeneratorDir} has no config.json (the shipped model is copied there by the build from models/jamba-tiny-stories)");
         using var output = OutputFolder.Begin(o.OutputDir);
 
         console.WriteLine($"1/6  Model: {modelSource}");
@@ -109,16 +114,20 @@ public static class QuickstartPipeline
 
         console.WriteLine();
         var generations = new List<DecodeRun>();
-        if (source.CausalLM is null)
+        using JambaModel? shipped = o.ModelDir is null ? LoadCheckpoint(o.GeneratorDir, "generation model folder") : null;
+        var generator = shipped ?? source;
+        if (generator.CausalLM is null)
         {
             console.WriteLine("5/6  Generation skipped: the checkpoint is a classifier, not a causal LM");
         }
         else
         {
-            console.WriteLine($"5/6  Generation with the hybrid KV + Mamba-state cache (greedy, {o.GenerateTokens} new tokens{(o.ModelDir is null ? "; untrained language-model weights, so expect noise" : "")})");
+            console.WriteLine($"5/6  Generation with the hybrid KV + Mamba-state cache (greedy, {o.GenerateTokens} new tokens)");
+            if (shipped is not null)
+                console.WriteLine($"     model: {o.GeneratorDir}, {shipped.Network.parameters().Sum(p => p.numel()):N0} parameters trained in this repository on its tiny stories and dialogues (see its README.md)");
             foreach (var prompt in data.Prompts)
             {
-                var run = DecodeRun.Measure(source, prompt, o.GenerateTokens);
+                var run = DecodeRun.Measure(generator, prompt, o.GenerateTokens);
                 generations.Add(run);
                 console.WriteLine($"     \"{prompt}\" -> \"{Printable(run.Continuation)}\"");
                 console.WriteLine($"       prefill {run.PrefillSeconds * 1000:F0} ms, decode {run.DecodeTokensPerSecond:F1} tokens/s");
@@ -148,19 +157,8 @@ public static class QuickstartPipeline
     {
         if (o.ModelDir is string dir)
         {
-            JambaModel model;
-            try { model = JambaModel.Load(dir); }
-            catch (Exception e) when (e is Jamba.Checkpoints.CheckpointException or JambaConfigException or IOException or InvalidDataException)
-            {
-                throw new QuickstartInputException($"cannot load model folder {dir}: {e.Message}", e);
-            }
-            if (model.Tokenizer is null)
-            {
-                model.Dispose();
-                throw new QuickstartInputException($"model folder {dir} has no tokenizer (no tokenizer.model, and config.json names no built-in tokenizer)");
-            }
             description = $"checkpoint {dir}";
-            return model;
+            return LoadCheckpoint(dir, "model folder");
         }
         JambaConfig config;
         try { config = Presets.FromName(o.Preset); }
@@ -171,8 +169,24 @@ public static class QuickstartPipeline
         return JambaModel.Create(config, seed: o.Seed);
     }
 
+    private static JambaModel LoadCheckpoint(string dir, string what)
+    {
+        JambaModel model;
+        try { model = JambaModel.Load(dir); }
+        catch (Exception e) when (e is Jamba.Checkpoints.CheckpointException or JambaConfigException or IOException or InvalidDataException)
+        {
+            throw new QuickstartInputException($"cannot load {what} {dir}: {e.Message}", e);
+        }
+        if (model.Tokenizer is null)
+        {
+            model.Dispose();
+            throw new QuickstartInputException($"{what} {dir} has no tokenizer (no tokenizer.json or tokenizer.model, and config.json names no built-in tokenizer)");
+        }
+        return model;
+    }
+
     private static string Clip(string s, int n) => s.Length <= n ? s : s[..(n - 3)] + "...";
 
-    // Untrained weights produce arbitrary bytes; control characters would garble the terminal.
+    // A user's model may produce arbitrary bytes; control characters would garble the terminal.
     private static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '·' : c).ToArray());
 }

@@ -2,12 +2,12 @@
 //
 //   dotnet run --project samples/Jamba.Samples.MLNet [-- path/to/checkpoint]
 //
-// Without a checkpoint it starts from the small "tiny" preset (random weights, byte tokenizer), so it runs on a fresh
-// clone with no downloads; with one (config.json + safetensors + tokenizer.model) it uses those weights.
+// Without a checkpoint it uses the small model trained on the repository's tiny stories (models/jamba-tiny-stories,
+// copied beside the program), so it runs on a fresh clone with no downloads; the data below is written in that
+// model's words. With a checkpoint folder (config.json + safetensors + tokenizer.json or tokenizer.model) it uses that.
 using Jamba;
 using Jamba.Inference;
 using Jamba.MLNet;
-using Jamba.Planning;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -15,10 +15,11 @@ var clock = System.Diagnostics.Stopwatch.StartNew();
 var ml = new MLContext(seed: 1);
 ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && e.Source.StartsWith("Jamba", StringComparison.Ordinal)) Console.WriteLine($"  [log] {e.Message}"); };
 
-using JambaModel jamba = args.Length > 0 ? JambaModel.Load(args[0]) : JambaModel.Create(Presets.FromName("tiny"), seed: 1);
-Console.WriteLine(args.Length > 0 ? $"Loaded {args[0]}" : "Started from the 'tiny' preset (random weights, byte tokenizer)");
+string modelDir = args.Length > 0 ? args[0] : Path.Combine(AppContext.BaseDirectory, "models", "jamba-tiny-stories");
+using JambaModel jamba = JambaModel.Load(modelDir);
+Console.WriteLine($"Loaded {modelDir}");
 
-// 1. Data: a small topic-classification TSV written here, read back with ML.NET's TextLoader.
+// 1. Data: a small topic-classification TSV (is the sentence about an animal, a thing or a place?) written here, read back with ML.NET's TextLoader.
 string work = Directory.CreateTempSubdirectory("jamba-mlnet-sample-").FullName;
 string trainPath = Path.Combine(work, "train.tsv"), testPath = Path.Combine(work, "test.tsv");
 SampleData.WriteTsv(trainPath, 120, seed: 1);
@@ -54,18 +55,18 @@ using var reloaded = (TransformerChain<ITransformer>)reloadContext.Model.LoadJam
 var engine = reloadContext.Model.CreatePredictionEngine<Review, TopicPrediction>(reloaded, inputSchema);
 Console.WriteLine();
 Console.WriteLine($"Saved {new FileInfo(modelPath).Length / 1024} KiB to {modelPath}; reloaded and predicting:");
-foreach (var text in new[] { "the coach praised the team after the match", "fresh bread and a bowl of soup", "a new song on the piano" })
+foreach (var text in new[] { "the sleepy owl and the old goat", "she finds a key and a drum", "in the forest by the river" })
 {
     var p = engine.Predict(new Review { Text = text });
     Console.WriteLine($"  {text,-45} -> {p.PredictedText} ({p.Score.Max():P0})");
 }
 
 // 5. Generate text with the hybrid KV + Mamba-state cache (greedy).
-var prompts = ml.Data.LoadFromEnumerable(new[] { new Prompt { Text = "The match" }, new Prompt { Text = "Soup is" } });
+var prompts = ml.Data.LoadFromEnumerable(new[] { new Prompt { Text = "The green fox" }, new Prompt { Text = "In the barn," } });
 var generated = ml.Transforms.Jamba().Generate(outputColumnName: "Completion", inputColumnName: "Text", model: jamba,
     options: new JambaGenerationOptions { MaxNewTokens = 16, Temperature = 0f }).Fit(prompts).Transform(prompts);
 Console.WriteLine();
-Console.WriteLine(args.Length > 0 ? "Generated:" : "Generated (random weights, so expect noise):");
+Console.WriteLine("Generated:");
 foreach (var (prompt, completion) in prompts.GetColumn<string>("Text").Zip(generated.GetColumn<string>("Completion")))
     Console.WriteLine($"  {prompt} | {completion.ReplaceLineEndings(" ")}");
 
@@ -111,17 +112,17 @@ public sealed class Prompt
     public string Text { get; set; } = "";
 }
 
-/// <summary>An easy three-topic data set, generated so the sample needs no download.</summary>
+/// <summary>An easy three-topic data set in the shipped model's words, generated so the sample needs no download.</summary>
 internal static class SampleData
 {
-    private static readonly string[] Topics = { "sports", "food", "music" };
+    private static readonly string[] Topics = { "animal", "thing", "place" };
     private static readonly string[][] Words =
     {
-        new[] { "goal", "match", "team", "score", "coach", "league" },
-        new[] { "bread", "soup", "pasta", "salad", "cheese", "apple" },
-        new[] { "song", "guitar", "piano", "drums", "melody", "band" },
+        new[] { "cat", "dog", "fox", "owl", "hen", "goat" },
+        new[] { "apple", "stone", "book", "hat", "kite", "map" },
+        new[] { "garden", "barn", "river", "hill", "forest", "lake" },
     };
-    private static readonly string[] Filler = { "the", "a", "today", "really", "we", "saw", "new", "great" };
+    private static readonly string[] Filler = { "the", "a", "sees", "finds", "in", "has", "big", "happy" };
 
     public static IEnumerable<Review> Rows(int count, int seed)
     {

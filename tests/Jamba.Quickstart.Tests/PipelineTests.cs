@@ -36,6 +36,9 @@ public sealed class PipelineTests
         CollectionAssert.AreEqual(first.Loss.Select(p => (p.Step, p.Loss)).ToList(), second.Loss.Select(p => (p.Step, p.Loss)).ToList());
         CollectionAssert.AreEqual(first.Predictions.ToList(), second.Predictions.ToList());
         CollectionAssert.AreEqual(first.Generations.Select(g => g.Continuation).ToList(), second.Generations.Select(g => g.Continuation).ToList());
+        // Without --model the generation stage uses the shipped trained checkpoint: words, not bytes of noise.
+        foreach (var g in first.Generations)
+            Assert.IsTrue(System.Text.RegularExpressions.Regex.IsMatch(g.Continuation, @"^[ A-Za-z0-9,.+=]*[A-Za-z]{2}[ A-Za-z0-9,.+=]*$"), $"\"{g.Prompt}\" -> \"{g.Continuation}\"");
         // Saving and reloading changes nothing.
         Assert.AreEqual(first.Jamba with { Model = "" }, first.Reloaded with { Model = "" });
 

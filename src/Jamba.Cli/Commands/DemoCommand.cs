@@ -5,20 +5,28 @@ using Jamba.Planning;
 
 namespace Jamba.Cli.Commands;
 
-/// <summary>`jamba demo`: the library end to end on a checkpoint it makes itself (no download, no files needed).</summary>
+/// <summary>
+/// `jamba demo`: the library end to end with no download: the trained tiny-stories checkpoint shipped beside the tool
+/// (models/jamba-tiny-stories), a folder given with --model, or a randomly initialised preset.
+/// </summary>
 internal sealed class DemoCommand : JambaCommand
 {
-    private readonly Option<string> preset = CliOption.Text("--preset", "NAME", "the preset to build: tiny or small", "tiny");
-    private readonly Option<long> seed = CliOption.Long("--seed", "S", "initialisation seed", 0);
+    /// <summary>Where the build puts the shipped checkpoint (copied from the repository's models/ folder).</summary>
+    internal static string ShippedModelDir => Path.Combine(AppContext.BaseDirectory, "models", "jamba-tiny-stories");
+
+    private readonly Option<string?> model = CliOption.Text("--model", "DIR", "a checkpoint folder (default: the shipped tiny-stories model)");
+    private readonly Option<string?> preset = CliOption.Text("--preset", "NAME", "a randomly initialised preset instead (tiny or small; byte tokenizer, so gibberish)");
+    private readonly Option<long> seed = CliOption.Long("--seed", "S", "initialisation seed (--preset) and sampling seed", 0);
     private readonly Option<int> maxNewTokens = CliOption.Int("--max-new-tokens", "N", "tokens to generate each way", 48, 1, 100_000);
     private readonly Option<int?> threads = ModelArgs.ThreadsOption();
 
-    public DemoCommand() : base("demo", "initialise a small Jamba, save and reload it, and decode with the hybrid cache",
-        "Builds a randomly initialised model from a preset with the built-in byte tokenizer, prints its parameter\n" +
-        "counts and layer map, saves it in the reference format to a temporary folder, reloads it, checks that the\n" +
-        "reloaded model gives identical logits, and generates text greedily and by sampling, printing decode speed.\n" +
-        "The weights are random, so the text is gibberish: this shows the machinery, not a trained model.")
+    public DemoCommand() : base("demo", "load a small Jamba, save and reload it, and decode with the hybrid cache",
+        "Loads the trained tiny-stories checkpoint that ships with the repository (or --model DIR, or builds --preset\n" +
+        "NAME with random weights), prints its parameter counts and layer map, saves it in the reference format to a\n" +
+        "temporary folder, reloads it, checks that the reloaded model gives identical logits, and generates text\n" +
+        "greedily and by sampling, printing decode speed.")
     {
+        Options.Add(model);
         Options.Add(preset);
         Options.Add(seed);
         Options.Add(maxNewTokens);
@@ -28,34 +36,31 @@ internal sealed class DemoCommand : JambaCommand
     protected override int Run(ParseResult parse)
     {
         ModelArgs.ApplyThreads(parse, threads);
-        string preset = parse.GetValue(this.preset)!;
-        var config = Presets.FromName(preset);
-        // The built-in byte tokenizer has 260 ids; a larger vocabulary would let sampling pick ids it cannot decode.
-        config.VocabSize = Jamba.Tokenization.ByteTokenizer.Instance.VocabSize;
+        if (parse.GetValue(model) is not null && parse.GetValue(preset) is not null)
+            throw new UsageException("give --model or --preset, not both");
         int newTokens = parse.GetValue(maxNewTokens);
-        Console.Write(ModelReport.Build(config, context: 4096, dtype: TorchSharp.torch.ScalarType.Float32, name: preset));
+        long seedValue = parse.GetValue(seed);
+        using var created = Source(parse, seedValue, out string name, out string prompt);
+        Console.Write(ModelReport.Build(created.Config, context: 4096, dtype: TorchSharp.torch.ScalarType.Float32, name: name));
 
         string dir = Path.Combine(Path.GetTempPath(), $"jamba-demo-{Environment.ProcessId}");
         try
         {
-            using var created = JambaModel.Create(config, seed: parse.GetValue(seed));
             created.Save(dir);
             using var model = JambaModel.Load(dir);
             Console.WriteLine($"\nSaved to {dir} (config.json + model.safetensors) and reloaded.");
             Console.WriteLine($"Reloaded logits identical: {SameLogits(created, model)}");
 
-            var prompt = "The hybrid of attention and state-space layers";
             Console.WriteLine($"\nPrompt: \"{prompt}\"");
             foreach (var (label, options) in new[]
             {
-                ("greedy", new GenerationOptions { MaxNewTokens = newTokens, IgnoreStopTokens = true }),
-                ("sampled (T=0.8, top-p 0.95, seed 1)", new GenerationOptions { MaxNewTokens = newTokens, Temperature = 0.8f, TopP = 0.95f, Seed = 1, IgnoreStopTokens = true }),
+                ("greedy", new GenerationOptions { MaxNewTokens = newTokens, Temperature = 0f, IgnoreStopTokens = true }),
+                ($"sampled (T=0.8, top-p 0.95, seed {seedValue + 1})", new GenerationOptions { MaxNewTokens = newTokens, Temperature = 0.8f, TopP = 0.95f, Seed = seedValue + 1, IgnoreStopTokens = true }),
             })
             {
                 var clock = Stopwatch.StartNew();
-                int produced = 0;
                 Console.Write($"  {label}: ");
-                foreach (var piece in model.Stream(prompt, options)) { produced++; Console.Write(Printable(piece)); }
+                foreach (var piece in model.Stream(prompt, options)) Console.Write(Printable(piece));
                 clock.Stop();
                 Console.WriteLine($"\n    ({newTokens} tokens in {clock.Elapsed.TotalSeconds:F2} s, {newTokens / clock.Elapsed.TotalSeconds:F1} tokens/s including prefill)");
             }
@@ -65,6 +70,28 @@ internal sealed class DemoCommand : JambaCommand
             try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); } catch (IOException) { }
         }
         return 0;
+    }
+
+    /// <summary>The model to demonstrate, its name in the report and a prompt in its language.</summary>
+    private JambaModel Source(ParseResult parse, long seedValue, out string name, out string prompt)
+    {
+        if (parse.GetValue(preset) is string presetName)
+        {
+            var config = Presets.FromName(presetName);
+            // The built-in byte tokenizer has 260 ids; a larger vocabulary would let sampling pick ids it cannot decode.
+            config.VocabSize = Jamba.Tokenization.ByteTokenizer.Instance.VocabSize;
+            name = $"{presetName} (random weights: the text is gibberish)";
+            prompt = "The hybrid of attention and state-space layers";
+            return JambaModel.Create(config, seed: seedValue);
+        }
+        string dir = parse.GetValue(model) ?? ShippedModelDir;
+        if (!Directory.Exists(dir))
+            throw new UsageException(parse.GetValue(model) is null
+                ? $"the shipped model is not beside this build ({dir}); it comes with the repository (models/jamba-tiny-stories): pass --model DIR or --preset tiny"
+                : $"--model {dir}: no such folder");
+        name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar));
+        prompt = "The blue cat";
+        return JambaModel.Load(dir);
     }
 
     private static bool SameLogits(JambaModel a, JambaModel b)

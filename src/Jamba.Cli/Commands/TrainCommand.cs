@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Jamba.Chat;
+using Jamba.Chat.Templates;
 using Jamba.Checkpoints;
 using Jamba.Lab.Plotting;
 using Jamba.Planning;
@@ -22,8 +24,8 @@ internal sealed class TrainCommand : JambaCommand
         "continue a run: a checkpoint folder, or an output folder (its latest checkpoint); options given again override the saved ones (data settings must stay the same)");
     // Data.
     private readonly Option<string?> dataSource = CliOption.Text("--data", "PATH", "a file or a folder of .txt/.md/.jsonl/.tsv files (default on resume: the run's data)");
-    private readonly Option<string?> format = CliOption.Text("--format", "F", "auto (default: by extension), text (blank-line separated documents), jsonl, tsv");
-    private readonly Option<string?> textColumn = CliOption.Text("--text-column", "C", "JSONL field or TSV column with the text (default text)");
+    private readonly Option<string?> format = CliOption.Text("--format", "F", "auto (default: by extension), text (blank-line separated documents), jsonl, tsv, or chat (JSONL conversations rendered with the chat template of --model, or of the --tokenizer's folder)");
+    private readonly Option<string?> textColumn = CliOption.Text("--text-column", "C", "JSONL field or TSV column with the text (default text; for --format chat the field with the messages, default messages)");
     private readonly Option<string?> tokenizer = CliOption.Text("--tokenizer", "T", "'byte' (built-in, default from a config) or a tokenizer.model; default for --model: its own");
     private readonly Option<int> seqLen = CliOption.Int("--seq-len", "L", "tokens per packed sequence; documents are joined with EOS", Defaults.SequenceLength, 2);
     private readonly Option<double> valFraction = CliOption.Double("--val-fraction", "F", "share of sequences held out for validation (0 = none)", Defaults.ValidationFraction);
@@ -88,14 +90,15 @@ internal sealed class TrainCommand : JambaCommand
 
         string dataPath = parse.GetValue(dataSource) ?? saved?.DataPath ?? throw new UsageException("missing required option --data");
         string formatName = parse.GetValue(this.format) ?? saved?.DataFormat ?? "auto";
-        string textColumn = parse.GetValue(this.textColumn) ?? saved?.TextColumn ?? "text";
         CorpusFormat format;
         try { format = TextCorpus.ParseFormat(formatName); }
         catch (ArgumentException e) { throw new UsageException("--format: " + e.Message); }
+        string textColumn = parse.GetValue(this.textColumn) ?? saved?.TextColumn ?? (format == CorpusFormat.Chat ? "messages" : "text");
         string outDir = parse.GetValue(output) ?? (resumeDir is not null ? Path.GetDirectoryName(Path.GetFullPath(resumeDir))! : throw new UsageException("missing required option --out"));
 
         // Everything about the data is checked before a model is built or a folder created, so bad input leaves nothing behind.
-        var documents = TextCorpus.Read(dataPath, format, textColumn);
+        var chatTemplate = format == CorpusFormat.Chat ? TrainingChatTemplate(parse, resumeDir) : null;
+        var documents = TextCorpus.Read(dataPath, format, textColumn, chatTemplate);
 
         using var model = LoadModel(parse, resumeDir, modelOptions, options);
         var tokenizer = model.Tokenizer ?? throw new InvalidOperationException("the model has no tokenizer: pass --tokenizer byte or a tokenizer.model");
@@ -181,6 +184,24 @@ internal sealed class TrainCommand : JambaCommand
         if (tok.VocabSize > config.VocabSize)
             throw new InvalidOperationException($"the {modelOptions.Tokenizer} tokenizer has {tok.VocabSize} ids but the config's vocab_size is {config.VocabSize}");
         return JambaModel.Create(config, modelOptions, parse.GetValue(initSeed) ?? options.Seed);
+    }
+
+    /// <summary>
+    /// The template that renders chat data: the checkpoint's (resume or --model), else the one in the folder of
+    /// --tokenizer, so a model trained from a config learns the format its release folder will carry.
+    /// </summary>
+    private ChatTemplate TrainingChatTemplate(ParseResult parse, string? resumeDir)
+    {
+        string? folder = resumeDir ?? parse.GetValue(model);
+        if (folder is null && parse.GetValue(tokenizer) is string t && t != JambaTokenizer.ByteTokenizerName)
+            folder = Directory.Exists(t) ? t : Path.GetDirectoryName(Path.GetFullPath(t));
+        if (folder is null)
+            throw new UsageException("--format chat needs a chat template: give --model DIR, or --tokenizer FILE whose folder holds a tokenizer_config.json with a chat_template");
+        try { return ChatTemplate.FromFolder(folder); }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or TemplateException)
+        {
+            throw new UsageException($"--format chat: no usable chat template in {folder}: {e.Message}");
+        }
     }
 
     /// <summary>Every option written on the command line overrides the default or the resumed run's value.</summary>

@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using Jamba.Chat;
+using Jamba.Chat.Templates;
 
 namespace Jamba.Training;
 
@@ -14,6 +16,12 @@ public enum CorpusFormat
     Jsonl,
     /// <summary>Tab-separated with a header row; the document is the cell of the text column.</summary>
     Tsv,
+    /// <summary>
+    /// JSONL files (<c>.jsonl</c>/<c>.json</c>) hold one JSON object per line whose field (default <c>messages</c>) is
+    /// a conversation; the document is that conversation rendered with the model's chat template, without a
+    /// generation prompt. Other files of a folder are read by their extension, so plain text can be mixed in.
+    /// </summary>
+    Chat,
 }
 
 /// <summary>
@@ -30,19 +38,27 @@ public static class TextCorpus
         "text" or "txt" => CorpusFormat.Text,
         "jsonl" or "json" => CorpusFormat.Jsonl,
         "tsv" => CorpusFormat.Tsv,
-        _ => throw new ArgumentException($"unknown data format '{name}': use text, jsonl, tsv or auto"),
+        "chat" => CorpusFormat.Chat,
+        _ => throw new ArgumentException($"unknown data format '{name}': use text, jsonl, tsv, chat or auto"),
     };
 
     /// <summary>
     /// The documents of <paramref name="path"/>: a file, or a folder whose files (<c>*.txt</c>, <c>*.jsonl</c>,
     /// <c>*.tsv</c>, <c>*.md</c>, non-recursive) are read in ordinal name order.
     /// </summary>
+    /// <param name="path">A file or a folder.</param>
+    /// <param name="format">How the files are laid out; <see cref="CorpusFormat.Auto"/> goes by extension.</param>
+    /// <param name="textColumn">The JSONL field or TSV column with the text; for <see cref="CorpusFormat.Chat"/>, the field with the messages.</param>
+    /// <param name="chatTemplate">The template that renders conversations; required for <see cref="CorpusFormat.Chat"/>.</param>
     /// <exception cref="FileNotFoundException">The path does not exist.</exception>
-    /// <exception cref="InvalidDataException">The data holds no document, or a line or header is malformed.</exception>
-    public static List<string> Read(string path, CorpusFormat format = CorpusFormat.Auto, string textColumn = "text")
+    /// <exception cref="InvalidDataException">The data holds no document, or a line or header is malformed, or the template refuses a conversation.</exception>
+    /// <exception cref="ArgumentException">The chat format is asked for without a template.</exception>
+    public static List<string> Read(string path, CorpusFormat format = CorpusFormat.Auto, string textColumn = "text", ChatTemplate? chatTemplate = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentException.ThrowIfNullOrEmpty(textColumn);
+        if (format == CorpusFormat.Chat && chatTemplate is null)
+            throw new ArgumentException("the chat data format needs a chat template to render the conversations", nameof(chatTemplate));
         IEnumerable<string> files;
         if (Directory.Exists(path))
         {
@@ -57,12 +73,15 @@ public static class TextCorpus
         var docs = new List<string>();
         foreach (var f in files)
         {
-            var fmt = format == CorpusFormat.Auto ? FromExtension(f) : format;
+            var fmt = format == CorpusFormat.Auto ? FromExtension(f)
+                : format == CorpusFormat.Chat && FromExtension(f) != CorpusFormat.Jsonl ? FromExtension(f)
+                : format;
             int before = docs.Count;
             switch (fmt)
             {
                 case CorpusFormat.Jsonl: ReadJsonl(f, textColumn, docs); break;
                 case CorpusFormat.Tsv: ReadTsv(f, textColumn, docs); break;
+                case CorpusFormat.Chat: ReadChat(f, textColumn, chatTemplate!, docs); break;
                 default: ReadText(f, docs); break;
             }
             if (docs.Count == before && files.Count() == 1)
@@ -120,6 +139,32 @@ public static class TextCorpus
                     throw new InvalidDataException($"{file}:{lineNo}: field \"{column}\" is {v.ValueKind}, expected a string");
                 string text = v.GetString()!;
                 if (text.Length > 0) docs.Add(text);
+            }
+        }
+    }
+
+    /// <summary>Each line's conversation rendered as a finished exchange (no generation prompt), as the model will see it in chat.</summary>
+    private static void ReadChat(string file, string column, ChatTemplate template, List<string> docs)
+    {
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(file))
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonDocument doc;
+            try { doc = JsonDocument.Parse(line); }
+            catch (JsonException e) { throw new InvalidDataException($"{file}:{lineNo}: not valid JSON ({OneLine(e.Message)})"); }
+            using (doc)
+            {
+                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty(column, out var messages))
+                    throw new InvalidDataException($"{file}:{lineNo}: expected a JSON object with a \"{column}\" list of messages; choose the field with --text-column");
+                if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+                    throw new InvalidDataException($"{file}:{lineNo}: field \"{column}\" is {messages.ValueKind}, expected a non-empty list of messages");
+                try { docs.Add(template.Render(messages)); }
+                catch (Exception e) when (e is TemplateException or ArgumentException)
+                {
+                    throw new InvalidDataException($"{file}:{lineNo}: the chat template cannot render this conversation: {OneLine(e.Message)}");
+                }
             }
         }
     }

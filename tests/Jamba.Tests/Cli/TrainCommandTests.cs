@@ -26,4 +26,27 @@ public sealed class TrainCommandTests
         Assert.AreEqual((900, 540), (png.Width, png.Height));
         Assert.IsTrue(png.Pixels.Count(p => p != SKColors.White) > 2000, "the curves and axes are drawn");
     }
+
+    [TestMethod]
+    public void ChatDataIsRenderedWithTheTokenizerFoldersTemplate()
+    {
+        string dir = CliRunner.TempDir();
+        string data = Path.Combine(dir, "chat.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 30).Select(i =>
+            $"{{\"messages\": [{{\"role\": \"user\", \"content\": \"What is {i} + 1?\"}}, {{\"role\": \"assistant\", \"content\": \"{i} + 1 = {i + 1}.\"}}]}}"));
+        string tokenizer = Path.Combine(AppContext.BaseDirectory, "models", "jamba-tiny-stories", "tokenizer.json");
+        string outDir = Path.Combine(dir, "run");
+
+        var r = CliRunner.Run("train", "--preset", "tiny", "--tokenizer", tokenizer, "--data", data, "--format", "chat", "--out", outDir,
+            "--steps", "1", "--seq-len", "32", "--batch", "2", "--eval-every", "0", "--threads", "1");
+
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        // 30 conversations; the rendered turns hold the chat tokens as single ids, so each is far shorter than its text.
+        StringAssert.Contains(r.Stdout, "data: 30 documents");
+        var tokens = long.Parse(System.Text.RegularExpressions.Regex.Match(r.Stdout, @"documents, ([\d,]+) tokens").Groups[1].Value.Replace(",", ""));
+        Assert.IsTrue(tokens is > 30 * 10 and < 30 * 30, $"{tokens} tokens");
+
+        var noTemplate = CliRunner.Run("train", "--preset", "tiny", "--data", data, "--format", "chat", "--out", outDir, "--steps", "1");
+        CliRunner.AssertCleanFailure(noTemplate, "--format chat needs a chat template", 2);
+    }
 }

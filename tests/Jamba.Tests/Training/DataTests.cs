@@ -1,3 +1,4 @@
+using Jamba.Chat;
 using Jamba.Tests.Checkpoints;
 using Jamba.Tokenization;
 using Jamba.Training;
@@ -24,6 +25,34 @@ public sealed class DataTests
         CollectionAssert.AreEqual(new[] { "hello", "world" }, TextCorpus.Read(dir["d.jsonl"]));
         File.WriteAllText(dir["d.tsv"], "id\tbody\n1\tone\\ntwo\n2\tthree\n");
         CollectionAssert.AreEqual(new[] { "one\ntwo", "three" }, TextCorpus.Read(dir["d.tsv"], CorpusFormat.Auto, "body"));
+    }
+
+    [TestMethod]
+    public void ChatDataIsRenderedWithTheTemplate()
+    {
+        using var dir = new TempDir();
+        var template = new ChatTemplate("{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}");
+        File.WriteAllText(dir["c.jsonl"],
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}]}\n\n" +
+            "{\"turns\": [{\"role\": \"user\", \"content\": \"x\"}]}\n");
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => TextCorpus.Read(dir["c.jsonl"], CorpusFormat.Chat, "messages", template));
+        StringAssert.Contains(e.Message, "c.jsonl:3: expected a JSON object with a \"messages\" list");
+        File.WriteAllText(dir["c.jsonl"],
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}]}\n");
+        // A finished exchange: no generation prompt after the last answer.
+        CollectionAssert.AreEqual(new[] { "[user]Hi[assistant]Hello!" }, TextCorpus.Read(dir["c.jsonl"], CorpusFormat.Chat, "messages", template));
+        Assert.AreEqual(CorpusFormat.Chat, TextCorpus.ParseFormat("chat"));
+        Assert.ThrowsExactly<ArgumentException>(() => TextCorpus.Read(dir["c.jsonl"], CorpusFormat.Chat));
+
+        // In a folder, the conversations can be mixed with plain text, which is read as text.
+        File.WriteAllText(dir["d.txt"], "a story\n\nanother story\n");
+        CollectionAssert.AreEqual(new[] { "[user]Hi[assistant]Hello!", "a story", "another story" },
+            TextCorpus.Read(dir.Path, CorpusFormat.Chat, "messages", template));
+
+        var raising = new ChatTemplate("{% if messages[0].role != 'user' %}{{ raise_exception('user first') }}{% endif %}x");
+        File.WriteAllText(dir["r.jsonl"], "{\"messages\": [{\"role\": \"assistant\", \"content\": \"a\"}]}\n");
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => TextCorpus.Read(dir["r.jsonl"], CorpusFormat.Chat, "messages", raising)).Message,
+            "r.jsonl:1: the chat template cannot render this conversation: user first");
     }
 
     [TestMethod]
