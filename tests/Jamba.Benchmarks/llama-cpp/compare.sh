@@ -7,7 +7,8 @@
 #     MODELS  convert.sh's OUTDIR for CONFIG (default /work/peer-models/<config name without .json>)
 #   env: PRECISIONS  default "bf16 int8 q4"; the int8/q4 Jamba runs need `jamba bench --quantize`, and where this
 #                    build lacks it only the llama.cpp side of those rows is measured
-#        PROMPT (512), NEW (64), THREADS (2), RUNS (3 timed runs per invocation, after one warm-up on both sides)
+#        PROMPT (512), NEW (64), THREADS (2), RUNS (3 timed runs per invocation), WARMUP (1 untimed run before them,
+#                    on both sides; 0 or 1)
 #        JAMBA, LLAMA_CPP  as in convert.sh
 # llama-bench times decode from an empty context and `jamba bench` after its prompt; Jamba keeps attention in 1 or 2
 # layers of 8 or 16, so the cache read at PROMPT positions is a small fraction of the weight bytes read per token.
@@ -18,7 +19,8 @@ config=$1 rounds=$2
 models=${3:-/work/peer-models/$(basename "$config" .json)}
 jamba=${JAMBA:-$repo/src/Jamba.Cli/bin/Release/net10.0/jamba}
 llama_bench=${LLAMA_CPP:-/work/llama.cpp}/build/bin/llama-bench
-prompt=${PROMPT:-512} new=${NEW:-64} threads=${THREADS:-2} runs=${RUNS:-3}
+prompt=${PROMPT:-512} new=${NEW:-64} threads=${THREADS:-2} runs=${RUNS:-3} warmup=${WARMUP:-1}
+[[ $warmup == 0 || $warmup == 1 ]] || { echo "WARMUP must be 0 or 1 (llama-bench warms up once or not at all)" >&2; exit 1; }
 precisions=${PRECISIONS:-bf16 int8 q4}
 export OMP_WAIT_POLICY=PASSIVE
 [[ -f "$models/hf/config.json" ]] || { echo "no checkpoint in $models/hf: run convert.sh $config $models" >&2; exit 1; }
@@ -28,8 +30,8 @@ quantize_ok=0
 
 declare -A gguf=([bf16]=bf16 [int8]=q8_0 [q4]=q4_0)
 log=$(mktemp)
-echo "config $config, weights $models; prompt $prompt, new $new, threads $threads, $runs runs; $(date -u +%FT%TZ)"
-echo "llama.cpp: $("$llama_bench" --version 2>&1 | head -1 || true)"
+echo "config $config, weights $models; prompt $prompt, new $new, threads $threads, $runs runs after $warmup warm-up; $(date -u +%FT%TZ)"
+echo "llama.cpp: $(git -C "$(dirname "$llama_bench")/../.." describe --tags --always 2>/dev/null) ($(git -C "$(dirname "$llama_bench")/../.." rev-parse HEAD 2>/dev/null))"
 
 run_jamba() { # precision
     local q=() out prefill decode
@@ -39,7 +41,7 @@ run_jamba() { # precision
     fi
     # --ceiling-matmul 512: the ceilings only scale the "% of bound" columns, which this comparison does not read.
     out=$("$jamba" bench --model "$models/hf" --dtype bf16 "${q[@]}" --threads "$threads" --prompt-tokens "$prompt" \
-        --new-tokens "$new" --runs "$runs" --warmup 1 --train-tokens 0 --probe-positions none --no-compare \
+        --new-tokens "$new" --runs "$runs" --warmup "$warmup" --train-tokens 0 --probe-positions none --no-compare \
         --ceiling-matmul 512 2>&1) || { echo "$out" >&2; exit 1; }
     prefill=$(awk '$1 == "prefill" {print $2}' <<<"$out")
     decode=$(awk '$1 == "decode" && $2 ~ /^[0-9.]+$/ {print $2}' <<<"$out")
@@ -48,19 +50,21 @@ run_jamba() { # precision
 
 run_llama() { # precision
     local file=$models/model-${gguf[$1]}.gguf out err prefill decode
-    # llama-bench does one warm-up run of each test before its -r timed ones.
+    local nowarm=()
+    ((warmup)) || nowarm=(--no-warmup)
     err=$(mktemp)
-    out=$("$llama_bench" -m "$file" -p "$prompt" -n "$new" -t "$threads" -r "$runs" -o csv 2>"$err") ||
+    out=$("$llama_bench" -m "$file" -p "$prompt" -n "$new" -t "$threads" -r "$runs" "${nowarm[@]}" -o csv 2>"$err") ||
         { cat "$err" >&2; exit 1; }
     rm -f "$err"
     read -r prefill decode < <(python3 -c '
 import csv, sys
 rows = list(csv.DictReader(sys.stdin))
 pick = lambda p, n: next(float(r["avg_ts"]) for r in rows if int(r["n_prompt"]) == p and int(r["n_gen"]) == n)
-print(pick(int(sys.argv[1]), 0), pick(0, int(sys.argv[2])))' "$prompt" "$new" <<<"$out")
+print(f"{pick(int(sys.argv[1]), 0):.1f} {pick(0, int(sys.argv[2])):.1f}")' "$prompt" "$new" <<<"$out")
     echo "llama $1 $prefill $decode" | tee -a "$log"
 }
 
+echo "load average before: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "side precision prefill-tok/s decode-tok/s"
 for ((r = 1; r <= rounds; r++)); do
     for p in $precisions; do
@@ -68,6 +72,7 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done
 
+echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"
 echo
 echo "medians over $rounds rounds (tok/s); ratio = median of per-round Jamba/llama.cpp (> 1: Jamba faster)"
 python3 - "$log" "$precisions" <<'PY'
