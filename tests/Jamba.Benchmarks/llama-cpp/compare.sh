@@ -26,9 +26,12 @@ export OMP_WAIT_POLICY=PASSIVE
 [[ -f "$models/hf/config.json" ]] || { echo "no checkpoint in $models/hf: run convert.sh $config $models" >&2; exit 1; }
 [[ -x "$llama_bench" ]] || { echo "no llama-bench at $llama_bench: run build.sh" >&2; exit 1; }
 quantize_ok=0
-"$jamba" bench --help 2>&1 | grep -q -- '--quantize' && quantize_ok=1
+[[ $("$jamba" bench --help 2>&1) == *--quantize* ]] && quantize_ok=1
 
 declare -A gguf=([bf16]=bf16 [int8]=q8_0 [q4]=q4_0)
+for p in $precisions; do
+    [[ -n ${gguf[$p]:-} ]] || { echo "PRECISIONS: unknown '$p' (bf16, int8, q4)" >&2; exit 1; }
+done
 log=$(mktemp)
 echo "config $config, weights $models; prompt $prompt, new $new, threads $threads, $runs runs after $warmup warm-up; $(date -u +%FT%TZ)"
 echo "llama.cpp: $(git -C "$(dirname "$llama_bench")/../.." describe --tags --always 2>/dev/null) ($(git -C "$(dirname "$llama_bench")/../.." rev-parse HEAD 2>/dev/null))"
@@ -37,7 +40,7 @@ run_jamba() { # precision
     local q=() out prefill decode
     if [[ $1 != bf16 ]]; then
         ((quantize_ok)) || { echo "jamba $1 - -" | tee -a "$log"; return; }
-        q=(--quantize "$1")
+        q=(--quantize "$1")  # q4 at the default --group-size 32, Q4_0's block
     fi
     # --ceiling-matmul 512: the ceilings only scale the "% of bound" columns, which this comparison does not read.
     out=$("$jamba" bench --model "$models/hf" --dtype bf16 "${q[@]}" --threads "$threads" --prompt-tokens "$prompt" \
