@@ -23,7 +23,7 @@ internal sealed class BenchCommand : JambaCommand
     private readonly Option<int> trainTokens = CliOption.Int("--train-tokens", "N", "training-step tokens (0 skips the training step)", 256, 0);
     private readonly Option<int> prefillChunk = CliOption.Int("--prefill-chunk", "C", "prefill positions per forward pass", 512, 1);
     private readonly Option<long> seed = CliOption.Long("--seed", "S", "seed of the random weights and tokens", 0);
-    private readonly Option<bool> noCompare = CliOption.Flag("--no-compare", "with --dtype bf16, skip the side-by-side decode against a float32 copy of the weights");
+    private readonly Option<bool> noCompare = CliOption.Flag("--no-compare", "skip the side-by-side decode against the same weights in the reference precision (a bf16 model against float32, a quantized one against its --dtype unquantized)");
     private readonly Option<int[]> probePositions = CliOption.Create("--probe-positions", "P",
         "context positions whose decode speed is compared, one cache each, stepped in turn ('none' skips)", ProbePositions).WithDefault(new[] { 20, 2000 });
     private readonly Option<int> probeSteps = CliOption.Int("--probe-steps", "S", "steps timed at each probe position", 40, 1);
@@ -73,22 +73,36 @@ internal sealed class BenchCommand : JambaCommand
         Console.Write(Format(r));
         Console.WriteLine(FormatLoad(load));
         Console.WriteLine($"weights by precision  {(model.Quantization is { } q ? q.ToString() : "not quantized")}: {PrecisionBytes.Format(PrecisionBytes.Of(model.Network))}");
-        if (model.DType == torch.ScalarType.BFloat16 && model.Quantization is null && bench.NewTokens > 1 && !parse.GetValue(noCompare))
+        if (bench.NewTokens > 1 && !parse.GetValue(noCompare))
         {
-            // The ratio to float32 is taken side by side: a float32 copy of the same weights, decoded in turn with this
-            // model (after the figures above, so its memory is not in them). In turns of 8 steps, the first untimed, each
-            // timed step follows one of its own model as in a generation; stepped one at a time, each model finds the
-            // other's weights in the last-level cache instead. Both are printed.
-            var f32Options = new JambaModelOptions { Device = options.Device, DType = "f32", Tokenizer = options.Tokenizer };
-            using var f32 = Open(f32Options);
-            var lms = new[] { model.CausalLM!, f32.CausalLM! };
-            int position = Math.Min(bench.PromptTokens, 2048), steps = Math.Max(bench.ProbeSteps, 64);
-            foreach (int run in new[] { CompareRun, 1 })
+            // The ratio to the reference precision is taken side by side: a quantized model against the same weights
+            // unquantized in its dtype, a bf16 model against float32. The copy is decoded in turn with this model (after
+            // the figures above, so its memory is not in them): in turns of 8 steps, the first untimed, each timed step
+            // follows one of its own model as in a generation; stepped one at a time, each model finds the other's
+            // weights in the last-level cache instead. Both are printed.
+            // A checkpoint stored quantized has no unquantized weights to compare with.
+            bool storedQuantized = model.Quantization is not null && options.Quantization == JambaQuantization.None;
+            string? label = storedQuantized ? null
+                : model.Quantization is { } quantized ? QuantizationConfig.SchemeName(quantized.Scheme)
+                : model.DType == torch.ScalarType.BFloat16 ? "bf16" : null;
+            if (label is not null)
             {
-                var s = ModelBenchmark.CompareDecode(lms, position, steps, bench.Batch, bench.PrefillChunk, bench.Seed, run);
-                string how = run == 1 ? "one step each in turn" : $"turns of {run} steps, first untimed";
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"decode bf16 vs f32    {bench.Batch / s[0],10:F1} / {bench.Batch / s[1]:F1} tok/s at position {position}, {steps} steps each, {how} (bf16 {s[1] / s[0]:F2}× f32)"));
+                var otherOptions = new JambaModelOptions
+                {
+                    Device = options.Device, Tokenizer = options.Tokenizer,
+                    DType = model.Quantization is null ? "f32" : options.DType,
+                };
+                string otherLabel = model.Quantization is null ? "f32" : DTypeName(model.DType);
+                using var other = Open(otherOptions);
+                var lms = new[] { model.CausalLM!, other.CausalLM! };
+                int position = Math.Min(bench.PromptTokens, 2048), steps = Math.Max(bench.ProbeSteps, 64);
+                foreach (int run in new[] { CompareRun, 1 })
+                {
+                    var s = ModelBenchmark.CompareDecode(lms, position, steps, bench.Batch, bench.PrefillChunk, bench.Seed, run);
+                    string how = run == 1 ? "one step each in turn" : $"turns of {run} steps, first untimed";
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"decode {label} vs {otherLabel,-5} {bench.Batch / s[0],10:F1} / {bench.Batch / s[1]:F1} tok/s at position {position}, {steps} steps each, {how} ({label} {s[1] / s[0]:F2}× {otherLabel})"));
+                }
             }
         }
         return 0;
@@ -104,6 +118,13 @@ internal sealed class BenchCommand : JambaCommand
         return string.Create(CultureInfo.InvariantCulture,
             $"load                  {m.Seconds,10:F2} s      {read}; peak resident {MiB(m.PeakResidentBytes)} = baseline {MiB(m.BaselineResidentBytes)} + {MiB(m.PeakResidentBytes - m.BaselineResidentBytes)} ({m.PeakOverWeights:F2}× the {MiB(m.WeightBytes)} of weights)");
     }
+
+    private static string DTypeName(torch.ScalarType t) => t switch
+    {
+        torch.ScalarType.BFloat16 => "bf16",
+        torch.ScalarType.Float16 => "f16",
+        _ => "f32",
+    };
 
     /// <summary>Steps each model takes per turn in the steady-state bf16-vs-f32 comparison.</summary>
     private const int CompareRun = 8;
