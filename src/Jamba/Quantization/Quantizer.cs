@@ -1,3 +1,4 @@
+using Jamba.Engine.Cpu.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -77,13 +78,42 @@ public static class Quantizer
         return (packed.reshape(rows, cols / 2).MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Quantizes <paramref name="weight"/> [out, in] in <paramref name="scheme"/> (Int8 or Q4).</summary>
-    public static (Tensor weight, Tensor scale) Quantize(Tensor weight, JambaQuantization scheme, int groupSize) => scheme switch
+    /// <summary>
+    /// Quantizes <paramref name="weight"/> [out, in] in <paramref name="scheme"/> (Int8 or Q4): a contiguous float32 or
+    /// bfloat16 weight on the CPU by <c>QuantizeCpu</c> in one pass, the same bits as the
+    /// tensor operations of <see cref="QuantizeInt8"/> and <see cref="QuantizeQ4"/> (its twins), which serve every
+    /// other case.
+    /// </summary>
+    public static unsafe (Tensor weight, Tensor scale) Quantize(Tensor weight, JambaQuantization scheme, int groupSize)
     {
-        JambaQuantization.Int8 => QuantizeInt8(weight),
-        JambaQuantization.Q4 => QuantizeQ4(weight, groupSize),
-        _ => throw new ArgumentException($"not a quantized scheme: {scheme}", nameof(scheme)),
-    };
+        if (scheme is not (JambaQuantization.Int8 or JambaQuantization.Q4))
+            throw new ArgumentException($"not a quantized scheme: {scheme}", nameof(scheme));
+        bool fast = weight.dim() == 2 && weight.device_type == DeviceType.CPU && weight.is_contiguous()
+            && weight.dtype is (ScalarType.Float32 or ScalarType.BFloat16)
+            && weight.size(0) <= int.MaxValue && weight.size(1) <= int.MaxValue
+            && (scheme == JambaQuantization.Int8 || (groupSize > 0 && groupSize % 2 == 0 && weight.size(1) % groupSize == 0));
+        if (!fast)
+            return scheme == JambaQuantization.Int8 ? QuantizeInt8(weight) : QuantizeQ4(weight, groupSize);
+        int rows = (int)weight.size(0), cols = (int)weight.size(1);
+        bool bf16 = weight.dtype == ScalarType.BFloat16;
+        void* w = bf16 ? CpuKernelSupport.Ptr16(weight) : CpuKernelSupport.Ptr(weight);
+        int threads = CpuKernelSupport.Threads;
+        Tensor q, s;
+        if (scheme == JambaQuantization.Int8)
+        {
+            q = empty(new long[] { rows, cols }, ScalarType.Int8);
+            s = empty(new long[] { rows }, ScalarType.Float32);
+            QuantizeCpu.Int8(w, bf16, rows, cols, (sbyte*)CpuKernelSupport.Ptr8(q), CpuKernelSupport.Ptr(s), threads);
+        }
+        else
+        {
+            q = empty(new long[] { rows, cols / 2 }, ScalarType.Byte);
+            s = empty(new long[] { rows, cols / groupSize }, ScalarType.Float32);
+            QuantizeCpu.Q4(w, bf16, rows, cols, groupSize, CpuKernelSupport.Ptr8(q), CpuKernelSupport.Ptr(s), threads);
+        }
+        GC.KeepAlive(weight);
+        return (q, s);
+    }
 
     // round(x) with ties away from zero, as the format specifies (libtorch's round sends ties to even).
     private static Tensor RoundHalfAway(Tensor x) => x.abs().add_(0.5).floor_().mul_(x.sign());

@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+
+namespace Jamba.Engine.Cpu.Kernels;
+
+/// <summary>
+/// Float weights [out, in] (float32 or bfloat16) to the stored quantized form, row by row across the threads: the
+/// same arithmetic as <see cref="Quantization.Quantizer"/>'s tensor operations, its twin, in float32 and in the same
+/// order (s = max|w| / 127 or / 7, q = round-half-away(w / s) clamped), so the two agree to the bit. Quantizing while
+/// loading is otherwise a dozen libtorch passes over every weight; here it is one read of the float weights.
+/// </summary>
+internal static unsafe class QuantizeCpu
+{
+    /// <summary>Per-row int8: <paramref name="w"/> [out, in] (float32, or bfloat16 bits when <paramref name="bf16"/>) into q [out, in], scale [out].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Int8(void* w, bool bf16, int outF, int inF, sbyte* q, float* scale, int threads) =>
+        ForRows(outF, inF, threads, (o0, o1) =>
+        {
+            float* row = stackalloc float[inF > StackRow ? 0 : inF];
+            float[]? heap = inF > StackRow ? new float[inF] : null;
+            fixed (float* pinned = heap)
+            {
+                float* x = heap is null ? row : pinned;
+                for (long o = o0; o < o1; o++)
+                {
+                    Load(w, bf16, o * inF, inF, x);
+                    float s = AbsMax(x, inF) / 127f;
+                    scale[o] = s;
+                    float d = s > 0 ? s : 1f;
+                    sbyte* qo = q + o * inF;
+                    for (int i = 0; i < inF; i++) qo[i] = (sbyte)Math.Clamp(RoundHalfAway(x[i] / d), -127f, 127f);
+                }
+            }
+        });
+
+    /// <summary>
+    /// Grouped 4-bit: <paramref name="w"/> [out, in] into packed nibbles [out, in / 2] (byte j of a group: element j low,
+    /// element j + G/2 high, each stored as q + 8) and scale [out, in / <paramref name="group"/>].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4(void* w, bool bf16, int outF, int inF, int group, byte* q, float* scale, int threads) =>
+        ForRows(outF, inF, threads, (o0, o1) =>
+        {
+            float* row = stackalloc float[inF > StackRow ? 0 : inF];
+            float[]? heap = inF > StackRow ? new float[inF] : null;
+            int groups = inF / group, half = group / 2;
+            fixed (float* pinned = heap)
+            {
+                float* x = heap is null ? row : pinned;
+                for (long o = o0; o < o1; o++)
+                {
+                    Load(w, bf16, o * inF, inF, x);
+                    for (int g = 0; g < groups; g++)
+                    {
+                        float* xg = x + g * group;
+                        float s = AbsMax(xg, group) / 7f;
+                        scale[o * groups + g] = s;
+                        float d = s > 0 ? s : 1f;
+                        byte* qg = q + o * (inF / 2) + g * half;
+                        for (int j = 0; j < half; j++)
+                        {
+                            int lo = (int)Math.Clamp(RoundHalfAway(xg[j] / d), -8f, 7f) + 8;
+                            int hi = (int)Math.Clamp(RoundHalfAway(xg[j + half] / d), -8f, 7f) + 8;
+                            qg[j] = (byte)(lo | hi << 4);
+                        }
+                    }
+                }
+            }
+        });
+
+    /// <summary>Rows longer than this are staged on the heap instead of the stack.</summary>
+    const int StackRow = 1 << 14;
+
+    /// <summary>Weights below this many in all are quantized by one thread.</summary>
+    const long ParallelThreshold = 1 << 16;
+
+    static void ForRows(int outF, int inF, int threads, Action<long, long> rows)
+    {
+        int blocks = threads <= 1 || (long)inF * outF < ParallelThreshold ? 1 : Math.Min(threads, outF);
+        SpinPool.Shared.For(blocks, threads, block => rows((long)outF * block / blocks, (long)outF * (block + 1) / blocks));
+    }
+
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static void Load(void* w, bool bf16, long offset, int n, float* x)
+    {
+        if (bf16) BFloat16.Widen((ushort*)w + offset, x, n);
+        else Buffer.MemoryCopy((float*)w + offset, x, (long)n * sizeof(float), (long)n * sizeof(float));
+    }
+
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static float AbsMax(float* x, int n)
+    {
+        float m = 0f;
+        for (int i = 0; i < n; i++) m = MathF.Max(m, MathF.Abs(x[i]));
+        return m;
+    }
+
+    /// <summary>The twin's round(x) with ties away from zero: floor(|x| + 0.5) with x's sign, each step in float32.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static float RoundHalfAway(float x)
+    {
+        float r = MathF.Floor(MathF.Abs(x) + 0.5f);
+        return x < 0 ? -r : r;
+    }
+}
