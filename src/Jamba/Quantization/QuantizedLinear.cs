@@ -100,7 +100,12 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var w = Dequantize.Forward(weight, weight_scale, x.dtype);                                  // (out, in)
-        return nn.functional.linear(x, w, bias).MoveToOuterDisposeScope();
+        // On the CPU a bfloat16 input is multiplied in float32 and the product rounded to bfloat16 once: the weight is
+        // q · s in float32 before any rounding, and libtorch's bfloat16 matmul takes a generic path far slower than its
+        // float32 one on CPUs without AVX-512 BF16. The decode engine's kernels compute the same way.
+        var compute = x.dtype == ScalarType.BFloat16 && x.device_type == DeviceType.CPU ? ScalarType.Float32 : x.dtype;
+        var w = Dequantize.Forward(weight, weight_scale, compute);                                 // (out, in)
+        var y = nn.functional.linear(x.to_type(compute), w, bias?.to_type(compute));
+        return y.to_type(x.dtype).MoveToOuterDisposeScope();
     }
 }
