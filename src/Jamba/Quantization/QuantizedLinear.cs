@@ -84,6 +84,9 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
             weight.narrow(0, r, n).copy_(q);
             weight_scale.narrow(0, r, n).copy_(s);
         }
+        // The blocks' temporaries are freed: hand their pages back, so quantizing a model layer by layer (while loading
+        // or initialising it) does not grow the heap by freed blocks the next allocations do not reuse.
+        Runtime.NativeHeap.Trim();
     }
 
     /// <summary>Elements of the float weight quantized per block in <see cref="Quantize"/>.</summary>
