@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Jamba.Planning;
+using Jamba.Runtime;
 
 namespace Jamba.Cli.Commands;
 
@@ -29,12 +31,13 @@ internal sealed class InitCommand : JambaCommand
     protected override int Run(ParseResult parse)
     {
         var config = JambaConfig.Load(parse.GetValue(this.config)!);
+        NativeHeap.ReturnLargeBlocksToSystem();   // a quantized init draws each layer in float32 before quantizing it
         string outDir = parse.GetValue(output)!;
         var options = new JambaModelOptions { DType = parse.GetValue(dtype)!, Tokenizer = parse.GetValue(tokenizer) };
         ModelArgs.ApplyQuantization(parse, quantize, groupSize, options);
         using var model = JambaModel.Create(config, options, parse.GetValue(seed));
         model.Save(outDir);
-        long parameters = model.Network.parameters().Sum(p => p.numel());
+        long parameters = ParameterCount.TotalOf(model.Config);
         Console.WriteLine($"wrote {outDir}: {parameters:N0} parameters, layers {config.LayerMap()}");
         return 0;
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Jamba.Quantization;
+using Jamba.Runtime;
 
 namespace Jamba.Cli.Commands;
 
@@ -25,6 +26,9 @@ internal sealed class QuantizeCommand : JambaCommand
     protected override int Run(ParseResult parse)
     {
         ModelArgs.ApplyThreads(parse, threads);
+        // Each layer's float weight is a large temporary; handed back to the system when freed, they never pile up
+        // in the heap (see NativeHeap.ReturnLargeBlocksToSystem), so quantizing peaks near the quantized model's size.
+        NativeHeap.ReturnLargeBlocksToSystem();
         string input = parse.GetValue(model)!, outDir = parse.GetValue(output)!;
         if (Path.GetFullPath(input).TrimEnd(Path.DirectorySeparatorChar) == Path.GetFullPath(outDir).TrimEnd(Path.DirectorySeparatorChar))
             throw new UsageException("--out must be another folder than --model");

@@ -169,6 +169,10 @@ public sealed class CheckpointReader
                         SafeTensors.ReadInto(file, fs, stored.DataStart, stored.Info, full, stage);
                         quantized.Quantize(full);
                         read += stored.Info.ByteCount;
+                        // The layer's float temporaries are freed; hand their pages back before the next layer's, so
+                        // the heap does not grow by a few layers' worth of freed blocks while the model fills up.
+                        full.Dispose();
+                        Runtime.NativeHeap.Trim();
                         continue;
                     }
                     if (!targets.TryGetValue(name, out var target)) continue;

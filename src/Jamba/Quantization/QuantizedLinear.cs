@@ -87,7 +87,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Elements of the float weight quantized per block in <see cref="Quantize"/>.</summary>
-    const long QuantizeBlockElements = 1L << 22;
+    const long QuantizeBlockElements = 1L << 20;
 
     /// <summary>The dense weight [out, in] in <paramref name="dtype"/> (through <see cref="Dequantize.Forward"/>).</summary>
     public Tensor Dequantized(ScalarType dtype) => Dequantize.Forward(weight, weight_scale, dtype);
