@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Jamba.Engine.Cpu.Kernels;
 
 /// <summary>
-/// A weight-only quantized matrix [out, in] as the kernels read it (the layout of <c>docs/quantization.md</c>):
+/// A weight-only quantized matrix [out, in] as the kernels read it (the layout of <c>docs/checkpoints.md</c>, "Quantized checkpoints"):
 /// <list type="bullet">
 /// <item>int8 (<see cref="GroupSize"/> 0): <see cref="Weight"/> sbyte [out, in], <see cref="Scale"/> [out]; w = q · s.</item>
 /// <item>q4: <see cref="Weight"/> byte [out, in / 2], <see cref="Scale"/> [out, in / G]. A group of G weights is G/2
