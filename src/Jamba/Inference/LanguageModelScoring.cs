@@ -17,10 +17,22 @@ public static class LanguageModelScoring
     /// from the ones before it (start rows with BOS so the first text token counts too); rows of fewer than two ids
     /// contribute nothing.
     /// </summary>
-    public static SequenceLoss[] Score(JambaForCausalLM lm, IReadOnlyList<IReadOnlyList<int>> rows)
+    public static SequenceLoss[] Score(JambaForCausalLM lm, IReadOnlyList<IReadOnlyList<int>> rows) =>
+        ScoreRows(lm, rows, predictions: false).Select(r => r.Loss).ToArray();
+
+    /// <summary>
+    /// <see cref="Score"/>, and each row's most likely token at every predicted position (its last
+    /// <see cref="SequenceLoss.TokenCount"/> positions; empty for rows of fewer than two ids), from the same forward pass:
+    /// what top-1 agreement between two precisions of a model compares.
+    /// </summary>
+    public static (SequenceLoss Loss, int[] Top1)[] ScoreWithPredictions(JambaForCausalLM lm, IReadOnlyList<IReadOnlyList<int>> rows) =>
+        ScoreRows(lm, rows, predictions: true);
+
+    private static (SequenceLoss Loss, int[] Top1)[] ScoreRows(JambaForCausalLM lm, IReadOnlyList<IReadOnlyList<int>> rows, bool predictions)
     {
         ArgumentNullException.ThrowIfNull(lm);
-        var result = new SequenceLoss[rows.Count];
+        var result = new (SequenceLoss Loss, int[] Top1)[rows.Count];
+        for (int i = 0; i < rows.Count; i++) result[i] = (default, Array.Empty<int>());
         var used = Enumerable.Range(0, rows.Count).Where(i => rows[i].Count >= 2).ToArray();
         if (used.Length == 0) return result;
         var device = lm.HeadWeight.device;
@@ -38,7 +50,18 @@ public static class LanguageModelScoring
         var valid = mask.narrow(1, 0, t - 1).to_type(ScalarType.Float64);
         var sums = (nll.to_type(ScalarType.Float64) * valid).sum(1).cpu().data<double>().ToArray();
         var counts = valid.sum(1).cpu().data<double>().ToArray();
-        for (int k = 0; k < used.Length; k++) result[used[k]] = new SequenceLoss(sums[k], (long)counts[k]);
+        var argmax = predictions ? logProbs.argmax(-1).to_type(ScalarType.Int32).cpu().data<int>().ToArray() : null;   // (B, T-1)
+        for (int k = 0; k < used.Length; k++)
+        {
+            long n = (long)counts[k];
+            var top = Array.Empty<int>();
+            if (argmax is not null)
+            {
+                top = new int[n];                                    // a left-padded row's predictions are its last n
+                Array.Copy(argmax, k * (t - 1) + (t - 1 - n), top, 0, n);
+            }
+            result[used[k]] = (new SequenceLoss(sums[k], n), top);
+        }
         return result;
     }
 }

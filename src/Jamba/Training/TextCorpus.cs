@@ -118,14 +118,8 @@ public static class TextCorpus
 
     private static void ReadJsonl(string file, string column, List<string> docs)
     {
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(file))
+        foreach (var (lineNo, doc) in JsonLines(file))
         {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new InvalidDataException($"{file}:{lineNo}: not valid JSON ({OneLine(e.Message)})"); }
             using (doc)
             {
                 if (doc.RootElement.ValueKind != JsonValueKind.Object)
@@ -146,14 +140,8 @@ public static class TextCorpus
     /// <summary>Each line's conversation rendered as a finished exchange (no generation prompt), as the model will see it in chat.</summary>
     private static void ReadChat(string file, string column, ChatTemplate template, List<string> docs)
     {
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(file))
+        foreach (var (lineNo, doc) in JsonLines(file))
         {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new InvalidDataException($"{file}:{lineNo}: not valid JSON ({OneLine(e.Message)})"); }
             using (doc)
             {
                 if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty(column, out var messages))
@@ -166,6 +154,21 @@ public static class TextCorpus
                     throw new InvalidDataException($"{file}:{lineNo}: the chat template cannot render this conversation: {OneLine(e.Message)}");
                 }
             }
+        }
+    }
+
+    /// <summary>Each non-blank line of a JSONL file, parsed (the caller disposes it), with its 1-based number.</summary>
+    private static IEnumerable<(int LineNo, JsonDocument Doc)> JsonLines(string file)
+    {
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(file))
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonDocument doc;
+            try { doc = JsonDocument.Parse(line); }
+            catch (JsonException e) { throw new InvalidDataException($"{file}:{lineNo}: not valid JSON ({OneLine(e.Message)})"); }
+            yield return (lineNo, doc);
         }
     }
 

@@ -26,14 +26,17 @@ public sealed class PrecisionComparisonTests
         return dir;
     }
 
-    /// <summary>The comparison's loss is LanguageModelScoring's, row by row, on a left-padded batch; top-1 has one id per predicted token.</summary>
+    /// <summary>
+    /// ScoreWithPredictions (what the comparison scores with) gives Score's losses, row by row, on a left-padded batch,
+    /// and top-1 has one id per predicted token, the left-padded row's equal to its own forward's.
+    /// </summary>
     [TestMethod]
-    public void ScoreMatchesLanguageModelScoring()
+    public void ScoreWithPredictionsMatchesScore()
     {
         using var model = JambaModel.Create(TestConfigs.Tiny(c => c.VocabSize = 300), seed: 2);
         var rows = Texts.Select(t => (IReadOnlyList<int>)TextEncoding.Encode(model.RequireTokenizer(), t, 1024, TruncationPolicy.KeepStart, true)).ToList();
         var expected = LanguageModelScoring.Score(model.CausalLM!, rows);
-        var actual = PrecisionComparison.Score(model.CausalLM!, rows);
+        var actual = LanguageModelScoring.ScoreWithPredictions(model.CausalLM!, rows);
         for (int i = 0; i < rows.Count; i++)
         {
             Assert.AreEqual(expected[i].TokenCount, actual[i].Loss.TokenCount);

@@ -51,7 +51,7 @@ public static class PrecisionComparison
             for (int start = 0; start < rows.Count; start += batchSize)
             {
                 var batch = rows.Skip(start).Take(batchSize).ToList();
-                foreach (var s in Score(lm, batch))
+                foreach (var s in LanguageModelScoring.ScoreWithPredictions(lm, batch))
                 {
                     nll += s.Loss.NegativeLogLikelihood;
                     tokens += s.Loss.TokenCount;
@@ -67,39 +67,6 @@ public static class PrecisionComparison
             results.Add(new PrecisionResult(name, bytes, tokens > 0 ? nll / tokens : double.NaN, tokens, tokens > 0 ? agree / (double)tokens : double.NaN, clock.Elapsed.TotalSeconds));
         }
         return results;
-    }
-
-    /// <summary>
-    /// The summed next-token loss of each row (as <see cref="LanguageModelScoring.Score"/> computes it) and the most
-    /// likely token at each predicted position, from one forward pass of the left-padded batch.
-    /// </summary>
-    public static (SequenceLoss Loss, int[] Top1)[] Score(JambaForCausalLM lm, IReadOnlyList<IReadOnlyList<int>> rows)
-    {
-        var result = new (SequenceLoss, int[])[rows.Count];
-        for (int i = 0; i < rows.Count; i++) result[i] = (default, Array.Empty<int>());
-        var used = Enumerable.Range(0, rows.Count).Where(i => rows[i].Count >= 2).ToArray();
-        if (used.Length == 0) return result;
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var batch = used.Select(i => rows[i]).ToList();
-        var (ids, mask) = TextEncoding.LeftPad(batch, lm.Config.PadTokenId ?? 0, lm.HeadWeight.device);
-        bool padded = batch.Any(r => r.Count != ids.size(1));
-        long t = ids.size(1);
-        using var output = lm.Forward(ids, padded ? mask : null);
-        var logProbs = nn.functional.log_softmax(output.Logits.narrow(1, 0, t - 1), -1);
-        var targets = ids.narrow(1, 1, t - 1);
-        var nll = -logProbs.gather(2, targets.unsqueeze(-1)).squeeze(-1);
-        var valid = mask.narrow(1, 0, t - 1).to_type(ScalarType.Float64);
-        var sums = (nll.to_type(ScalarType.Float64) * valid).sum(1).cpu().data<double>().ToArray();
-        var argmax = logProbs.argmax(-1).to_type(ScalarType.Int32).cpu().data<int>().ToArray();   // (B, T-1)
-        for (int k = 0; k < used.Length; k++)
-        {
-            int n = batch[k].Count - 1, offset = (int)(t - 1) - n;   // a left-padded row's predictions are its last n
-            var top = new int[n];
-            Array.Copy(argmax, k * (t - 1) + offset, top, 0, n);
-            result[used[k]] = (new SequenceLoss(sums[k], n), top);
-        }
-        return result;
     }
 
     /// <summary>The four precisions of the quality table: f32, bf16, int8 and q4 (the quantized ones over float32).</summary>

@@ -13,23 +13,13 @@ internal static unsafe class QuantizeCpu
     /// <summary>Per-row int8: <paramref name="w"/> [out, in] (float32, or bfloat16 bits when <paramref name="bf16"/>) into q [out, in], scale [out].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Int8(void* w, bool bf16, int outF, int inF, sbyte* q, float* scale, int threads) =>
-        ForRows(outF, inF, threads, (o0, o1) =>
+        ForRows(w, bf16, outF, inF, threads, (o, x) =>
         {
-            float* row = stackalloc float[inF > StackRow ? 0 : inF];
-            float[]? heap = inF > StackRow ? new float[inF] : null;
-            fixed (float* pinned = heap)
-            {
-                float* x = heap is null ? row : pinned;
-                for (long o = o0; o < o1; o++)
-                {
-                    Load(w, bf16, o * inF, inF, x);
-                    float s = AbsMax(x, inF) / 127f;
-                    scale[o] = s;
-                    float d = s > 0 ? s : 1f;
-                    sbyte* qo = q + o * inF;
-                    for (int i = 0; i < inF; i++) qo[i] = (sbyte)Math.Clamp(RoundHalfAway(x[i] / d), -127f, 127f);
-                }
-            }
+            float s = AbsMax(x, inF) / 127f;
+            scale[o] = s;
+            float d = s > 0 ? s : 1f;
+            sbyte* qo = q + o * inF;
+            for (int i = 0; i < inF; i++) qo[i] = (sbyte)Math.Clamp(RoundHalfAway(x[i] / d), -127f, 127f);
         });
 
     /// <summary>
@@ -37,35 +27,30 @@ internal static unsafe class QuantizeCpu
     /// element j + G/2 high, each stored as q + 8) and scale [out, in / <paramref name="group"/>].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4(void* w, bool bf16, int outF, int inF, int group, byte* q, float* scale, int threads) =>
-        ForRows(outF, inF, threads, (o0, o1) =>
+    public static void Q4(void* w, bool bf16, int outF, int inF, int group, byte* q, float* scale, int threads)
+    {
+        int groups = inF / group, half = group / 2;
+        ForRows(w, bf16, outF, inF, threads, (o, x) =>
         {
-            float* row = stackalloc float[inF > StackRow ? 0 : inF];
-            float[]? heap = inF > StackRow ? new float[inF] : null;
-            int groups = inF / group, half = group / 2;
-            fixed (float* pinned = heap)
+            for (int g = 0; g < groups; g++)
             {
-                float* x = heap is null ? row : pinned;
-                for (long o = o0; o < o1; o++)
+                float* xg = x + g * group;
+                float s = AbsMax(xg, group) / 7f;
+                scale[o * groups + g] = s;
+                float d = s > 0 ? s : 1f;
+                byte* qg = q + o * (inF / 2) + g * half;
+                for (int j = 0; j < half; j++)
                 {
-                    Load(w, bf16, o * inF, inF, x);
-                    for (int g = 0; g < groups; g++)
-                    {
-                        float* xg = x + g * group;
-                        float s = AbsMax(xg, group) / 7f;
-                        scale[o * groups + g] = s;
-                        float d = s > 0 ? s : 1f;
-                        byte* qg = q + o * (inF / 2) + g * half;
-                        for (int j = 0; j < half; j++)
-                        {
-                            int lo = (int)Math.Clamp(RoundHalfAway(xg[j] / d), -8f, 7f) + 8;
-                            int hi = (int)Math.Clamp(RoundHalfAway(xg[j + half] / d), -8f, 7f) + 8;
-                            qg[j] = (byte)(lo | hi << 4);
-                        }
-                    }
+                    int lo = (int)Math.Clamp(RoundHalfAway(xg[j] / d), -8f, 7f) + 8;
+                    int hi = (int)Math.Clamp(RoundHalfAway(xg[j + half] / d), -8f, 7f) + 8;
+                    qg[j] = (byte)(lo | hi << 4);
                 }
             }
         });
+    }
+
+    /// <summary>One row of the float weights, widened to float32, and its index.</summary>
+    delegate void RowBody(long o, float* x);
 
     /// <summary>Rows longer than this are staged on the heap instead of the stack.</summary>
     const int StackRow = 1 << 14;
@@ -73,10 +58,28 @@ internal static unsafe class QuantizeCpu
     /// <summary>Weights below this many in all are quantized by one thread.</summary>
     const long ParallelThreshold = 1 << 16;
 
-    static void ForRows(int outF, int inF, int threads, Action<long, long> rows)
+    /// <summary>
+    /// Calls <paramref name="body"/> for every row of <paramref name="w"/>, the row widened to float32 in a per-thread
+    /// buffer (on the stack, or the heap for long rows), rows split into one contiguous block per thread.
+    /// </summary>
+    static void ForRows(void* w, bool bf16, int outF, int inF, int threads, RowBody body)
     {
         int blocks = threads <= 1 || (long)inF * outF < ParallelThreshold ? 1 : Math.Min(threads, outF);
-        SpinPool.Shared.For(blocks, threads, block => rows((long)outF * block / blocks, (long)outF * (block + 1) / blocks));
+        SpinPool.Shared.For(blocks, threads, block =>
+        {
+            long o0 = (long)outF * block / blocks, o1 = (long)outF * (block + 1) / blocks;
+            float* stack = stackalloc float[inF > StackRow ? 0 : inF];
+            float[]? heap = inF > StackRow ? new float[inF] : null;
+            fixed (float* pinned = heap)
+            {
+                float* x = heap is null ? stack : pinned;
+                for (long o = o0; o < o1; o++)
+                {
+                    Load(w, bf16, o * inF, inF, x);
+                    body(o, x);
+                }
+            }
+        });
     }
 
     [MethodImpl(CpuKernelSupport.Hot)]
