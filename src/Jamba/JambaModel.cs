@@ -34,6 +34,12 @@ public sealed class JambaModelOptions
     public JambaQuantization Quantization { get; set; } = JambaQuantization.None;
     /// <summary>Inputs per scale of <see cref="JambaQuantization.Q4"/>: 32 (default) or 64.</summary>
     public int GroupSize { get; set; } = QuantizationConfig.DefaultGroupSize;
+    /// <summary>
+    /// What a quantized model's linears do with their inputs: <see cref="Jamba.Quantization.ActivationQuantization.None"/>
+    /// (default) multiplies them as they are; <see cref="Jamba.Quantization.ActivationQuantization.Int8"/> rounds them
+    /// to int8 per block of 32 first. Unused by full-precision models.
+    /// </summary>
+    public ActivationQuantization ActivationQuantization { get; set; } = ActivationQuantization.None;
 
     /// <summary>The parsed device.</summary>
     public Device TorchDevice => torch.device(Device);
@@ -110,6 +116,20 @@ public sealed class JambaModel : IDisposable
     public QuantizationConfig? Quantization => Backbone.Quantization;
 
     /// <summary>
+    /// What the quantized linears do with their inputs (<see cref="JambaModelOptions.ActivationQuantization"/>); setting
+    /// it switches every quantized linear of the network. Unused by full-precision models.
+    /// </summary>
+    public ActivationQuantization ActivationQuantization
+    {
+        get;
+        set
+        {
+            QuantizedLinear.SetActivations(Network, value);
+            field = value;
+        }
+    }
+
+    /// <summary>
     /// Throws unless the model can be trained: a quantized model holds no trainable projection weights.
     /// </summary>
     /// <exception cref="InvalidOperationException">The model is quantized.</exception>
@@ -164,7 +184,11 @@ public sealed class JambaModel : IDisposable
         var network = CreateNetwork(config, device, dtype);
         JambaInit.Apply(network, config, seed);
         network.eval();
-        return new JambaModel(config, network, tokenizer, options.Tokenizer is string p && p != JambaTokenizer.ByteTokenizerName ? TokenizerDir(p) : null, device, dtype) { Engine = options.Engine };
+        return new JambaModel(config, network, tokenizer, options.Tokenizer is string p && p != JambaTokenizer.ByteTokenizerName ? TokenizerDir(p) : null, device, dtype)
+        {
+            Engine = options.Engine,
+            ActivationQuantization = options.ActivationQuantization,
+        };
     }
 
     /// <summary>
@@ -232,6 +256,7 @@ public sealed class JambaModel : IDisposable
             GenerationConfig = GenerationConfig.LoadFromFolder(dir),
             Engine = options.Engine,
             ChatTemplate = FindChatTemplate(dir),
+            ActivationQuantization = options.ActivationQuantization,
         };
     }
 
@@ -277,6 +302,7 @@ public sealed class JambaModel : IDisposable
             GenerationConfig = GenerationConfig,
             Engine = options?.Engine ?? Engine,
             ChatTemplate = ChatTemplate,
+            ActivationQuantization = options?.ActivationQuantization ?? ActivationQuantization,
         };
     }
 

@@ -30,6 +30,24 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
     public int GroupSize { get; }
 
     /// <summary>
+    /// What the layer does with its input (not stored: a choice of how to run the weights, set from
+    /// <c>JambaModelOptions.ActivationQuantization</c>). See <see cref="QuantizesActivations"/>.
+    /// </summary>
+    public ActivationQuantization Activations { get; set; } = ActivationQuantization.None;
+
+    /// <summary>Whether the input is rounded to int8 before the product: <see cref="Activations"/> asks for it and
+    /// in_features is a multiple of <see cref="Quantizer.ActivationBlock"/>.</summary>
+    public bool QuantizesActivations => Activations == ActivationQuantization.Int8 && InFeatures % Quantizer.ActivationBlock == 0;
+
+    /// <summary>Sets <see cref="Activations"/> on every quantized linear of <paramref name="network"/>.</summary>
+    public static void SetActivations(nn.Module network, ActivationQuantization activations)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        foreach (var (_, module) in network.named_modules())
+            if (module is QuantizedLinear q) q.Activations = activations;
+    }
+
+    /// <summary>
     /// Creates a zero layer (weights and scales 0) in its stored form, allocating only the quantized bytes; fill it
     /// with <see cref="Quantize"/> or by loading a checkpoint.
     /// </summary>
@@ -108,7 +126,8 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
         // float32 one on CPUs without AVX-512 BF16. The decode engine's kernels compute the same way.
         var compute = x.dtype == ScalarType.BFloat16 && x.device_type == DeviceType.CPU ? ScalarType.Float32 : x.dtype;
         var w = Dequantize.Forward(weight, weight_scale, compute);                                 // (out, in)
-        var y = nn.functional.linear(x.to_type(compute), w, bias?.to_type(compute));
+        var input = QuantizesActivations ? Quantizer.FakeQuantizeActivations(x).to_type(compute) : x.to_type(compute);
+        var y = nn.functional.linear(input, w, bias?.to_type(compute));
         return y.to_type(x.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -115,6 +115,40 @@ public static class Quantizer
         return (q, s);
     }
 
+    /// <summary>Consecutive input features that share one scale under <see cref="ActivationQuantization.Int8"/>.</summary>
+    public const int ActivationBlock = 32;
+
+    /// <summary>
+    /// Int8 activations of <paramref name="x"/> [..., in] (in a multiple of <see cref="ActivationBlock"/>; any float
+    /// dtype, computed in float32): (int8 r [..., in], float32 s [..., in / 32]) with s = max|x_block| / 127 and
+    /// r = clamp(round(x / s), −127, 127), ties away from zero; an all-zero block gets s = 0 and r = 0.
+    /// </summary>
+    public static (Tensor values, Tensor scale) QuantizeActivations(Tensor x)
+    {
+        long n = x.size(-1);
+        if (n % ActivationBlock != 0) throw new ArgumentException($"in_features {n} is not a multiple of the activation block {ActivationBlock}", nameof(x));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var shape = x.shape;
+        var blocks = shape.SkipLast(1).Append(n / ActivationBlock).Append(ActivationBlock).ToArray();
+        var v = x.to_type(ScalarType.Float32).reshape(blocks);                                     // (..., in/32, 32)
+        var s = v.abs().amax(new long[] { -1 }) / 127.0f;                                          // (..., in/32)
+        var r = RoundHalfAway(v / SafeDivisor(s).unsqueeze(-1)).clamp_(-127, 127).to_type(ScalarType.Int8);
+        return (r.reshape(shape).MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The activations <see cref="QuantizeActivations"/> makes of <paramref name="x"/>, as float32 values r · s
+    /// [..., in]: what an integer product multiplies, in a form a floating-point matmul takes.
+    /// </summary>
+    public static Tensor FakeQuantizeActivations(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var (r, s) = QuantizeActivations(x);
+        var blocks = x.shape.SkipLast(1).Append(x.size(-1) / ActivationBlock).Append(ActivationBlock).ToArray();
+        return (r.to_type(ScalarType.Float32).reshape(blocks) * s.unsqueeze(-1)).reshape(x.shape).MoveToOuterDisposeScope();
+    }
+
     // round(x) with ties away from zero, as the format specifies (libtorch's round sends ties to even).
     private static Tensor RoundHalfAway(Tensor x) => x.abs().add_(0.5).floor_().mul_(x.sign());
 
