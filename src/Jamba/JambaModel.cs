@@ -35,6 +35,12 @@ public sealed class JambaModelOptions
     /// <summary>Inputs per scale of <see cref="JambaQuantization.Q4"/>: 32 (default) or 64.</summary>
     public int GroupSize { get; set; } = QuantizationConfig.DefaultGroupSize;
     /// <summary>
+    /// Whether <see cref="Quantization"/> quantizes the LM head too (in the same scheme). Null (default): yes for a
+    /// reference checkpoint or a new model, as stored for a quantized checkpoint. Tied embeddings keep the head in
+    /// <see cref="DType"/> whatever this says.
+    /// </summary>
+    public bool? QuantizeLmHead { get; set; }
+    /// <summary>
     /// What a quantized model's linears do with their inputs: <see cref="Jamba.Quantization.ActivationQuantization.None"/>
     /// (default) multiplies them as they are; <see cref="Jamba.Quantization.ActivationQuantization.Int8"/> rounds them
     /// to int8 per block of 32 first. Unused by full-precision models.
@@ -54,7 +60,7 @@ public sealed class JambaModelOptions
     public QuantizationConfig? QuantizationFor(QuantizationConfig? stored, string where)
     {
         if (Quantization == JambaQuantization.None) return stored;
-        var asked = QuantizationConfig.Create(Quantization, GroupSize);
+        var asked = QuantizationConfig.Create(Quantization, GroupSize, QuantizeLmHead ?? stored?.LmHead ?? true);
         if (stored is null || stored == asked) return asked;
         throw new CheckpointException($"the quantization option ({asked}) disagrees with the checkpoint in {where}, which is stored quantized as {stored} (config.json {QuantizationConfig.ConfigKey}); load it without a quantization option (--quantize), or quantize a reference checkpoint instead", where)
         {

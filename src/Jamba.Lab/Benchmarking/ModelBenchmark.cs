@@ -153,9 +153,9 @@ public static class ModelBenchmark
             foreach (var (lm, position) in arms)
             {
                 if (position < 1) throw new ArgumentException($"probe position {position} must be positive");
-                var cache = new Modeling.HybridCache(lm.Config, batch, position + (long)turns * run, lm.HeadWeight.device, lm.HeadWeight.dtype);
+                var cache = new Modeling.HybridCache(lm.Config, batch, position + (long)turns * run, lm.Device, lm.DType);
                 caches.Add(cache);
-                using var ids = randint(3, lm.Config.VocabSize, new long[] { batch, position }, generator: g).to(lm.HeadWeight.device);
+                using var ids = randint(3, lm.Config.VocabSize, new long[] { batch, position }, generator: g).to(lm.Device);
                 for (long start = 0; start < position; start += prefillChunk)
                 {
                     using var scope = NewDisposeScope();
@@ -176,7 +176,7 @@ public static class ModelBenchmark
                         using (NewDisposeScope())
                         using (no_grad())
                         {
-                            var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: lm.HeadWeight.device);
+                            var next = tensor(tokens, new long[] { tokens.Length, 1 }, device: lm.Device);
                             _ = InferenceStep.LastLogits(lm, JambaEngine.Cpu, next, null, caches[i]).argmax(-1).cpu().data<long>()[0];
                         }
                         if ((run == 1 || k > 0) && samples[i].Count < steps) samples[i].Add(sw.Elapsed.TotalSeconds);
@@ -199,7 +199,7 @@ public static class ModelBenchmark
         var parameters = lm.parameters().ToArray();
         foreach (var p in parameters) p.requires_grad_(true);
         using var optimizer = torch.optim.AdamW(parameters, lr: 1e-4);
-        using var ids = randint(3, config.VocabSize, new long[] { 1, o.TrainTokens }, generator: g).to(lm.HeadWeight.device);
+        using var ids = randint(3, config.VocabSize, new long[] { 1, o.TrainTokens }, generator: g).to(lm.Device);
         lm.train();
         try
         {

@@ -52,8 +52,8 @@ public static class ContextBenchmark
     private static ContextBenchmarkRow Measure(JambaForCausalLM lm, string label, int context, ContextBenchmarkOptions options)
     {
         var config = lm.Config;
-        var device = lm.HeadWeight.device;
-        var dtype = lm.HeadWeight.dtype;
+        var device = lm.Device;
+        var dtype = lm.DType;
         GC.Collect();
         GC.WaitForPendingFinalizers();
         NativeHeap.Trim();
@@ -104,7 +104,7 @@ public static class ContextBenchmark
     /// <summary>A real prefill of random tokens in chunks; returns the greedy next token.</summary>
     private static long Prefill(JambaForCausalLM lm, HybridCache cache, int context, int chunk, Generator generator)
     {
-        var device = lm.HeadWeight.device;
+        var device = lm.Device;
         long nextToken = 0;
         for (int start = 0; start < context; start += chunk)
         {

@@ -25,7 +25,7 @@ public static partial class CheckpointValidation
         var quantization = QuantizationConfig.Of(config);
         foreach (var (name, shape) in FullPrecisionTensors(config, head))
         {
-            if (quantization is null || !QuantizationConfig.IsQuantizedWeight(name))
+            if (quantization is null || !quantization.Quantizes(name))
             {
                 yield return (name, shape);
                 continue;
@@ -47,7 +47,7 @@ public static partial class CheckpointValidation
         if (quantization is null) yield break;
         foreach (var (name, shape) in FullPrecisionTensors(config, head))
         {
-            if (!QuantizationConfig.IsQuantizedWeight(name)) continue;
+            if (!quantization.Quantizes(name)) continue;
             yield return (name, quantization.SchemeFor(shape[1]) == JambaQuantization.Q4 ? "U8" : "I8");
             yield return (name + "_scale", "F32");
         }

@@ -42,7 +42,7 @@ public static class LabelScoring
         }
         if (pairs.Count == 0) return result;
 
-        var device = lm.HeadWeight.device;
+        var device = lm.Device;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var (ids, mask) = TextEncoding.LeftPad(sequences, lm.Config.PadTokenId ?? 0, device);

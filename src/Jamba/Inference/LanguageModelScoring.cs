@@ -35,7 +35,7 @@ public static class LanguageModelScoring
         for (int i = 0; i < rows.Count; i++) result[i] = (default, Array.Empty<int>());
         var used = Enumerable.Range(0, rows.Count).Where(i => rows[i].Count >= 2).ToArray();
         if (used.Length == 0) return result;
-        var device = lm.HeadWeight.device;
+        var device = lm.Device;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var batch = used.Select(i => rows[i]).ToList();

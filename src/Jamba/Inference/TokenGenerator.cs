@@ -34,12 +34,12 @@ public sealed class TokenGenerator
     public IEnumerable<long[]> Stream(Tensor inputIds, Tensor? attentionMask, GenerationOptions options, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        var device = model.HeadWeight.device;
+        var device = model.Device;
         long batch = inputIds.size(0), promptLength = inputIds.size(1);
         if (promptLength == 0) throw new ArgumentException("every prompt needs at least one token (add BOS to an empty prompt)", nameof(inputIds));
         bool wasTraining = model.training;
         model.eval();
-        using var cache = new HybridCache(model.Config, batch, promptLength + options.MaxNewTokens, device, model.HeadWeight.dtype);
+        using var cache = new HybridCache(model.Config, batch, promptLength + options.MaxNewTokens, device, model.DType);
         try
         {
             Tensor logits;
@@ -67,7 +67,7 @@ public sealed class TokenGenerator
     {
         options.Validate();
         var config = model.Config;
-        var device = model.HeadWeight.device;
+        var device = model.Device;
         long batch = logits.size(0);
         var stopIds = options.IgnoreStopTokens ? new HashSet<long>() : new HashSet<long>((options.StopTokenIds ?? config.EosTokenIds).Select(i => (long)i));
         long pad = options.PadTokenId ?? config.PadTokenId ?? 0;

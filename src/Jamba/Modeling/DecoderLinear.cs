@@ -9,7 +9,7 @@ namespace Jamba.Modeling;
 /// TorchSharp <c>Linear</c>, or a <see cref="QuantizedLinear"/> when config.json carries a <c>quantization_config</c>
 /// (transformers builds quantized linears from the same key). Either is an <c>nn.Module&lt;Tensor, Tensor&gt;</c>, so
 /// the layers' forwards read <c>q_proj.forward(x)</c> whichever it is, and a quantized network never allocates the
-/// full-precision weights.
+/// full-precision weights. The LM head is built the same way when the quantization covers it (<see cref="CreateHead"/>).
 /// </summary>
 public static class DecoderLinear
 {
@@ -20,5 +20,17 @@ public static class DecoderLinear
         return quantization is null
             ? nn.Linear(inFeatures, outFeatures, hasBias: hasBias, device: device, dtype: dtype)
             : new QuantizedLinear(inFeatures, outFeatures, hasBias, quantization.Scheme, quantization.GroupSize, device, dtype);
+    }
+
+    /// <summary>
+    /// Creates the LM head hidden → vocab (no bias): a <see cref="QuantizedLinear"/> when the config's
+    /// <c>quantization_config</c> has <c>lm_head</c>, else a TorchSharp <c>Linear</c>.
+    /// </summary>
+    public static nn.Module<Tensor, Tensor> CreateHead(JambaConfig config, Device? device, ScalarType dtype)
+    {
+        var quantization = QuantizationConfig.Of(config);
+        return quantization is { LmHead: true }
+            ? new QuantizedLinear(config.HiddenSize, config.VocabSize, false, quantization.Scheme, quantization.GroupSize, device, dtype)
+            : nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
     }
 }

@@ -7,13 +7,14 @@ namespace Jamba.Modeling;
 /// <summary>
 /// Jamba with a language-modelling head (the reference's <c>JambaForCausalLM</c>). With tied embeddings the
 /// head reuses <c>model.embed_tokens.weight</c> and no <c>lm_head.weight</c> exists, as in the reference files.
+/// The head is a <c>Linear</c>, or a <see cref="Quantization.QuantizedLinear"/> in a checkpoint quantized with its head.
 /// </summary>
 public sealed class JambaForCausalLM : nn.Module
 {
     /// <summary>The decoder stack (keys <c>model.*</c>).</summary>
     public readonly JambaBackbone model;
-    /// <summary>The LM head [vocab, hidden]; null when embeddings are tied.</summary>
-    public readonly Linear? lm_head;
+    /// <summary>The LM head hidden → vocab (a <c>Linear</c> or a <see cref="Quantization.QuantizedLinear"/>); null when embeddings are tied.</summary>
+    public readonly nn.Module<Tensor, Tensor>? lm_head;
 
     /// <summary>The configuration.</summary>
     public JambaConfig Config => model.Config;
@@ -23,12 +24,18 @@ public sealed class JambaForCausalLM : nn.Module
     {
         model = new JambaBackbone(config, device, dtype);
         if (!config.TieWordEmbeddings)
-            lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
+            lm_head = DecoderLinear.CreateHead(config, device, dtype);
         RegisterComponents();
     }
 
-    /// <summary>The head's weight (the embedding when tied).</summary>
-    public Tensor HeadWeight => lm_head?.weight ?? model.embed_tokens.weight!;
+    /// <summary>Where the parameters live (the embedding's device: every parameter shares it).</summary>
+    public Device Device => model.embed_tokens.weight!.device;
+
+    /// <summary>The model's floating dtype (the embedding's, never quantized).</summary>
+    public ScalarType DType => model.embed_tokens.weight!.dtype;
+
+    /// <summary>Logits of hidden states h [..., hidden] in the model's dtype: the head, or the embedding when tied.</summary>
+    public Tensor Head(Tensor h) => lm_head is { } head ? head.forward(h) : nn.functional.linear(h, model.embed_tokens.weight!);
 
     /// <summary>
     /// Forward pass. Logits are float32 [batch, T, vocab] (only the last <paramref name="logitsToKeep"/>
@@ -43,7 +50,7 @@ public sealed class JambaForCausalLM : nn.Module
         var backbone = model.Forward(inputIds, attentionMask, cache, outputHiddenStates, router);
         var h = backbone.LastHiddenState;
         if (logitsToKeep > 0 && logitsToKeep < h.size(1)) h = h.narrow(1, h.size(1) - logitsToKeep, logitsToKeep);
-        var logits = nn.functional.linear(h, HeadWeight).to_type(ScalarType.Float32);
+        var logits = Head(h).to_type(ScalarType.Float32);
 
         Tensor? lmLoss = null, auxLoss = null, loss = null;
         if (labels is not null)

@@ -35,7 +35,8 @@ public static class HostMemory
     /// Bytes of the parameters of <paramref name="config"/>'s network in <paramref name="dtype"/>; with a
     /// <c>quantization_config</c>, the decoder projections at their quantized size (1 byte per weight for int8, ½ for
     /// 4-bit, plus the scales: at most 1/16 byte per weight for rows of 64 or more inputs), which this closed form
-    /// counts as if every projection were quantized in the config's scheme.
+    /// counts as if every projection were quantized in the config's scheme; the LM head likewise when the config
+    /// quantizes it.
     /// </summary>
     /// <exception cref="OverflowException">The size does not fit in 64 bits.</exception>
     public static long ParameterBytes(JambaConfig config, ScalarType dtype, ModelHead? head = null)
@@ -43,6 +44,8 @@ public static class HostMemory
         long total = ParameterCount.TotalOf(config, head);
         if (QuantizationConfig.Of(config) is not { } q) return checked(total * ElementSize(dtype));
         long projections = ProjectionWeights(config);
+        if (q.LmHead && !config.TieWordEmbeddings && (head ?? (config.IsSequenceClassifier ? ModelHead.SequenceClassification : ModelHead.CausalLM)) == ModelHead.CausalLM)
+            projections = checked(projections + (long)config.VocabSize * config.HiddenSize);
         double perWeight = q.Scheme == JambaQuantization.Q4 ? 0.5 + 4.0 / q.GroupSize : 1.0 + 1.0 / 16;
         double bytes = (double)(total - projections) * ElementSize(dtype) + projections * perWeight;
         return bytes < long.MaxValue ? (long)Math.Ceiling(bytes) : throw new OverflowException();

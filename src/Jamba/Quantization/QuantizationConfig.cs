@@ -6,13 +6,17 @@ namespace Jamba.Quantization;
 
 /// <summary>
 /// The <c>quantization_config</c> of a quantized checkpoint's config.json:
-/// <c>{"quant_method": "jamba_mlnet", "scheme": "int8"|"q4", "group_size": 32, "format_version": 1}</c>.
-/// A config that carries it describes a network whose decoder linears are <see cref="QuantizedLinear"/>s, the way
-/// transformers builds quantized linears from the same key.
+/// <c>{"quant_method": "jamba_mlnet", "scheme": "int8"|"q4", "group_size": 32, "format_version": 1}</c>, or with a
+/// quantized LM head <c>{..., "lm_head": true, "format_version": 2}</c> (version 2 only adds that key, so a reader of
+/// version 1 refuses such a file instead of reading the head's int8 bytes as floats).
+/// A config that carries it describes a network whose decoder linears (and head, with <see cref="LmHead"/>) are
+/// <see cref="QuantizedLinear"/>s, the way transformers builds quantized linears from the same key.
 /// </summary>
 /// <param name="Scheme"><see cref="JambaQuantization.Int8"/> or <see cref="JambaQuantization.Q4"/>.</param>
 /// <param name="GroupSize">Weights per scale of the Q4 scheme (32 or 64); recorded for Int8 too, where it is unused.</param>
-public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize = QuantizationConfig.DefaultGroupSize)
+/// <param name="LmHead">Whether the LM head (<c>lm_head.weight</c>, when the embeddings are not tied) is stored in the
+/// same scheme. At a 65,536-token vocabulary the head is a tenth of a 1B model's weights, all read every token.</param>
+public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize, bool LmHead)
 {
     /// <summary>The config.json key.</summary>
     public const string ConfigKey = "quantization_config";
@@ -20,8 +24,8 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize 
     /// <summary>The <c>quant_method</c> this library writes and reads.</summary>
     public const string QuantMethod = "jamba_mlnet";
 
-    /// <summary>The layout version this library writes and reads.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>The newest layout version this library writes and reads (1: decoder linears; 2: adds <c>lm_head</c>).</summary>
+    public const int FormatVersion = 2;
 
     /// <summary>The default Q4 group size.</summary>
     public const int DefaultGroupSize = 32;
@@ -29,15 +33,15 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize 
     /// <summary>The group sizes the Q4 layout allows.</summary>
     public static IReadOnlyList<int> GroupSizes { get; } = new[] { 32, 64 };
 
-    /// <summary>A checked configuration: a quantized scheme and an allowed group size.</summary>
+    /// <summary>A checked configuration: a quantized scheme, an allowed group size, and whether the LM head is quantized too.</summary>
     /// <exception cref="ArgumentException">The scheme is None or the group size is not 32 or 64.</exception>
-    public static QuantizationConfig Create(JambaQuantization scheme, int groupSize = DefaultGroupSize)
+    public static QuantizationConfig Create(JambaQuantization scheme, int groupSize = DefaultGroupSize, bool lmHead = true)
     {
         if (scheme is not (JambaQuantization.Int8 or JambaQuantization.Q4))
             throw new ArgumentException($"quantization scheme must be Int8 or Q4, not {scheme}", nameof(scheme));
         if (!GroupSizes.Contains(groupSize))
             throw new ArgumentException($"quantization group size {groupSize} is not supported: use 32 or 64", nameof(groupSize));
-        return new QuantizationConfig(scheme, groupSize);
+        return new QuantizationConfig(scheme, groupSize, lmHead);
     }
 
     /// <summary>The scheme's name as config.json and the CLI write it: <c>int8</c> or <c>q4</c>.</summary>
@@ -72,7 +76,7 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize 
         if (method != QuantMethod)
             throw Error("quant_method", method, $"is not supported: this library reads its own weight-only format (\"{QuantMethod}\"); other methods (GPTQ, AWQ, bitsandbytes) are not");
         int version = IntField(o, "format_version");
-        if (version != FormatVersion) throw Error("format_version", version.ToString(CultureInfo.InvariantCulture), $"is not supported (this library reads version {FormatVersion})");
+        if (version is < 1 or > FormatVersion) throw Error("format_version", version.ToString(CultureInfo.InvariantCulture), $"is not supported (this library reads versions 1 to {FormatVersion})");
         string schemeText = StringField(o, "scheme");
         var scheme = schemeText switch
         {
@@ -82,7 +86,13 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize 
         };
         int group = IntField(o, "group_size");
         if (!GroupSizes.Contains(group)) throw Error("group_size", group.ToString(CultureInfo.InvariantCulture), "must be 32 or 64");
-        return new QuantizationConfig(scheme, group);
+        bool head = false;
+        if (o["lm_head"] is { } h)
+        {
+            if (version < 2) throw Error("lm_head", h.ToJsonString(), "needs format_version 2");
+            head = h is JsonValue hv && hv.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? hv.GetValue<bool>() : throw Error("lm_head", h.ToJsonString(), "must be true or false");
+        }
+        return new QuantizationConfig(scheme, group, head);
     }
 
     /// <summary>Writes this configuration into <paramref name="config"/> (replacing any), or removes it when null.</summary>
@@ -90,30 +100,38 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize 
     {
         ArgumentNullException.ThrowIfNull(config);
         if (quantization is null) { config.ExtraFields.Remove(ConfigKey); return; }
-        config.ExtraFields[ConfigKey] = new JsonObject
+        var o = new JsonObject
         {
             ["quant_method"] = QuantMethod,
             ["scheme"] = SchemeName(quantization.Scheme),
             ["group_size"] = quantization.GroupSize,
-            ["format_version"] = FormatVersion,
         };
+        if (quantization.LmHead) o["lm_head"] = true;
+        // A file without a quantized head is version 1, readable by every reader of the format.
+        o["format_version"] = quantization.LmHead ? FormatVersion : 1;
+        config.ExtraFields[ConfigKey] = o;
     }
 
     /// <summary>
     /// Whether a state-dict key is the weight of a linear that quantization stores quantized: the decoder's attention,
-    /// Mamba and MLP/expert projections (<c>model.layers.*.*_proj.weight</c>), never the router, embeddings or heads.
+    /// Mamba and MLP/expert projections (<c>model.layers.*.*_proj.weight</c>); never the router or the embeddings, and
+    /// the LM head only under <see cref="LmHead"/> (see <see cref="Quantizes"/>).
     /// </summary>
     public static bool IsQuantizedWeight(string name) =>
         name.StartsWith("model.layers.", StringComparison.Ordinal) && name.EndsWith("_proj.weight", StringComparison.Ordinal);
+
+    /// <summary>Whether this configuration stores the state-dict key <paramref name="name"/> quantized: a decoder
+    /// projection's weight (<see cref="IsQuantizedWeight"/>), or <c>lm_head.weight</c> under <see cref="LmHead"/>.</summary>
+    public bool Quantizes(string name) => IsQuantizedWeight(name) || (LmHead && name == "lm_head.weight");
 
     /// <summary>The scheme a linear of <paramref name="inFeatures"/> inputs is stored in: Q4 falls back to Int8 when the
     /// groups would not tile the row.</summary>
     public JambaQuantization SchemeFor(long inFeatures) => Quantizer.SchemeFor(inFeatures, Scheme, GroupSize);
 
     /// <inheritdoc/>
-    public override string ToString() => Scheme == JambaQuantization.Q4
+    public override string ToString() => (Scheme == JambaQuantization.Q4
         ? string.Create(CultureInfo.InvariantCulture, $"q4 (group size {GroupSize})")
-        : SchemeName(Scheme);
+        : SchemeName(Scheme)) + (LmHead ? ", LM head too" : "");
 
     private static string StringField(JsonObject o, string name) =>
         o[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>()

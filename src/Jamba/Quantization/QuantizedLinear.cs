@@ -118,7 +118,13 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
         + (bias is null ? 0 : bias.NumberOfElements * bias.ElementSize);
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Engine.Cpu.DecodeLinear.TryForward(x, this) ?? ForwardDequantized(x);
+
+    /// <summary>
+    /// The tensor path, on any device and for any number of rows: the weight dequantized in full and multiplied by
+    /// libtorch. The CPU kernels <see cref="forward"/> takes where they apply are tested against it.
+    /// </summary>
+    public Tensor ForwardDequantized(Tensor x)
     {
         using var scope = NewDisposeScope();
         // On the CPU a bfloat16 input is multiplied in float32 and the product rounded to bfloat16 once: the weight is

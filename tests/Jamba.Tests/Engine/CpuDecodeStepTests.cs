@@ -310,7 +310,7 @@ public sealed class CpuDecodeStepTests
     static HybridCache Prefilled(JambaForCausalLM model, JambaConfig config, int batch, out Tensor prompt, int[]? padding, out Tensor? mask)
     {
         // A small capacity, so the KV buffers grow (by doubling) during the steps.
-        var cache = new HybridCache(config, batch, 4, dtype: model.HeadWeight.dtype);
+        var cache = new HybridCache(config, batch, 4, dtype: model.DType);
         prompt = randint(3, config.VocabSize, new long[] { batch, 5 }, generator: new Generator(7));
         mask = null;
         if (padding is not null)

@@ -76,29 +76,30 @@ public sealed class QuantizedLinearTests
     }
 
     /// <summary>
-    /// A config with a quantization_config builds every decoder linear quantized (and nothing else): the MoE router,
-    /// the embeddings, the LM head, norms, conv, A_log and D stay parameters in the model's dtype, and the network's
-    /// bytes are exactly the quantized layout's.
+    /// A config with a quantization_config builds every decoder linear quantized, and the LM head when it says so (and
+    /// nothing else): the MoE router, the embeddings, norms, conv, A_log and D stay parameters in the model's dtype, and
+    /// the network's bytes are exactly the quantized layout's.
     /// </summary>
     [TestMethod]
     public void QuantizedConfigBuildsQuantizedDecoderLinearsOnly()
     {
-        foreach (var scheme in new[] { JambaQuantization.Int8, JambaQuantization.Q4 })
+        foreach (var (scheme, head) in new[] { (JambaQuantization.Int8, false), (JambaQuantization.Q4, false), (JambaQuantization.Int8, true), (JambaQuantization.Q4, true) })
         {
             var config = TestConfigs.Tiny();
-            QuantizationConfig.Set(config, QuantizationConfig.Create(scheme, 32));
+            QuantizationConfig.Set(config, QuantizationConfig.Create(scheme, 32, lmHead: head));
             using var lm = new JambaForCausalLM(config);
             var quantized = lm.named_modules().Where(m => m.module is QuantizedLinear).Select(m => m.name).ToList();
             var linears = lm.named_modules().Where(m => m.module is Linear).Select(m => m.name).ToList();
             Assert.IsTrue(quantized.Count > 0);
-            Assert.IsTrue(linears.All(n => n.EndsWith("router") || n == "lm_head"), string.Join(", ", linears));
+            Assert.IsTrue(linears.All(n => n.EndsWith("router") || (n == "lm_head" && !head)), string.Join(", ", linears));
+            Assert.AreEqual(head, quantized.Contains("lm_head"), $"{scheme}: the head is quantized exactly when the config says so");
             Assert.IsTrue(lm.named_parameters().All(p => !p.name.EndsWith("_proj.weight")), "no float projection weight exists");
 
             long expected = 0;
             foreach (var (name, shape) in Jamba.Checkpoints.CheckpointValidation.ExpectedTensors(TestConfigs.Tiny()))
             {
                 long n = shape.Aggregate(1L, (a, b) => a * b);
-                if (name.EndsWith("_proj.weight"))
+                if (name.EndsWith("_proj.weight") || (head && name == "lm_head.weight"))
                 {
                     var s = Quantizer.SchemeFor(shape[1], scheme, 32);
                     expected += (s == JambaQuantization.Q4 ? n / 2 : n) + 4 * (s == JambaQuantization.Q4 ? n / 32 : shape[0]);
@@ -106,7 +107,10 @@ public sealed class QuantizedLinearTests
                 else expected += 4 * n;
             }
             long actual = lm.parameters().Sum(p => p.NumberOfElements * p.ElementSize) + lm.buffers().Sum(b => b.NumberOfElements * b.ElementSize);
-            Assert.AreEqual(expected, actual, $"{scheme}: parameter + buffer bytes");
+            Assert.AreEqual(expected, actual, $"{scheme}, head {head}: parameter + buffer bytes");
+            Assert.AreEqual(expected, Jamba.Checkpoints.CheckpointValidation.ExpectedTensors(config)
+                .Sum(t => t.shape.Aggregate(1L, (a, b) => a * b) * (t.name.EndsWith("_scale") ? 4 : QuantizationConfig.Of(config)!.Quantizes(t.name) ? 1 : 4)),
+                $"{scheme}, head {head}: the expected tensors list the same bytes");
         }
     }
 

@@ -47,8 +47,7 @@ internal static unsafe class CpuDecodeStep
     /// </summary>
     public static bool Applies(JambaForCausalLM model, HybridCache cache, long rows)
     {
-        var head = model.HeadWeight;
-        if (head.device_type != DeviceType.CPU || head.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
+        if (model.Device.type != DeviceType.CPU || model.DType is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
         if (model.training || is_grad_enabled() || rows < 1 || rows > MaxRows || cache.Batch != rows) return false;
         if (cache.HasPadding && (cache.MaskStorage.device_type != DeviceType.CPU || !cache.MaskStorage.is_contiguous())) return false;
         var config = model.Config;
@@ -67,7 +66,7 @@ internal static unsafe class CpuDecodeStep
     {
         var config = model.Config;
         int rows = tokens.Length, hidden = config.HiddenSize, threads = CpuKernelSupport.Threads;
-        var dtype = model.HeadWeight.dtype;
+        var dtype = model.DType;
         bool bf16 = dtype == ScalarType.BFloat16;
         foreach (long t in tokens)
             if (t < 0 || t >= config.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary [0, {config.VocabSize})");
@@ -76,13 +75,14 @@ internal static unsafe class CpuDecodeStep
         var layers = model.model.layers;
         var plans = new LayerPlan[layers.Count];
         bool innerNorms = config.MambaInnerLayerNorms;
-        void* embed = null, finalNorm = null, headW = null;
+        void* embed = null, finalNorm = null;
+        Projection head = default;
         bool Walk(Weights w)
         {
             // TorchSharp's Embedding hands out a new wrapper of its weight on every read, so the embedding (and a head
             // tied to it) is recognised by its data pointer instead of by reference.
             embed = w.GetByData(model.model.embed_tokens.weight!); finalNorm = w.Get(model.model.final_layernorm.weight);
-            headW = model.lm_head is { } head ? w.Get(head.weight) : embed;
+            head = model.lm_head is { } lmHead ? w.Projection(lmHead) : new Projection(embed, default, null);
             for (int l = 0; l < layers.Count; l++)
                 if (!LayerPlan.TryCreate(layers[l], cache, w, config, innerNorms, out plans[l])) return false;
             return w.Complete;
@@ -134,7 +134,7 @@ internal static unsafe class CpuDecodeStep
                     AddInto(s.H, s.Mixed, rows * hidden, bf16);
                 }
                 Norm(s.H, finalNorm, bf16, s.Normed, rows, hidden, (float)config.RmsNormEps);
-                Linear(s.Normed, headW, null, CpuKernelSupport.Ptr(logits), rows, hidden, config.VocabSize, bf16, threads);
+                Linear(s.Normed, head, CpuKernelSupport.Ptr(logits), rows, hidden, config.VocabSize, bf16, threads);
             }
         }
         catch

@@ -17,13 +17,20 @@ internal static class CpuEngine
     /// </summary>
     public static Tensor? LastLogits(JambaForCausalLM model, Tensor ids, Tensor? mask, HybridCache cache)
     {
-        if (model.HeadWeight.device_type != DeviceType.CPU) return null;
+        if (model.Device.type != DeviceType.CPU) return null;
         using var scope = NewDisposeScope();
         if (ids.size(1) == 1 && mask is null && ids.device_type == DeviceType.CPU && CpuDecodeStep.Applies(model, cache, ids.size(0))
             && CpuDecodeStep.Run(model, ids.to_type(ScalarType.Int64).data<long>().ToArray(), cache) is { } stepped)
             return stepped.select(1, 0).MoveToOuterDisposeScope();
         using var backbone = model.model.Forward(ids, mask, cache);
         var last = backbone.LastHiddenState.select(1, -1);                                  // (rows, hidden)
-        return DecodeLinear.Forward(last, model.HeadWeight).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        // A quantized head's forward takes the quantized kernels itself for a few rows (DecodeLinear.TryForward).
+        var logits = model.lm_head switch
+        {
+            null => DecodeLinear.Forward(last, model.model.embed_tokens.weight!),
+            TorchSharp.Modules.Linear head => DecodeLinear.Forward(last, head.weight!),
+            var head => head.forward(last),
+        };
+        return logits.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

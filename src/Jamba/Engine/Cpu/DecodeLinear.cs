@@ -1,4 +1,5 @@
 using Jamba.Engine.Cpu.Kernels;
+using Jamba.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,6 +37,36 @@ internal static class DecodeLinear
                 CpuKernelSupport.Ptr16(y), (int)rows, (int)inF, (int)outF, threads);
         }
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// x [..., in] through a quantized linear by <see cref="QuantizedLinearCpu"/> when x holds at most
+    /// <see cref="CpuDecodeStep.MaxRows"/> rows on the CPU (float32 or bfloat16, the layer's bias in x's dtype, no
+    /// gradients wanted); null otherwise, for <see cref="QuantizedLinear.forward"/>'s tensor path, the twin it is tested
+    /// against. A few rows are where the tensor path costs most: it dequantizes the whole weight to multiply them.
+    /// </summary>
+    public static unsafe Tensor? TryForward(Tensor x, QuantizedLinear layer)
+    {
+        if (layer.QuantizesActivations || x.dim() < 1 || x.size(-1) != layer.InFeatures || layer.InFeatures > int.MaxValue || layer.OutFeatures > int.MaxValue) return null;
+        if (x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || (layer.bias is { } b && (b.dtype != x.dtype || !b.is_contiguous()))) return null;
+        if (!CpuKernelSupport.AllOnCpu(x, layer.weight, layer.weight_scale, layer.bias) || !layer.weight.is_contiguous() || !layer.weight_scale.is_contiguous()) return null;
+        bool q4 = layer.Scheme == JambaQuantization.Q4;
+        int inF = (int)layer.InFeatures, outF = (int)layer.OutFeatures;
+        if (q4 && !QuantizedMatrix.SupportsGroup(inF, layer.GroupSize)) return null;
+        long rows = x.numel() / inF;
+        if (rows < 1 || rows > CpuDecodeStep.MaxRows || (is_grad_enabled() && x.requires_grad)) return null;
+        using var scope = NewDisposeScope();
+        bool bf16 = x.dtype == ScalarType.BFloat16;
+        var x32 = x.to_type(ScalarType.Float32).contiguous();
+        var shape = CpuKernelSupport.Shape(x);
+        shape[^1] = outF;
+        var y = empty(shape, ScalarType.Float32);
+        var w = q4 ? QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(layer.weight), CpuKernelSupport.Ptr(layer.weight_scale), inF, layer.GroupSize)
+                   : QuantizedMatrix.Int8((sbyte*)CpuKernelSupport.Ptr8(layer.weight), CpuKernelSupport.Ptr(layer.weight_scale), inF);
+        void* bias = layer.bias is null ? null : bf16 ? CpuKernelSupport.Ptr16(layer.bias) : CpuKernelSupport.Ptr(layer.bias);
+        QuantizedLinearCpu.Forward(CpuKernelSupport.Ptr(x32), w, bias, bf16, CpuKernelSupport.Ptr(y), (int)rows, outF, CpuKernelSupport.Threads);
+        GC.KeepAlive(layer);
+        return y.to_type(x.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>Whether <see cref="Forward(Tensor, Tensor, Tensor?)"/> runs the kernel for these inputs.</summary>
