@@ -28,11 +28,14 @@ public sealed class JambaForCausalLM : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Where the parameters live (the embedding's device: every parameter shares it).</summary>
-    public Device Device => model.embed_tokens.weight!.device;
+    // Read from the final norm's weight, a field: TorchSharp's Embedding hands out a new wrapper of its weight on every
+    // read, which would leave a live tensor behind each call.
 
-    /// <summary>The model's floating dtype (the embedding's, never quantized).</summary>
-    public ScalarType DType => model.embed_tokens.weight!.dtype;
+    /// <summary>Where the parameters live (every parameter shares the device).</summary>
+    public Device Device => model.final_layernorm.weight.device;
+
+    /// <summary>The model's floating dtype (of every parameter that is not quantized).</summary>
+    public ScalarType DType => model.final_layernorm.weight.dtype;
 
     /// <summary>Logits of hidden states h [..., hidden] in the model's dtype: the head, or the embedding when tied.</summary>
     public Tensor Head(Tensor h) => lm_head is { } head ? head.forward(h) : nn.functional.linear(h, model.embed_tokens.weight!);

@@ -40,7 +40,8 @@ public sealed class QuantizeCommandTests
             Assert.AreEqual("jamba_mlnet", q.GetProperty("quant_method").GetString());
             Assert.AreEqual("q4", q.GetProperty("scheme").GetString());
             Assert.AreEqual(64, q.GetProperty("group_size").GetInt32());
-            Assert.AreEqual(1, q.GetProperty("format_version").GetInt32());
+            Assert.AreEqual(2, q.GetProperty("format_version").GetInt32());
+            Assert.IsTrue(q.GetProperty("lm_head").GetBoolean(), "the head is quantized by default");
         }
         var stored = Logits("logits", "--model", dir);
         var onTheFly = Logits("logits", "--model", Fixture("hf-jamba-tiny"), "--quantize", "q4", "--group-size", "64");
@@ -56,7 +57,7 @@ public sealed class QuantizeCommandTests
         string dir = Path.Combine(CliRunner.TempDir(), "int8");
         Assert.AreEqual(0, CliRunner.Run("quantize", "--model", Fixture("hf-jamba-tiny"), "--out", dir, "--quantize", "int8").ExitCode);
         CliRunner.AssertCleanFailure(CliRunner.Run("logits", "--model", dir, "--quantize", "q4", "--ids", "1,2", "--out", Path.Combine(CliRunner.TempDir(), "x.safetensors")),
-            "quantization option (q4 (group size 32)) disagrees");
+            "quantization option (q4 (group size 32), LM head too) disagrees");
         CliRunner.AssertCleanFailure(CliRunner.Run("logits", "--model", dir, "--quantize", "q3", "--ids", "1,2", "--out", "x.safetensors"), "--quantize", exitCode: 2);
         CliRunner.AssertCleanFailure(CliRunner.Run("generate", "--model", dir, "--group-size", "48", "--prompt", "hi"), "--group-size must be 32 or 64", exitCode: 2);
         CliRunner.AssertCleanFailure(CliRunner.Run("quantize", "--model", dir, "--out", dir), "--out must be another folder", exitCode: 2);
@@ -76,7 +77,7 @@ public sealed class QuantizeCommandTests
         r = CliRunner.Run("bench", "--config", BenchCommandTests.ToyConfig(), "--quantize", "int8", "--prompt-tokens", "9", "--new-tokens", "3",
             "--runs", "1", "--warmup", "0", "--prefill-chunk", "4", "--ceiling-mib", "4", "--ceiling-matmul", "32", "--threads", "1", "--probe-positions", "none");
         Assert.AreEqual(0, r.ExitCode, r.Stderr);
-        StringAssert.Contains(r.Stdout, "weights by precision  int8: ");
+        StringAssert.Contains(r.Stdout, "weights by precision  int8, LM head too: ");
         StringAssert.Contains(r.Stdout, "int8 ");
         StringAssert.Contains(r.Stdout, "f32 scales");
         Assert.IsFalse(r.Stdout.Contains("training step"), "quantized models are not trained");
