@@ -163,16 +163,8 @@ public sealed class CheckpointReader
                     var type = DTypeInfo.FromCode(stored.Info.DType)!.Type;
                     if (quantizeInto.TryGetValue(name, out var quantized))
                     {
-                        using var full = torch.empty(stored.Info.Shape, ScalarType.Float32);
-                        Tensor? stage = null;
-                        if (type != ScalarType.Float32 && !staging.TryGetValue(type, out stage)) staging[type] = stage = SafeTensors.StagingBuffer(type);
-                        SafeTensors.ReadInto(file, fs, stored.DataStart, stored.Info, full, stage);
-                        quantized.Quantize(full);
+                        ReadQuantizing(file, fs, stored.DataStart, stored.Info, type, quantized, staging);
                         read += stored.Info.ByteCount;
-                        // The layer's float temporaries are freed; hand their pages back before the next layer's, so
-                        // the heap does not grow by a few layers' worth of freed blocks while the model fills up.
-                        full.Dispose();
-                        Runtime.NativeHeap.Trim();
                         continue;
                     }
                     if (!targets.TryGetValue(name, out var target)) continue;
@@ -190,6 +182,34 @@ public sealed class CheckpointReader
         }
         return read;
     }
+
+    /// <summary>
+    /// Reads a float weight [out, in] into <paramref name="layer"/>, quantizing it a block of rows at a time in its
+    /// stored dtype where the quantizer takes it (bfloat16, float32), so the temporary stays at
+    /// <see cref="QuantizeReadBytes"/> even for an LM head of vocabulary × hidden.
+    /// </summary>
+    private static void ReadQuantizing(string file, FileStream fs, long dataStart, TensorInfo info, ScalarType type, QuantizedLinear layer, Dictionary<ScalarType, Tensor> staging)
+    {
+        long rows = info.Shape[0], cols = info.Shape[1], size = DTypeInfo.From(type)!.Size;
+        var blockType = type is ScalarType.Float32 or ScalarType.BFloat16 ? type : ScalarType.Float32;
+        long block = Math.Max(1, QuantizeReadBytes / Math.Max(1, cols * 4));
+        Tensor? stage = null;
+        if (type != blockType && !staging.TryGetValue(type, out stage)) staging[type] = stage = SafeTensors.StagingBuffer(type);
+        for (long r = 0; r < rows; r += block)
+        {
+            long n = Math.Min(block, rows - r);
+            var part = info with { Shape = new[] { n, cols }, Begin = info.Begin + r * cols * size, End = info.Begin + (r + n) * cols * size };
+            using var full = torch.empty(part.Shape, blockType);
+            SafeTensors.ReadInto(file, fs, dataStart, part, full, stage);
+            layer.QuantizeRows(r, full);
+        }
+        // The layer's temporaries are freed; hand their pages back before the next layer's, so the heap does not grow by
+        // a few layers' worth of freed blocks while the model fills up.
+        Runtime.NativeHeap.Trim();
+    }
+
+    /// <summary>The most bytes of float32 a quantizing read holds at once (a block of rows of one weight).</summary>
+    private const long QuantizeReadBytes = 32L << 20;
 
     /// <inheritdoc/>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Folder}: {Tensors.Count} tensors in {Files.Count} file(s)");

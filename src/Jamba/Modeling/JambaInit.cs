@@ -58,10 +58,25 @@ public static class JambaInit
         {
             if (m is not QuantizedLinear q) continue;
             using var scope = NewDisposeScope();
-            var w = empty(q.OutFeatures, q.InFeatures);
-            if (name.EndsWith("dt_proj")) w.copy_(rand(w.shape, generator: g).mul_(2).sub_(1).mul_(Math.Pow(config.MambaDtRank, -0.5)));
-            else FillNormal(w, std, g);
-            q.Quantize(w);
+            if (name.EndsWith("dt_proj"))
+            {
+                var w = rand(new[] { q.OutFeatures, q.InFeatures }, generator: g).mul_(2).sub_(1).mul_(Math.Pow(config.MambaDtRank, -0.5));
+                q.Quantize(w);
+            }
+            else
+            {
+                // Drawn a block of rows at a time (an LM head is vocab × hidden), each block a whole number of
+                // FillNormal's chunks, so the values are the ones a single draw of the whole weight gives.
+                long rows = Math.Min(q.OutFeatures, DrawChunk / Gcd(DrawChunk, q.InFeatures));
+                using var w = empty(rows, q.InFeatures);
+                for (long r = 0; r < q.OutFeatures; r += rows)
+                {
+                    long n = Math.Min(rows, q.OutFeatures - r);
+                    using var block = w.narrow(0, 0, n);
+                    FillNormal(block, std, g);
+                    q.QuantizeRows(r, block);
+                }
+            }
             if (q.bias is { } b) b.copy_(name.EndsWith("dt_proj") ? InverseSoftplusDt(b.shape, g) : zeros(b.shape));
         }
     }
@@ -78,7 +93,7 @@ public static class JambaInit
     /// </summary>
     private static void FillNormal(Tensor p, double std, Generator g)
     {
-        long count = p.numel(), chunk = Math.Max(16, Chunk / 16 * 16);
+        long count = p.numel(), chunk = DrawChunk;
         using var flat = p.view(-1);
         for (long off = 0; off < count;)
         {
@@ -90,6 +105,11 @@ public static class JambaInit
             off += n;
         }
     }
+
+    /// <summary>Elements <see cref="FillNormal"/> draws at a time: a multiple of 16.</summary>
+    private static long DrawChunk => Math.Max(16, Chunk / 16 * 16);
+
+    private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
 
     /// <summary>softplus⁻¹(Δ) with Δ log-uniform in [1e-3, 1e-1], so softplus(bias) starts at Δ.</summary>
     private static Tensor InverseSoftplusDt(long[] shape, Generator g)

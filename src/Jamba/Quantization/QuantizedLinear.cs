@@ -92,15 +92,27 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
     {
         if (!fullPrecision.shape.SequenceEqual(new[] { OutFeatures, InFeatures }))
             throw new ArgumentException($"expected a weight [{OutFeatures}, {InFeatures}], got [{string.Join(", ", fullPrecision.shape)}]", nameof(fullPrecision));
+        QuantizeRows(0, fullPrecision);
+    }
+
+    /// <summary>
+    /// Replaces output rows [<paramref name="start"/>, start + n) of the stored weight with the quantization of
+    /// <paramref name="rows"/> [n, in] (any float dtype and device): how a loader fills a large layer from a file a block
+    /// of rows at a time.
+    /// </summary>
+    public void QuantizeRows(long start, Tensor rows)
+    {
+        if (rows.dim() != 2 || rows.size(1) != InFeatures || start < 0 || start + rows.size(0) > OutFeatures)
+            throw new ArgumentException($"expected rows [n, {InFeatures}] starting at {start} within {OutFeatures} outputs, got [{string.Join(", ", rows.shape)}]", nameof(rows));
         using var _ = no_grad();
-        long block = Math.Max(1, QuantizeBlockElements / Math.Max(1, InFeatures));
-        for (long r = 0; r < OutFeatures; r += block)
+        long block = Math.Max(1, QuantizeBlockElements / Math.Max(1, InFeatures)), count = rows.size(0);
+        for (long r = 0; r < count; r += block)
         {
             using var scope = NewDisposeScope();
-            long n = Math.Min(block, OutFeatures - r);
-            var (q, s) = Quantizer.Quantize(fullPrecision.narrow(0, r, n), Scheme, GroupSize);
-            weight.narrow(0, r, n).copy_(q);
-            weight_scale.narrow(0, r, n).copy_(s);
+            long n = Math.Min(block, count - r);
+            var (q, s) = Quantizer.Quantize(rows.narrow(0, r, n), Scheme, GroupSize);
+            weight.narrow(0, start + r, n).copy_(q);
+            weight_scale.narrow(0, start + r, n).copy_(s);
         }
         // The blocks' temporaries are freed: hand their pages back, so quantizing a model layer by layer (while loading
         // or initialising it) does not grow the heap by freed blocks the next allocations do not reuse.

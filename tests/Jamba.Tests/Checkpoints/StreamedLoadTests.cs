@@ -1,3 +1,4 @@
+using Jamba.Quantization;
 using Jamba.Checkpoints;
 using Jamba.Modeling;
 using TorchSharp;
@@ -105,6 +106,28 @@ public sealed class StreamedLoadTests
         AssertParametersEqual(whole, chunked, "chunked init");
         using var pad = whole.named_parameters().Single(p => p.name == "model.embed_tokens.weight").parameter[0];
         Assert.AreEqual(0.0, pad.abs().sum().item<float>(), "padding row is zero");
+    }
+
+    /// <summary>
+    /// A quantized network's init draws each linear (the LM head too) a block of rows at a time, each block a whole
+    /// number of draw chunks: its stored weights are exactly those of drawing every weight at once.
+    /// </summary>
+    [TestMethod]
+    public void QuantizedInit_InRowBlocks_DrawsTheSameValuesAsWholeWeights()
+    {
+        var config = TestConfigs.Tiny(c => { c.VocabSize = 101; c.HiddenSize = 64; });
+        QuantizationConfig.Set(config, QuantizationConfig.Create(JambaQuantization.Int8, lmHead: true));
+        using var whole = JambaModel.CreateNetwork(config, CPU, ScalarType.Float32);
+        JambaInit.Apply(whole, config, 7);
+        using var blocked = JambaModel.CreateNetwork(config, CPU, ScalarType.Float32);
+        JambaInit.ChunkOverride = 128;   // 2 rows of 64 per block: the 101-row head is drawn in 51 blocks
+        try { JambaInit.Apply(blocked, config, 7); }
+        finally { JambaInit.ChunkOverride = null; }
+        var want = whole.named_buffers().ToDictionary(b => b.name, b => b.buffer);
+        foreach (var (name, b) in blocked.named_buffers())
+            AssertSameTensor(want[name], b, name);
+        AssertParametersEqual(whole, blocked, "blocked quantized init");
+        Assert.IsTrue(want.ContainsKey("lm_head.weight_scale"), "the head is quantized too");
     }
 
     [TestMethod]
