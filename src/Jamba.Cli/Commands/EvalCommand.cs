@@ -12,7 +12,7 @@ internal sealed class EvalCommand : JambaCommand
     private readonly Option<string?> model = CliOption.Text("--model", "DIR", "a checkpoint folder with a tokenizer").AsRequired();
     private readonly Option<string?> data = CliOption.Text("--data", "PATH", "texts: a file or folder (.txt documents separated by blank lines, .jsonl, .tsv)").AsRequired();
     private readonly Option<string> format = CliOption.Choice("--format", "F", "data layout", "auto", "auto", "text", "jsonl", "tsv");
-    private readonly Option<string> precisions = CliOption.Text("--precisions", "LIST", "comma-separated: f32, bf16, int8, q4 (the quantized ones keep the rest in f32); the first is the reference", "f32,bf16,int8,q4");
+    private readonly Option<string> precisions = CliOption.Text("--precisions", "LIST", "comma-separated: f32, bf16, int8, q4 (the quantized ones keep the rest in f32 and round activations to int8), int8-wo, q4-wo (weight-only: activations as they are); the first is the reference", "f32,bf16,int8,q4");
     private readonly Option<int> groupSize = ModelArgs.GroupSizeOption();
     private readonly Option<int> maxTokens = CliOption.Int("--max-tokens", "N", "tokens per text, BOS included (longer texts keep their start)", 1024, 2);
     private readonly Option<int> maxTexts = CliOption.Int("--max-texts", "N", "score the first N texts (0: all)", 0, 0);
@@ -36,8 +36,14 @@ internal sealed class EvalCommand : JambaCommand
             chosen.Add(p switch
             {
                 "f32" or "bf16" or "f16" => (p, new JambaModelOptions { DType = p }),
-                "int8" or "q4" => (p == "q4" ? $"q4 (G={group})" : p, new JambaModelOptions { DType = "f32", Quantization = QuantizationConfig.ParseScheme(p), GroupSize = group }),
-                _ => throw new UsageException($"--precisions: unknown precision '{p}' (use f32, bf16, f16, int8, q4)"),
+                "int8" or "q4" or "int8-wo" or "q4-wo" => (p.StartsWith("q4") ? $"q4{p[2..]} (G={group})" : p, new JambaModelOptions
+                {
+                    DType = "f32",
+                    Quantization = QuantizationConfig.ParseScheme(p[..^(p.EndsWith("-wo") ? 3 : 0)]),
+                    GroupSize = group,
+                    ActivationQuantization = p.EndsWith("-wo") ? ActivationQuantization.None : ActivationQuantization.Int8,
+                }),
+                _ => throw new UsageException($"--precisions: unknown precision '{p}' (use f32, bf16, f16, int8, q4, int8-wo, q4-wo)"),
             });
         if (chosen.Count == 0) throw new UsageException("--precisions is empty");
         var texts = TextCorpus.Read(parse.GetValue(data)!, TextCorpus.ParseFormat(parse.GetValue(format)!));
