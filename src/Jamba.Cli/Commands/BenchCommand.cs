@@ -83,7 +83,7 @@ internal sealed class BenchCommand : JambaCommand
             // A checkpoint stored quantized has no unquantized weights to compare with.
             bool storedQuantized = model.Quantization is not null && options.Quantization == JambaQuantization.None;
             string? label = storedQuantized ? null
-                : model.Quantization is { } quantized ? QuantizationConfig.SchemeName(quantized.Scheme)
+                : model.Quantization is { } quantized ? QuantizationConfig.SchemeName(quantized.Scheme) + (model.ActivationQuantization == ActivationQuantization.Int8 ? "·a8" : "")
                 : model.DType == torch.ScalarType.BFloat16 ? "bf16" : null;
             if (label is not null)
             {

@@ -6,8 +6,8 @@ using Jamba.Runtime;
 namespace Jamba.Cli.Commands;
 
 /// <summary>
-/// The options every model-running command shares: --model, --device, --dtype, --quantize, --group-size and
-/// --threads, added to a command together; plus the checks on token ids those commands share.
+/// The options every model-running command shares: --model, --device, --dtype, --quantize, --group-size,
+/// --activations and --threads, added to a command together; plus the checks on token ids those commands share.
 /// </summary>
 internal sealed class ModelArgs
 {
@@ -23,6 +23,8 @@ internal sealed class ModelArgs
     public Option<string> Quantize { get; } = QuantizeOption();
     /// <summary>Weights per scale of 4-bit quantization.</summary>
     public Option<int> GroupSize { get; } = GroupSizeOption();
+    /// <summary>What the quantized linears do with their inputs.</summary>
+    public Option<string> Activations { get; } = ActivationsOption();
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public ModelArgs(Command command, bool modelRequired = true, string dtypeDescription = "f32, bf16 or f16: weights are converted on load",
@@ -37,6 +39,7 @@ internal sealed class ModelArgs
         command.Options.Add(DType);
         command.Options.Add(Quantize);
         command.Options.Add(GroupSize);
+        command.Options.Add(Activations);
         command.Options.Add(Threads);
     }
 
@@ -57,6 +60,19 @@ internal sealed class ModelArgs
         options.GroupSize = parse.GetValue(groupSize);
     }
 
+    /// <summary>The --activations option: none or int8.</summary>
+    public static Option<string> ActivationsOption() =>
+        CliOption.Choice("--activations", "A", "with --quantize (or a quantized checkpoint): int8 rounds each linear's input to int8 per block of 32 "
+            + "and multiplies in integers (faster decoding on the CPU, slightly other numerics); none multiplies the inputs as they are", "none", "none", "int8");
+
+    /// <summary>Maps --activations to <see cref="ActivationQuantization"/>.</summary>
+    public static ActivationQuantization ParseActivations(string value) => value switch
+    {
+        "int8" => ActivationQuantization.Int8,
+        "none" => ActivationQuantization.None,
+        _ => throw new UsageException($"--activations must be none or int8, got '{value}'"),
+    };
+
     /// <summary>The --threads option, for commands that run torch without loading a model.</summary>
     public static Option<int?> ThreadsOption(string description = "CPU threads (default: all cores)") =>
         CliOption.OptionalInt("--threads", "N", description, 1, 1024);
@@ -75,6 +91,7 @@ internal sealed class ModelArgs
         try { _ = options.TorchDType; }
         catch (ArgumentException e) { throw new UsageException($"--dtype: {e.Message}"); }
         ApplyQuantization(parse, Quantize, GroupSize, options);
+        options.ActivationQuantization = ParseActivations(parse.GetValue(Activations)!);
         if (options.Device.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
             throw new UsageException($"--device {options.Device}: CUDA is not available in this build (build with -p:JambaTorchBackend=cuda on a machine with an NVIDIA GPU)");
         return options;

@@ -6,8 +6,8 @@ namespace Jamba.Lab.Benchmarking;
 /// <summary>
 /// The GEMV lines of <see cref="KernelBenchmarks"/>: one decode row through a [out, in] weight matrix with int8 and q4
 /// weights (<see cref="QuantizedLinearCpu"/>) against the same product with bfloat16 weights
-/// (<see cref="DecodeLinearCpu"/>), each with the GB/s of weights (and scales) it streamed; gemv.q4.q8 is the q4 product
-/// with int8 activations (<see cref="Q4Int8ActivationsCpu"/>), a separate choice with other numerics. A matrix–vector product reads
+/// (<see cref="DecodeLinearCpu"/>), each with the GB/s of weights (and scales) it streamed; gemv.int8.q8 and gemv.q4.q8 are
+/// the products with int8 activations (<see cref="IntegerDot"/>, the input quantized inside the timed call). A matrix–vector product reads
 /// every weight once, so at a size beyond the caches its time is the weight bytes over the memory's read rate: the ratio
 /// is the point of quantizing, and GB/s near the machine's read bandwidth says the kernel keeps up with memory.
 /// </summary>
@@ -28,10 +28,11 @@ internal static unsafe class QuantizedGemvBenchmarks
         var s8 = Enumerable.Range(0, outF).Select(_ => 0.001f).ToArray();
         var s4 = Enumerable.Range(0, outF * (inF / 32)).Select(_ => 0.002f).ToArray();
         var y = new float[outF];
+        var xq = new byte[Int8Activations.Bytes(1, inF)];
         string shape = $"1 row, in {inF}, out {outF}, threads {threads}";
 
         // Pinned for the whole run: the kernels read raw pointers.
-        var handles = new object[] { x, w16, w8, w4, s8, s4, y }
+        var handles = new object[] { x, w16, w8, w4, s8, s4, y, xq }
             .Select(a => System.Runtime.InteropServices.GCHandle.Alloc(a, System.Runtime.InteropServices.GCHandleType.Pinned)).ToArray();
         try
         {
@@ -43,11 +44,13 @@ internal static unsafe class QuantizedGemvBenchmarks
             object Bf16() { DecodeLinearCpu.ForwardBF16(xp, w16p, null, yp, 1, inF, outF, threads); return y; }
             object Int8() { QuantizedLinearCpu.Forward(xp, int8, null, true, yp, 1, outF, threads); return y; }
             object Q4() { QuantizedLinearCpu.Forward(xp, q4, null, true, yp, 1, outF, threads); return y; }
-            object Q4Int8() { Q4Int8ActivationsCpu.Forward(xp, q4, null, yp, 1, outF, threads); return y; }
+            byte* xqp = (byte*)handles[7].AddrOfPinnedObject();
+            object Int8Int8() { QuantizedLinearCpu.Forward(Int8Activations.Quantize(xp, 1, inF, xqp), int8, null, true, yp, outF, threads); return y; }
+            object Q4Int8() { QuantizedLinearCpu.Forward(Int8Activations.Quantize(xp, 1, inF, xqp), q4, null, true, yp, outF, threads); return y; }
             long bf16Bytes = 2L * inF * outF;
             string Rate(double ms, long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (ms * 1e-3) / 1e9:F1} GB/s");
             var results = new List<KernelTiming>();
-            foreach (var (name, run, bytes) in new[] { ("gemv.int8", (Func<object>)Int8, int8.RowBytes * outF), ("gemv.q4", Q4, q4.RowBytes * outF), ("gemv.q4.q8", Q4Int8, q4.RowBytes * outF) })
+            foreach (var (name, run, bytes) in new[] { ("gemv.int8", (Func<object>)Int8, int8.RowBytes * outF), ("gemv.q4", Q4, q4.RowBytes * outF), ("gemv.int8.q8", Int8Int8, int8.RowBytes * outF), ("gemv.q4.q8", Q4Int8, q4.RowBytes * outF) })
             {
                 // bf16 is timed beside each, warmed up like the fast path: both are kernels here, neither a slow twin.
                 double fast = KernelBenchmarks.Median(o.Warmup, o.Iterations, () => { }, run, 10);

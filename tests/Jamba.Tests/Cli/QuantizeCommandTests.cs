@@ -82,4 +82,28 @@ public sealed class QuantizeCommandTests
         StringAssert.Contains(r.Stdout, "f32 scales");
         Assert.IsFalse(r.Stdout.Contains("training step"), "quantized models are not trained");
     }
+
+    /// <summary>
+    /// --activations int8 rounds the quantized linears' inputs: `logits` then differs from --activations none (the
+    /// default) and stays close to it; `bench` labels its side-by-side decode line with it; a bad value is a usage error.
+    /// </summary>
+    [TestMethod]
+    public void ActivationsOptionSwitchesTheLinears()
+    {
+        var none = Logits("logits", "--model", Fixture("hf-jamba-tiny"), "--quantize", "int8");
+        var plain = Logits("logits", "--model", Fixture("hf-jamba-tiny"), "--quantize", "int8", "--activations", "none");
+        var int8 = Logits("logits", "--model", Fixture("hf-jamba-tiny"), "--quantize", "int8", "--activations", "int8");
+        CollectionAssert.AreEqual(none, plain, "none is the default");
+        CollectionAssert.AreNotEqual(none, int8, "int8 activations change the numerics");
+        double num = 0, den = 0;
+        for (int i = 0; i < none.Length; i++) { num += Math.Pow(int8[i] - none[i], 2); den += Math.Pow(none[i], 2); }
+        Assert.IsTrue(Math.Sqrt(num / den) < 0.05, $"int8 activations moved the logits by {Math.Sqrt(num / den):E2} normwise");
+        CliRunner.AssertCleanFailure(CliRunner.Run("logits", "--model", Fixture("hf-jamba-tiny"), "--activations", "int4", "--ids", "1,2", "--out", "x.safetensors"),
+            "--activations", exitCode: 2);
+
+        var r = CliRunner.Run("bench", "--config", BenchCommandTests.ToyConfig(), "--quantize", "int8", "--activations", "int8", "--prompt-tokens", "9", "--new-tokens", "3",
+            "--runs", "1", "--warmup", "0", "--prefill-chunk", "4", "--ceiling-mib", "4", "--ceiling-matmul", "32", "--threads", "1", "--probe-positions", "none");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stdout, "decode int8·a8 vs ");
+    }
 }

@@ -26,13 +26,15 @@ public sealed class QuantizedDecodeTests
 {
     static double Tolerance(ScalarType dtype) => dtype == ScalarType.Float32 ? 1e-5 : 1e-1;
 
-    static JambaForCausalLM Model(JambaConfig config, JambaQuantization scheme, int group, ScalarType dtype, int seed)
+    static JambaForCausalLM Model(JambaConfig config, JambaQuantization scheme, int group, ScalarType dtype, int seed,
+        ActivationQuantization activations = ActivationQuantization.None)
     {
         var q = config.Clone();
         QuantizationConfig.Set(q, QuantizationConfig.Create(scheme, group));
         var model = new JambaForCausalLM(q, dtype: dtype);
         JambaInit.Apply(model, q, seed);
         model.eval();
+        QuantizedLinear.SetActivations(model, activations);
         Assert.IsTrue(model.named_modules().Any(m => m.module is QuantizedLinear), "the model is quantized");
         return model;
     }
@@ -41,11 +43,12 @@ public sealed class QuantizedDecodeTests
     /// Greedy steps from a prompt: each step's logits within tolerance of the Modeling forward's, the greedy ids
     /// identical (the next token of both is the Modeling forward's argmax), and every step taken by the engine itself.
     /// </summary>
-    static void Compare(JambaConfig config, JambaQuantization scheme, int group, ScalarType dtype, int batch, int steps, string what, bool greedy)
+    static void Compare(JambaConfig config, JambaQuantization scheme, int group, ScalarType dtype, int batch, int steps, string what, bool greedy,
+        ActivationQuantization activations = ActivationQuantization.None, double? tolerance = null)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var model = Model(config, scheme, group, dtype, seed: 3);
+        var model = Model(config, scheme, group, dtype, seed: 3, activations);
         var prompt = randint(3, config.VocabSize, new long[] { batch, 5 }, generator: new Generator(7));
         using var engineCache = new HybridCache(config, batch, 4, dtype: dtype);
         using var twinCache = new HybridCache(config, batch, 4, dtype: dtype);
@@ -62,7 +65,7 @@ public sealed class QuantizedDecodeTests
             Assert.IsNotNull(fused, $"{what}: the engine ran step {step}");
             engine = fused.select(1, 0);
             twin = model.Forward(next.unsqueeze(1), null, twinCache, logitsToKeep: 1).Logits.select(1, 0);
-            Close(engine, twin, Tolerance(dtype), $"{what}: logits after step {step}");
+            Close(engine, twin, tolerance ?? Tolerance(dtype), $"{what}: logits after step {step}");
         }
     }
 
@@ -88,6 +91,54 @@ public sealed class QuantizedDecodeTests
             // Several rows on the dense variant: with experts, a row whose router logits are near a tie now and then picks
             // another expert in the two forwards (seen as single steps at 20–60% that fall back the step after).
             Compare(TestConfigs.Tiny(c => { c.NumExperts = 1; c.NumExpertsPerTok = 1; }), scheme, 32, ScalarType.BFloat16, batch: 4, steps: 12, $"{scheme} bf16 batch 4 dense", greedy: false);
+        }
+    }
+
+    /// <summary>
+    /// With int8 activations (every 32-wide input quantized, in the engine by the integer kernels, in the Modeling forward
+    /// by <see cref="Quantizer.FakeQuantizeActivations"/>): float32 logits within 1e-3 normwise — the two compute each
+    /// input in another order, and an input that lands within rounding of a .5 step of its block rounds to the
+    /// neighbouring int8 value in one of them, moving a product by s_x · |w|; bfloat16 within the unquantized-activation
+    /// tolerance. Group 64 takes the tiny config's 64-wide inputs only; the others stay int8 weights.
+    /// </summary>
+    [TestMethod]
+    public void Int8ActivationDecodeMatchesTheModelingForward()
+    {
+        var wide = TestConfigs.Tiny(c => { c.HiddenSize = 64; c.IntermediateSize = 96; c.MambaDtRankValue = 32; });
+        foreach (var (scheme, group) in new[] { (JambaQuantization.Int8, 32), (JambaQuantization.Q4, 32), (JambaQuantization.Q4, 64) })
+            foreach (var config in new[] { TestConfigs.Tiny(), wide })
+            {
+                string what = $"{scheme} g{group} hidden {config.HiddenSize} int8 activations";
+                Compare(config, scheme, group, ScalarType.Float32, batch: 1, steps: 10, $"{what} f32", greedy: true, ActivationQuantization.Int8, 1e-3);
+                Compare(config, scheme, group, ScalarType.Float32, batch: 3, steps: 6, $"{what} f32 batch 3", greedy: true, ActivationQuantization.Int8, 1e-3);
+            }
+        Compare(TestConfigs.Tiny(c => { c.NumExperts = 1; c.NumExpertsPerTok = 1; c.HiddenSize = 64; c.IntermediateSize = 96; }), JambaQuantization.Q4, 32,
+            ScalarType.BFloat16, batch: 2, steps: 8, "q4 bf16 dense int8 activations", greedy: false, ActivationQuantization.Int8);
+    }
+
+    /// <summary>
+    /// Cached decoding with int8 activations against a full forward of the whole sequence so far (no cache), at every
+    /// step: the engine's logits within 1e-3 normwise (float32), the tolerance of the test above.
+    /// </summary>
+    [TestMethod]
+    public void Int8ActivationCachedDecodingMatchesAFullForward()
+    {
+        foreach (var scheme in new[] { JambaQuantization.Int8, JambaQuantization.Q4 })
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var config = TestConfigs.Tiny(c => { c.HiddenSize = 64; c.IntermediateSize = 96; });
+            var model = Model(config, scheme, 32, ScalarType.Float32, seed: 6, ActivationQuantization.Int8);
+            var ids = randint(3, config.VocabSize, new long[] { 2, 12 }, generator: new Generator(5));
+            using var cache = new HybridCache(config, 2, 4);
+            model.Forward(ids.narrow(1, 0, 5), null, cache, logitsToKeep: 1).Dispose();
+            for (int t = 5; t < 12; t++)
+            {
+                var step = CpuDecodeStep.Run(model, ids.select(1, t).data<long>().ToArray(), cache);
+                Assert.IsNotNull(step, $"{scheme}: the engine ran position {t}");
+                var full = model.Forward(ids.narrow(1, 0, t + 1), null, null, logitsToKeep: 1).Logits.select(1, 0);
+                Close(step.select(1, 0), full, 1e-3, $"{scheme}: logits at position {t} against a full forward");
+            }
         }
     }
 

@@ -108,6 +108,7 @@ internal static unsafe class CpuDecodeStep
         var s = new Scratch(config, rows);
         var pool = ArrayPool<float>.Shared;
         var buffer = pool.Rent(s.Size);
+        var quantized = ArrayPool<byte>.Shared.Rent(s.QuantizedSize);
         // With padding in the cache, attention's additive key bias [rows, positions + 1]: the most negative finite value
         // of the model's dtype at padded positions (what the Modeling forward's mask holds, widened to float32), 0 elsewhere.
         float[]? keyBias = cache.HasPadding ? pool.Rent(rows * (int)(cache.SeqLen + 1)) : null;
@@ -116,8 +117,9 @@ internal static unsafe class CpuDecodeStep
         {
             fixed (float* b = buffer)
             fixed (float* kb = keyBias)
+            fixed (byte* qb = quantized)
             {
-                s.Bind(b);
+                s.Bind(b, qb);
                 s.KeyBias = kb == null ? null : KeyBias(cache, kb, rows, dtype);
                 for (int r = 0; r < rows; r++)
                     Widen(embed, bf16, tokens[r] * hidden, s.H + (long)r * hidden, hidden);
@@ -145,6 +147,7 @@ internal static unsafe class CpuDecodeStep
         finally
         {
             pool.Return(buffer);
+            ArrayPool<byte>.Shared.Return(quantized);
             if (keyBias is not null) pool.Return(keyBias);
         }
         foreach (var p in plans) p.Kv?.Commit(1);
@@ -162,9 +165,11 @@ internal static unsafe class CpuDecodeStep
     {
         int hidden = config.HiddenSize, heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads, d = config.HeadDim;
         var a = p.Attention!;
-        Linear(s.Normed, a.Q, s.Q, rows, hidden, heads * d, bf16, threads);
-        Linear(s.Normed, a.K, s.K, rows, hidden, kvHeads * d, bf16, threads);
-        Linear(s.Normed, a.V, s.V, rows, hidden, kvHeads * d, bf16, threads);
+        // q, k and v read one input: quantized once where any of them takes it as int8.
+        var xq = Quantize(s.Normed, rows, hidden, s, a.Q, a.K, a.V);
+        Linear(s.Normed, xq, a.Q, s.Q, rows, hidden, heads * d, bf16, threads);
+        Linear(s.Normed, xq, a.K, s.K, rows, hidden, kvHeads * d, bf16, threads);
+        Linear(s.Normed, xq, a.V, s.V, rows, hidden, kvHeads * d, bf16, threads);
         var kv = p.Kv!;
         long length = kv.Length, capacity = kv.Capacity;
         var (keyBuffer, valueBuffer) = kv.Storage;
@@ -198,7 +203,7 @@ internal static unsafe class CpuDecodeStep
         else { buffers.K = (float*)keys; buffers.V = (float*)values; }
         DecodeAttentionCpu.Forward(buffers, threads);
         if (bf16) Round(s.Attended, rows * heads * d);
-        Linear(s.Attended, a.O, s.Mixed, rows, heads * d, hidden, bf16, threads);
+        Linear(s.Attended, Quantize(s.Attended, rows, heads * d, s, a.O), a.O, s.Mixed, rows, heads * d, hidden, bf16, threads);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -206,12 +211,12 @@ internal static unsafe class CpuDecodeStep
     {
         int hidden = config.HiddenSize, channels = config.MambaDInner;
         var m = p.Mamba!;
-        Linear(s.Normed, m.InProj, s.Projected, rows, hidden, 2 * channels, bf16, threads);
+        Linear(s.Normed, Quantize(s.Normed, rows, hidden, s, m.InProj), m.InProj, s.Projected, rows, hidden, 2 * channels, bf16, threads);
         var step = m.Step;
         step.Batch = rows; step.X = s.Projected; step.Gate = s.Projected + channels; step.XStride = 2 * channels; step.Y = s.Y;
         MambaStepCpu.Step(step, threads);
         if (bf16) Round(s.Y, rows * channels);
-        Linear(s.Y, m.OutProj, s.Mixed, rows, channels, hidden, bf16, threads);
+        Linear(s.Y, Quantize(s.Y, rows, channels, s, m.OutProj), m.OutProj, s.Mixed, rows, channels, hidden, bf16, threads);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -231,6 +236,9 @@ internal static unsafe class CpuDecodeStep
         QuantizedMatrix* upQ = stackalloc QuantizedMatrix[quantized ? k : 0];
         QuantizedMatrix* downQ = stackalloc QuantizedMatrix[quantized ? k : 0];
         float* weights = stackalloc float[k];
+        // Every expert reads the token's normed row: quantized once for all of them where they take it as int8.
+        var xq = Quantize(s.Normed, rows, hidden, s, moe.Experts[0].Gate);
+        byte* hq = moe.Experts[0].Down.IntegerActivations ? s.HQ : null;
         for (int r = 0; r < rows; r++)
         {
             RouteToken(new ReadOnlySpan<float>(s.Router + (long)r * experts, experts), chosen, new Span<float>(weights, k));
@@ -242,8 +250,8 @@ internal static unsafe class CpuDecodeStep
             }
             if (quantized)
             {
-                QuantizedSwiGluCpu.ForwardExperts(s.Normed + (long)r * hidden, gateQ, upQ, downQ, weights, k, s.Inter, s.Mixed + (long)r * hidden,
-                    hidden, moe.Experts[0].Intermediate, threads);
+                QuantizedSwiGluCpu.ForwardExperts(s.Normed + (long)r * hidden, xq.Rows > 0 ? xq.Slice(r) : default, gateQ, upQ, downQ, weights, k, s.Inter, hq,
+                    s.Mixed + (long)r * hidden, hidden, moe.Experts[0].Intermediate, threads);
                 continue;
             }
             // All k experts in one pass over their weights (the MLP's intermediate size is every expert's).
@@ -276,8 +284,9 @@ internal static unsafe class CpuDecodeStep
     static void Swiglu(MlpPlan mlp, Scratch s, float* x, float* y, int rows, int hidden, bool bf16, int threads, float* scale, bool accumulate)
     {
         if (mlp.Quantized)
-            QuantizedSwiGluCpu.Forward(x, mlp.Gate.Quantized, mlp.Up.Quantized, mlp.Down.Quantized, s.Inter, y, scale, accumulate, rows, hidden,
-                mlp.Intermediate, threads);
+            // Gate and up read one input: quantized once where they take it as int8.
+            QuantizedSwiGluCpu.Forward(x, Quantize(x, rows, hidden, s, mlp.Gate), mlp.Gate.Quantized, mlp.Up.Quantized, mlp.Down.Quantized, s.Inter,
+                mlp.Down.IntegerActivations ? s.HQ : null, y, scale, accumulate, rows, hidden, mlp.Intermediate, threads);
         else
             SwiGluCpu.Forward(x, mlp.Gate.Dense, mlp.Up.Dense, mlp.Down.Dense, bf16, s.Inter, y, scale, accumulate, rows, hidden, mlp.Intermediate, threads,
                 s.PreparedX, s.PreparedInter);
@@ -302,11 +311,26 @@ internal static unsafe class CpuDecodeStep
         return bias;
     }
 
-    /// <summary>y = x Wᵀ + b in float32 (a bfloat16 layer's outputs rounded to bfloat16, as its tensor is).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Linear(float* x, Projection p, float* y, int rows, int inF, int outF, bool bf16, int threads)
+    /// <summary>
+    /// x [rows, n] quantized to int8 into the step's scratch where one of <paramref name="readers"/> takes integer
+    /// activations (its linear quantizes its input: <see cref="QuantizedLinear.QuantizesActivations"/>); else nothing.
+    /// </summary>
+    static Int8Activations Quantize(float* x, int rows, int n, Scratch s, params ReadOnlySpan<Projection> readers)
     {
-        if (p.IsQuantized) QuantizedLinearCpu.Forward(x, p.Quantized, p.Bias, bf16, y, rows, outF, threads);
+        foreach (var p in readers)
+            if (p.IntegerActivations) return Int8Activations.Quantize(x, rows, n, s.XQ);
+        return default;
+    }
+
+    /// <summary>
+    /// y = x Wᵀ + b in float32 (a bfloat16 layer's outputs rounded to bfloat16, as its tensor is); a projection that
+    /// takes integer activations reads <paramref name="xq"/>, x quantized.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Linear(float* x, Int8Activations xq, Projection p, float* y, int rows, int inF, int outF, bool bf16, int threads)
+    {
+        if (p.IntegerActivations) QuantizedLinearCpu.Forward(xq, p.Quantized, p.Bias, bf16, y, outF, threads);
+        else if (p.IsQuantized) QuantizedLinearCpu.Forward(x, p.Quantized, p.Bias, bf16, y, rows, outF, threads);
         else Linear(x, p.Dense, p.Bias, y, rows, inF, outF, bf16, threads);
     }
 
@@ -437,7 +461,10 @@ internal static unsafe class CpuDecodeStep
                     var scale = (float*)Get(q.weight_scale, ScalarType.Float32);
                     void* bias = Get(q.bias);
                     if (!Ok) return default;
-                    return new Projection(null, q4 ? QuantizedMatrix.Q4((byte*)weight, scale, inF, q.GroupSize) : QuantizedMatrix.Int8((sbyte*)weight, scale, inF), bias);
+                    var matrix = q4 ? QuantizedMatrix.Q4((byte*)weight, scale, inF, q.GroupSize) : QuantizedMatrix.Int8((sbyte*)weight, scale, inF);
+                    // A layer that quantizes its input with a layout the integer kernels do not take runs in the Modeling forward.
+                    if (q.QuantizesActivations && !IntegerDot.Supports(matrix)) { Ok = false; return default; }
+                    return new Projection(null, matrix, bias, q.QuantizesActivations);
                 default:
                     Ok = false;
                     return default;
@@ -491,10 +518,12 @@ internal static unsafe class CpuDecodeStep
     /// A decoder projection's pointers: a float32 or bfloat16 weight (<see cref="Dense"/>), or a weight-only quantized
     /// one (<see cref="Quantized"/>); the bias, if any, in the model's dtype.
     /// </summary>
-    readonly struct Projection(void* dense, QuantizedMatrix quantized, void* bias)
+    readonly struct Projection(void* dense, QuantizedMatrix quantized, void* bias, bool integerActivations = false)
     {
         public readonly void* Dense = dense, Bias = bias;
         public readonly QuantizedMatrix Quantized = quantized;
+        /// <summary>The input is quantized to int8 and the product is an <see cref="IntegerDot"/> (a quantized weight only).</summary>
+        public readonly bool IntegerActivations = integerActivations;
         public bool IsQuantized => Quantized.Weight != null;
     }
 
@@ -505,6 +534,7 @@ internal static unsafe class CpuDecodeStep
         /// <summary>All three projections quantized (else all three are dense: a mixed MLP fails the walk).</summary>
         public bool Quantized;
 
+
         public static MlpPlan From(JambaMlp mlp, Weights w, JambaConfig config)
         {
             var plan = new MlpPlan
@@ -513,6 +543,8 @@ internal static unsafe class CpuDecodeStep
                 Intermediate = config.IntermediateSize,
             };
             plan.Quantized = plan.Gate.IsQuantized;
+            // Gate and up share their int8 input (they read one x, so they quantize it alike).
+            if (plan.Up.IntegerActivations != plan.Gate.IntegerActivations) w.Fail();
             if (plan.Up.IsQuantized != plan.Quantized || plan.Down.IsQuantized != plan.Quantized
                 || plan.Gate.Bias != null || plan.Up.Bias != null || plan.Down.Bias != null) w.Fail();
             return plan;
@@ -576,6 +608,7 @@ internal static unsafe class CpuDecodeStep
                         SsmState = (float*)w.Get(state.Ssm, ScalarType.Float32),
                         Bf16Params = dtype == ScalarType.BFloat16,
                         ConvWeight = w.Get(m.conv1d.weight), ConvBias = w.Get(m.conv1d.bias), XProj = xProj.Dense, XProjQuantized = xProj.Quantized,
+                        XProjInt8Activations = xProj.IntegerActivations, DtProjInt8Activations = dtProj.IntegerActivations,
                         DtNorm = norms ? w.Get(m.dt_layernorm.weight) : null, BNorm = norms ? w.Get(m.b_layernorm.weight) : null,
                         CNorm = norms ? w.Get(m.c_layernorm.weight) : null, Eps = (float)m.dt_layernorm.Eps,
                         DtProj = dtProj.Dense, DtProjQuantized = dtProj.Quantized, DtBias = dtProj.Bias, ALog = w.Get(m.A_log), D = w.Get(m.D),
@@ -586,7 +619,8 @@ internal static unsafe class CpuDecodeStep
             {
                 var experts = moe.experts.Select(e => MlpPlan.From(e, w, config)).ToArray();
                 plan.Moe = new MoePlan { Router = w.Get(moe.router.weight), Experts = experts, TopK = moe.TopK };
-                if (experts.Any(e => e.Quantized != experts[0].Quantized)) return false;
+                if (experts.Any(e => e.Quantized != experts[0].Quantized || e.Gate.IntegerActivations != experts[0].Gate.IntegerActivations
+                    || e.Down.IntegerActivations != experts[0].Down.IntegerActivations)) return false;
             }
             else plan.Mlp = MlpPlan.From((JambaMlp)layer.feed_forward, w, config);
             return w.Ok;
@@ -601,12 +635,22 @@ internal static unsafe class CpuDecodeStep
 
         public int Size => rows * (3 * hidden + 3 * channels + 2 * attn + 2 * kv + 2 * inter + experts + Math.Max(Math.Max(hidden, channels), inter));
 
+        /// <summary>
+        /// Bytes of the int8 forms: an input of any projection [rows, ≤ widest input], and h of an MLP [rows, inter] or
+        /// of one token's experts [k, inter].
+        /// </summary>
+        public int QuantizedSize => (int)(Int8Activations.Bytes(rows, Math.Max(Math.Max(hidden, channels), attn)) + Int8Activations.Bytes(Math.Max(rows, Math.Max(c.NumExpertsPerTok, 1)), Math.Max(c.IntermediateSize, 1)));
+
         public float* H, Normed, Mixed, Projected, Y, Q, K, V, Attended, Inter, PreparedInter, PreparedX, Router;
+        /// <summary>A projection's input as int8 (<see cref="Int8Activations"/>), and an MLP's h.</summary>
+        public byte* XQ, HQ;
         /// <summary>Attention's key-padding bias [rows, positions], or null when the cache holds no padding.</summary>
         public float* KeyBias;
 
-        public void Bind(float* b)
+        public void Bind(float* b, byte* q)
         {
+            XQ = q;
+            HQ = q + Int8Activations.Bytes(rows, Math.Max(Math.Max(hidden, channels), attn));
             float* Take(int n) { var p = b; b += (long)rows * n; return p; }
             H = Take(hidden); Normed = Take(hidden); Mixed = Take(hidden); Projected = Take(2 * channels); Y = Take(channels);
             Q = Take(attn); K = Take(kv); V = Take(kv); Attended = Take(attn); Inter = Take(inter); PreparedInter = Take(inter);

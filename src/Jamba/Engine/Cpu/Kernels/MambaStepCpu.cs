@@ -27,6 +27,8 @@ internal unsafe struct MambaStepBuffers
     public void* XProj;
     /// <summary>x_proj weight-only quantized instead (then <see cref="XProj"/> is null); unset otherwise.</summary>
     public QuantizedMatrix XProjQuantized;
+    /// <summary>Whether x_proj's input is quantized to int8 first (its linear quantizes activations; see <see cref="IntegerDot"/>).</summary>
+    public bool XProjInt8Activations;
     /// <summary>RMSNorm weights of Δ [R], B [N] and C [N]; null when the model has no inner norms.</summary>
     public void* DtNorm, BNorm, CNorm;
     /// <summary>The norms' epsilon.</summary>
@@ -35,6 +37,8 @@ internal unsafe struct MambaStepBuffers
     public void* DtProj, DtBias;
     /// <summary>dt_proj weight-only quantized instead (then <see cref="DtProj"/> is null); unset otherwise.</summary>
     public QuantizedMatrix DtProjQuantized;
+    /// <summary>Whether dt_proj's input is quantized to int8 first, as <see cref="XProjInt8Activations"/>.</summary>
+    public bool DtProjInt8Activations;
     /// <summary>A_log [channels, N] and the skip D [channels].</summary>
     public void* ALog, D;
     /// <summary>
@@ -71,21 +75,24 @@ internal static unsafe class MambaStepCpu
             // Per-row scratch: u (conv output), the x_proj output (Δ, B, C) and Δ; on the stack, so a decode step
             // allocates nothing here.
             int size = 2 * p.Channels + projected;
+            // The int8 forms of u and Δ's rank inputs, where x_proj or dt_proj take integer activations.
+            int bytes = (int)((p.XProjInt8Activations ? Int8Activations.Bytes(1, p.Channels) : 0) + (p.DtProjInt8Activations ? Int8Activations.Bytes(1, p.DtRank) : 0));
+            byte* q = stackalloc byte[bytes];
             if (size <= 1 << 15)
             {
                 float* s = stackalloc float[size];
-                Row(p, b, s, s + p.Channels, s + p.Channels + projected, rowThreads);
+                Row(p, b, s, s + p.Channels, s + p.Channels + projected, q, rowThreads);
             }
             else
             {
                 var heap = new float[size];
-                fixed (float* s = heap) Row(p, b, s, s + p.Channels, s + p.Channels + projected, rowThreads);
+                fixed (float* s = heap) Row(p, b, s, s + p.Channels, s + p.Channels + projected, q, rowThreads);
             }
         });
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Row(MambaStepBuffers p, int b, float* u, float* ssm, float* delta, int threads)
+    static void Row(MambaStepBuffers p, int b, float* u, float* ssm, float* delta, byte* q, int threads)
     {
         int d = p.Channels, r = p.DtRank, n = p.State;
         // Channel blocks for the two channel-parallel phases; x_proj between them needs every channel's u.
@@ -94,9 +101,12 @@ internal static unsafe class MambaStepCpu
         bool bf = p.Bf16Params;
         // x_proj's rows split across the threads too: on one core its weight streams at half the machine's rate.
         int rows = r + 2 * n, rowBlocks = blocks > 1 ? Math.Min(blocks, rows) : 1;
+        var uq = p.XProjInt8Activations ? Int8Activations.Quantize(u, 1, d, q).Row(0) : default;
         SpinPool.Shared.For(rowBlocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
         {
-            if (p.XProjQuantized.Weight != null)
+            if (p.XProjInt8Activations)
+                for (int j = rows * block / rowBlocks; j < rows * (block + 1) / rowBlocks; j++) ssm[j] = IntegerDot.Dot(p.XProjQuantized, j, uq);
+            else if (p.XProjQuantized.Weight != null)
                 for (int j = rows * block / rowBlocks; j < rows * (block + 1) / rowBlocks; j++) ssm[j] = p.XProjQuantized.Dot(j, u);
             else
                 for (int j = rows * block / rowBlocks; j < rows * (block + 1) / rowBlocks; j++) ssm[j] = Dot(p.XProj, bf, (long)j * d, u, d);
@@ -107,7 +117,8 @@ internal static unsafe class MambaStepCpu
             RmsNorm(ssm + r, p.BNorm, bf, n, p.Eps);
             RmsNorm(ssm + r + n, p.CNorm, bf, n, p.Eps);
         }
-        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) => Scan(p, b, u, ssm, delta, d * block / blocks, d * (block + 1) / blocks));
+        var dtq = p.DtProjInt8Activations ? Int8Activations.Quantize(ssm, 1, r, q + (p.XProjInt8Activations ? Int8Activations.Bytes(1, d) : 0)).Row(0) : default;
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) => Scan(p, b, u, ssm, dtq, delta, d * block / blocks, d * (block + 1) / blocks));
     }
 
     /// <summary>Causal conv of channels [c0, c1): shift the window, append x, dot with the channel's kernel, SiLU.</summary>
@@ -152,13 +163,15 @@ internal static unsafe class MambaStepCpu
     /// h ← exp(Δ A) h + Δ B u, y = (C · h + D u) · SiLU(gate), with A = −exp(A_log).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Scan(in MambaStepBuffers p, int b, float* u, float* ssm, float* delta, int c0, int c1)
+    static void Scan(in MambaStepBuffers p, int b, float* u, float* ssm, Int8Row dtq, float* delta, int c0, int c1)
     {
         int d = p.Channels, n = p.State, r = p.DtRank;
         bool bf = p.Bf16Params;
         float* dt = ssm, B = ssm + r, C = ssm + r + n;
         float* gate = p.Gate + b * p.XStride, y = p.Y + (long)b * d;
-        if (p.DtProjQuantized.Weight != null)
+        if (p.DtProjInt8Activations)
+            for (int c = c0; c < c1; c++) delta[c] = IntegerDot.Dot(p.DtProjQuantized, c, dtq) + At(p.DtBias, bf, c);
+        else if (p.DtProjQuantized.Weight != null)
             for (int c = c0; c < c1; c++) delta[c] = p.DtProjQuantized.Dot(c, dt) + At(p.DtBias, bf, c);
         else
             for (int c = c0; c < c1; c++) delta[c] = Dot(p.DtProj, bf, (long)c * r, dt, r) + At(p.DtBias, bf, c);

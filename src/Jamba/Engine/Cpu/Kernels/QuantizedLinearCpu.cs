@@ -38,6 +38,57 @@ internal static unsafe class QuantizedLinearCpu
         });
     }
 
+    /// <summary>
+    /// As the float32 <see cref="Forward(float*, QuantizedMatrix, void*, bool, float*, int, int, int)"/>, with the input
+    /// rows quantized to int8 (<see cref="Int8Activations"/>, once for every linear that reads them) and each output an
+    /// integer dot (<see cref="IntegerDot"/>); <paramref name="w"/> must be one <see cref="IntegerDot.Supports"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward(Int8Activations x, QuantizedMatrix w, void* bias, bool bf16, float* y, int outF, int threads)
+    {
+        if (x.Length != w.InFeatures || !IntegerDot.Supports(w))
+            throw new ArgumentException($"int8 inputs of length {x.Length} do not fit a quantized matrix of in_features {w.InFeatures}, group size {w.GroupSize}", nameof(x));
+        int rows = x.Rows;
+        int blocks = DecodeLinearCpu.BlockCount((long)w.InFeatures * outF, outF, threads);
+        SpinPool.Shared.For(blocks, threads, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (block) =>
+        {
+            var (o0, o1) = DecodeLinearCpu.Range(block, blocks, outF);
+            var kernel = new IntegerRows { X = x, W = w, Y = y, OutF = outF };
+            DecodeLinearCpu.ForHalves(o0, o1, ref kernel);
+            for (int r = 0; r < rows; r++) Finish(y + (long)r * outF, bias, bf16, o0, o1);
+        });
+    }
+
+    /// <summary>
+    /// Output o's sums for every int8 input row. Always two weight rows per pass: at several input rows each pair is
+    /// still read from memory once and from L1 for the rows after the first.
+    /// </summary>
+    struct IntegerRows : DecodeLinearCpu.IRowKernel
+    {
+        public Int8Activations X;
+        public QuantizedMatrix W;
+        public float* Y;
+        public int OutF;
+
+        public readonly bool Pairs => true;
+
+        [MethodImpl(CpuKernelSupport.Hot)]
+        public void One(long o)
+        {
+            for (int r = 0; r < X.Rows; r++) Y[(long)r * OutF + o] = IntegerDot.Dot(W, o, X.Row(r));
+        }
+
+        [MethodImpl(CpuKernelSupport.Hot)]
+        public void Pair(long a, long b)
+        {
+            for (int r = 0; r < X.Rows; r++)
+            {
+                var row = X.Row(r);
+                (Y[(long)r * OutF + a], Y[(long)r * OutF + b]) = IntegerDot.DotPair(W, a, row, W, b, row);
+            }
+        }
+    }
+
     /// <summary>Output o's sums (scales applied, no bias) for every input row.</summary>
     struct LinearRows : DecodeLinearCpu.IRowKernel
     {
