@@ -118,7 +118,11 @@ public sealed class QuantizedDecodeTests
 
     /// <summary>
     /// Cached decoding with int8 activations against a full forward of the whole sequence so far (no cache), at every
-    /// step: the engine's logits within 1e-3 normwise (float32), the tolerance of the test above.
+    /// step: the engine's logits within 2e-2 normwise (float32). Looser than the test above, where both sides read the
+    /// same cache: here the full forward recomputes every position (libtorch's scan and matmuls, in another order), and
+    /// an input that lands within rounding of a half step of its block's int8 grid can round the other way, moving
+    /// that activation by a whole step (1/127 of its block's largest value); with the LM head quantized too, a few such
+    /// flips reach 1% of the logits. A wrong scale, block or offset moves them by tens of percent.
     /// </summary>
     [TestMethod]
     public void Int8ActivationCachedDecodingMatchesAFullForward()
@@ -137,7 +141,7 @@ public sealed class QuantizedDecodeTests
                 var step = CpuDecodeStep.Run(model, ids.select(1, t).data<long>().ToArray(), cache);
                 Assert.IsNotNull(step, $"{scheme}: the engine ran position {t}");
                 var full = model.Forward(ids.narrow(1, 0, t + 1), null, null, logitsToKeep: 1).Logits.select(1, 0);
-                Close(step.select(1, 0), full, 1e-3, $"{scheme}: logits at position {t} against a full forward");
+                Close(step.select(1, 0), full, 2e-2, $"{scheme}: logits at position {t} against a full forward");
             }
         }
     }

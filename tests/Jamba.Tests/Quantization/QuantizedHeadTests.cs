@@ -108,7 +108,9 @@ public sealed class QuantizedHeadTests
     /// <see cref="QuantizedLinear.forward"/> on a few CPU rows runs <see cref="DecodeLinear.TryForward"/> (the decode
     /// kernels), which must agree with <see cref="QuantizedLinear.ForwardDequantized"/>, the tensor path: float32 within
     /// 1e-5 normwise (the sums run in another order), bfloat16 within 1e-2 (both round the product to bfloat16, and a
-    /// different last bit before rounding can move an output by one bfloat16 step, 0.4%). Beyond
+    /// different last bit before rounding can move an output by one bfloat16 step, 0.4%). With int8 activations the
+    /// integer kernels run, against the tensor path's product of the fake-quantized input: the same tolerances (the
+    /// rounded inputs are the same; only the order of the float sums differs). Beyond
     /// <see cref="CpuDecodeStep.MaxRows"/> rows, and with gradients wanted, the tensor path runs.
     /// </summary>
     [TestMethod]
@@ -120,14 +122,15 @@ public sealed class QuantizedHeadTests
         foreach (var (scheme, group, inF) in new[] { (JambaQuantization.Int8, 32, 96), (JambaQuantization.Q4, 32, 96), (JambaQuantization.Q4, 64, 128), (JambaQuantization.Int8, 32, 40) })
             foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                 foreach (bool bias in new[] { false, true })
+                foreach (var activations in new[] { ActivationQuantization.None, ActivationQuantization.Int8 })
                 {
-                    var layer = new QuantizedLinear(inF, 37, bias, scheme, group, dtype: dtype);
+                    var layer = new QuantizedLinear(inF, 37, bias, scheme, group, dtype: dtype) { Activations = activations };
                     layer.Quantize(randn(new long[] { 37, inF }, generator: g));
                     if (bias) layer.bias!.copy_(randn(new long[] { 37 }, generator: g));
                     foreach (int rows in new[] { 1, 3, CpuDecodeStep.MaxRows })
                     {
                         var x = randn(new long[] { rows, inF }, generator: g).to_type(dtype);
-                        string what = $"{scheme} g{group} in {inF} {dtype} bias {bias} rows {rows}";
+                        string what = $"{scheme} g{group} in {inF} {dtype} bias {bias} {activations} activations rows {rows}";
                         var fast = DecodeLinear.TryForward(x, layer);
                         Assert.IsNotNull(fast, $"{what}: the kernel path applies");
                         Close(fast, layer.ForwardDequantized(x), dtype == ScalarType.Float32 ? 1e-5 : 1e-2, what);

@@ -136,7 +136,7 @@ internal static unsafe class CpuDecodeStep
                     AddInto(s.H, s.Mixed, rows * hidden, bf16);
                 }
                 Norm(s.H, finalNorm, bf16, s.Normed, rows, hidden, (float)config.RmsNormEps);
-                Linear(s.Normed, head, CpuKernelSupport.Ptr(logits), rows, hidden, config.VocabSize, bf16, threads);
+                Linear(s.Normed, Quantize(s.Normed, rows, hidden, s, head), head, CpuKernelSupport.Ptr(logits), rows, hidden, config.VocabSize, bf16, threads);
             }
         }
         catch

@@ -43,11 +43,12 @@ internal static class DecodeLinear
     /// x [..., in] through a quantized linear by <see cref="QuantizedLinearCpu"/> when x holds at most
     /// <see cref="CpuDecodeStep.MaxRows"/> rows on the CPU (float32 or bfloat16, the layer's bias in x's dtype, no
     /// gradients wanted); null otherwise, for <see cref="QuantizedLinear.forward"/>'s tensor path, the twin it is tested
-    /// against. A few rows are where the tensor path costs most: it dequantizes the whole weight to multiply them.
+    /// against. A layer that quantizes its activations gets the integer kernels, as in the decode step. A few rows are
+    /// where the tensor path costs most: it dequantizes the whole weight to multiply them.
     /// </summary>
     public static unsafe Tensor? TryForward(Tensor x, QuantizedLinear layer)
     {
-        if (layer.QuantizesActivations || x.dim() < 1 || x.size(-1) != layer.InFeatures || layer.InFeatures > int.MaxValue || layer.OutFeatures > int.MaxValue) return null;
+        if (x.dim() < 1 || x.size(-1) != layer.InFeatures || layer.InFeatures > int.MaxValue || layer.OutFeatures > int.MaxValue) return null;
         if (x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || (layer.bias is { } b && (b.dtype != x.dtype || !b.is_contiguous()))) return null;
         if (!CpuKernelSupport.AllOnCpu(x, layer.weight, layer.weight_scale, layer.bias) || !layer.weight.is_contiguous() || !layer.weight_scale.is_contiguous()) return null;
         bool q4 = layer.Scheme == JambaQuantization.Q4;
@@ -55,6 +56,7 @@ internal static class DecodeLinear
         if (q4 && !QuantizedMatrix.SupportsGroup(inF, layer.GroupSize)) return null;
         long rows = x.numel() / inF;
         if (rows < 1 || rows > CpuDecodeStep.MaxRows || (is_grad_enabled() && x.requires_grad)) return null;
+        if (layer.QuantizesActivations && q4 && layer.GroupSize is not (32 or 64)) return null;   // what IntegerDot takes
         using var scope = NewDisposeScope();
         bool bf16 = x.dtype == ScalarType.BFloat16;
         var x32 = x.to_type(ScalarType.Float32).contiguous();
@@ -64,7 +66,17 @@ internal static class DecodeLinear
         var w = q4 ? QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(layer.weight), CpuKernelSupport.Ptr(layer.weight_scale), inF, layer.GroupSize)
                    : QuantizedMatrix.Int8((sbyte*)CpuKernelSupport.Ptr8(layer.weight), CpuKernelSupport.Ptr(layer.weight_scale), inF);
         void* bias = layer.bias is null ? null : bf16 ? CpuKernelSupport.Ptr16(layer.bias) : CpuKernelSupport.Ptr(layer.bias);
-        QuantizedLinearCpu.Forward(CpuKernelSupport.Ptr(x32), w, bias, bf16, CpuKernelSupport.Ptr(y), (int)rows, outF, CpuKernelSupport.Threads);
+        if (layer.QuantizesActivations)
+        {
+            // Int8 inputs, as the decode step multiplies them: the integer kernels take the rounded input directly.
+            var buffer = new byte[Int8Activations.Bytes((int)rows, inF)];
+            fixed (byte* p = buffer)
+            {
+                var a = Int8Activations.Quantize(CpuKernelSupport.Ptr(x32), (int)rows, inF, p);
+                QuantizedLinearCpu.Forward(a, w, bias, bf16, CpuKernelSupport.Ptr(y), outF, CpuKernelSupport.Threads);
+            }
+        }
+        else QuantizedLinearCpu.Forward(CpuKernelSupport.Ptr(x32), w, bias, bf16, CpuKernelSupport.Ptr(y), (int)rows, outF, CpuKernelSupport.Threads);
         GC.KeepAlive(layer);
         return y.to_type(x.dtype).MoveToOuterDisposeScope();
     }
