@@ -41,11 +41,12 @@ public sealed class JambaModelOptions
     /// </summary>
     public bool? QuantizeLmHead { get; set; }
     /// <summary>
-    /// What a quantized model's linears do with their inputs: <see cref="Jamba.Quantization.ActivationQuantization.None"/>
-    /// (default) multiplies them as they are; <see cref="Jamba.Quantization.ActivationQuantization.Int8"/> rounds them
-    /// to int8 per block of 32 first. Unused by full-precision models.
+    /// What a quantized model's linears do with their inputs: <see cref="Jamba.Quantization.ActivationQuantization.Int8"/>
+    /// (default) rounds them to int8 per block of 32 so the CPU kernels multiply in integers, as llama.cpp does with its
+    /// 8-bit and 4-bit files; <see cref="Jamba.Quantization.ActivationQuantization.None"/> multiplies them as they are
+    /// (weight-only quantization, slower on the CPU). Unused by full-precision models.
     /// </summary>
-    public ActivationQuantization ActivationQuantization { get; set; } = ActivationQuantization.None;
+    public ActivationQuantization ActivationQuantization { get; set; } = ActivationQuantization.Int8;
 
     /// <summary>The parsed device.</summary>
     public Device TorchDevice => torch.device(Device);

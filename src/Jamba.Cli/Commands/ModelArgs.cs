@@ -63,7 +63,7 @@ internal sealed class ModelArgs
     /// <summary>The --activations option: none or int8.</summary>
     public static Option<string> ActivationsOption() =>
         CliOption.Choice("--activations", "A", "with --quantize (or a quantized checkpoint): int8 rounds each linear's input to int8 per block of 32 "
-            + "and multiplies in integers (faster decoding on the CPU, slightly other numerics); none multiplies the inputs as they are", "none", "none", "int8");
+            + "and multiplies in integers (faster decoding on the CPU, slightly other numerics); none multiplies the inputs as they are (weight-only)", "int8", "int8", "none");
 
     /// <summary>Maps --activations to <see cref="ActivationQuantization"/>.</summary>
     public static ActivationQuantization ParseActivations(string value) => value switch
