@@ -124,10 +124,11 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
         // On the CPU a bfloat16 input is multiplied in float32 and the product rounded to bfloat16 once: the weight is
         // q · s in float32 before any rounding, and libtorch's bfloat16 matmul takes a generic path far slower than its
         // float32 one on CPUs without AVX-512 BF16. The decode engine's kernels compute the same way.
+        // Several float32 rows on the CPU go through a blocked GEMM that dequantizes the weight a panel at a time; other
+        // inputs through the dequantized weight and libtorch's linear (QuantizedMatmul.Forward chooses).
         var compute = x.dtype == ScalarType.BFloat16 && x.device_type == DeviceType.CPU ? ScalarType.Float32 : x.dtype;
-        var w = Dequantize.Forward(weight, weight_scale, compute);                                 // (out, in)
         var input = QuantizesActivations ? Quantizer.FakeQuantizeActivations(x).to_type(compute) : x.to_type(compute);
-        var y = nn.functional.linear(input, w, bias?.to_type(compute));
+        var y = QuantizedMatmul.Forward(input, weight, weight_scale, bias?.to_type(compute));
         return y.to_type(x.dtype).MoveToOuterDisposeScope();
     }
 }
