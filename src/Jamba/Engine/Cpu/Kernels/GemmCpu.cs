@@ -8,31 +8,35 @@ namespace Jamba.Engine.Cpu.Kernels;
 /// <summary>
 /// y = x Wᵀ + b for many rows (a prompt's prefill, scoring): x [rows, in] and y [rows, out] float32, W [out, in] stored
 /// int8, q4 or bfloat16 and never held in float32 as a whole. A matrix–matrix product is bound by arithmetic, not by
-/// memory, so this is a blocked GEMM in the classic layout:
+/// memory, so this is a blocked GEMM:
 /// <list type="bullet">
 /// <item>x is copied once into strips of <see cref="MR"/> rows, interleaved by input ([k][MR]), the last strip padded with zeros;</item>
-/// <item>a panel of <see cref="NR"/> weight rows × <see cref="KC"/> inputs is dequantized to float32 and transposed
-/// ([k][NR], 16 KiB, in L1) once, then used by every strip of the <see cref="MC"/> rows whose slice of x stays in L2;</item>
-/// <item>a 6 × 16 register tile (twelve AVX2 accumulators, two weight vectors and a broadcast input: fifteen of the
-/// sixteen registers) adds one input's products per step, two FMAs per load.</item>
+/// <item>a thread's work item is up to <see cref="NC"/> outputs; for each block of <see cref="KC"/> inputs its weight
+/// rows are dequantized to float32 into panels of <see cref="NR"/> rows (together in L2), then each strip of x
+/// (16 KiB, in L1) goes past every panel;</item>
+/// <item>a register tile of 16 rows × 6 outputs (twelve AVX2 accumulators, two vectors of x and a broadcast weight:
+/// fifteen of the sixteen registers) adds one input's products per step, two FMAs per load.</item>
 /// </list>
-/// Threads take blocks of <see cref="NC"/> outputs, each with its own panels. Every output is its bias plus the sums of
-/// the <see cref="KC"/>-blocks in input order, each block summed in input order: batch size, thread count and blocking
-/// of rows or outputs never change a result's bits. Without AVX2 and FMA a plain scalar loop computes the same values
+/// The tile runs along the rows of x, so the weights need no transposing: dequantizing a panel is one pass over its
+/// bytes, which matters because every weight is dequantized once per product while a 64-row product does only 128
+/// flops with it. The tile's sums land transposed in a per-item buffer [out][rows], written to y with the bias once
+/// per block of rows. Work items are equal shares of the outputs, a multiple of the thread count. Every output is the
+/// sum of its <see cref="KC"/>-blocks in input order, each summed in input order, plus the bias: batch size, thread
+/// count and blocking never change a result's bits. Without AVX2 and FMA a plain scalar loop computes the same values
 /// (summed in another order).
 /// </summary>
 internal static unsafe class GemmCpu
 {
-    /// <summary>Rows of x per register tile.</summary>
-    const int MR = 6;
-    /// <summary>Outputs (weight rows) per register tile and panel: two vectors of 8.</summary>
-    const int NR = 16;
-    /// <summary>Inputs per panel: NR × KC float32 is 16 KiB, half of L1.</summary>
+    /// <summary>Rows of x per register tile: two vectors of 8.</summary>
+    const int MR = 16;
+    /// <summary>Outputs (weight rows) per register tile and panel.</summary>
+    const int NR = 6;
+    /// <summary>Inputs per block: a strip of x, MR × KC float32, is 16 KiB (half of L1); a panel NR × KC is 6 KiB.</summary>
     const int KC = 256;
-    /// <summary>Rows of x per block: MC × KC float32 (144 KiB) stays in L2 while the panels go by.</summary>
-    const int MC = 144;
-    /// <summary>Outputs per work item: y's slice MC × NC (144 KiB) stays in L2 across the input blocks.</summary>
-    const int NC = 256;
+    /// <summary>Rows of x per block (a multiple of MR): the weights are dequantized once per block.</summary>
+    const int MC = 512;
+    /// <summary>Most outputs per work item (a multiple of NR): the item's panels, NC × KC float32 (192 KiB), stay in L2.</summary>
+    const int NC = 192;
     /// <summary>Products below this many multiply-adds run on one thread.</summary>
     const long ParallelThreshold = 1 << 18;
 
@@ -70,12 +74,16 @@ internal static unsafe class GemmCpu
         try
         {
             PackRows(x, packed, rows, inF);
-            int items = (outF + NC - 1) / NC;
+            // Equal shares of whole panels, as many as the threads or a multiple of them, so no thread waits for a last odd item.
+            int panels = (outF + NR - 1) / NR;
             if (threads <= 1 || (long)rows * inF * outF < ParallelThreshold) threads = 1;
+            int items = (panels * NR + NC - 1) / NC;
+            items = Math.Min(panels, (items + threads - 1) / threads * threads);
             SpinPool.Shared.For(items, threads, item =>
             {
-                int n0 = item * NC;
-                Block(w, packed, bias, y, rows, n0, Math.Min(NC, outF - n0), outF);
+                int p0 = (int)((long)panels * item / items), p1 = (int)((long)panels * (item + 1) / items);
+                int n0 = p0 * NR, n1 = Math.Min(outF, p1 * NR);
+                Block(w, packed, bias, y, rows, n0, n1 - n0, outF);
             });
         }
         finally
@@ -84,55 +92,56 @@ internal static unsafe class GemmCpu
         }
     }
 
-    /// <summary>Outputs [n0, n0 + nc) for every row: y initialised with the bias, then each (rows, inputs) block added.</summary>
+    /// <summary>
+    /// Outputs [n0, n0 + nc) for every row, a block of MC rows at a time: for each block of KC inputs, all the item's
+    /// panels are dequantized (into L2), then each strip of x, loaded into L1 once, goes past every panel.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block<T>(T w, float* xPacked, float* bias, float* y, int rows, int n0, int nc, int outF) where T : struct, IGemmWeights
     {
-        int inF = w.InFeatures;
-        for (int r = 0; r < rows; r++)
+        int inF = w.InFeatures, panels = (nc + NR - 1) / NR;
+        // The transposed sums [output][row], rows padded to MR (a block's rows are at most MC).
+        long ldc = Math.Min(MC, (rows + MR - 1) / MR * MR);
+        var sums = (float*)NativeMemory.AlignedAlloc((nuint)(panels * NR * ldc * sizeof(float)), 64);
+        var packed = (float*)NativeMemory.AlignedAlloc((nuint)(panels * NR * KC * sizeof(float)), 64);
+        try
         {
-            float* yr = y + (long)r * outF + n0;
-            if (bias == null) new Span<float>(yr, nc).Clear();
-            else new ReadOnlySpan<float>(bias + n0, nc).CopyTo(new Span<float>(yr, nc));
-        }
-        byte* panelBytes = stackalloc byte[NR * KC * sizeof(float) + 64];
-        float* panel = (float*)(((nint)panelBytes + 63) & ~(nint)63);
-        float* tile = stackalloc float[MR * NR];
-        for (int m0 = 0; m0 < rows; m0 += MC)
-        {
-            int mc = Math.Min(MC, rows - m0);
-            for (int k0 = 0; k0 < inF; k0 += KC)
+            for (int m0 = 0; m0 < rows; m0 += MC)
             {
-                int kc = Math.Min(KC, inF - k0);
-                for (int j = 0; j < nc; j += NR)
+                int mc = Math.Min(MC, rows - m0), mcPadded = (mc + MR - 1) / MR * MR;
+                new Span<float>(sums, (int)(panels * NR * ldc)).Clear();
+                for (int k0 = 0; k0 < inF; k0 += KC)
                 {
-                    int nr = Math.Min(NR, nc - j);
-                    PackPanel(ref w, n0 + j, nr, k0, kc, panel);
-                    for (int i = 0; i < mc; i += MR)
+                    int kc = Math.Min(KC, inF - k0);
+                    if (k0 == 0)
+                        for (int r = 0; r < nc; r++) w.Prefetch(n0 + r, 0, kc);
+                    for (int j = 0; j < panels; j++)
+                        PackPanel(ref w, n0 + j * NR, Math.Min(NR, nc - j * NR), k0, kc, Math.Min(KC, inF - k0 - kc), packed + (long)j * NR * KC);
+                    // Strip (m0 + i) / MR: MC is a multiple of MR, so strips never straddle blocks.
+                    for (int i = 0; i < mcPadded; i += MR)
                     {
-                        int mr = Math.Min(MR, mc - i);
-                        // Strip (m0 + i) / MR: MC is a multiple of MR, so strips never straddle blocks.
-                        float* a = xPacked + (long)(m0 + i) * inF + (long)k0 * MR;
-                        float* c = y + (long)(m0 + i) * outF + n0 + j;
-                        if (mr == MR && nr == NR) Kernel(a, panel, kc, c, outF);
-                        else
-                        {
-                            // A partial tile goes through a full one on the stack: the padded rows and repeated outputs are dropped.
-                            for (int r = 0; r < mr; r++)
-                                for (int q = 0; q < nr; q++) tile[r * NR + q] = c[(long)r * outF + q];
-                            Kernel(a, panel, kc, tile, NR);
-                            for (int r = 0; r < mr; r++)
-                                for (int q = 0; q < nr; q++) c[(long)r * outF + q] = tile[r * NR + q];
-                        }
+                        float* strip = xPacked + (long)(m0 + i) * inF + (long)k0 * MR;
+                        for (int j = 0; j < panels; j++)
+                            Kernel(strip, packed + (long)j * NR * KC, kc, sums + j * NR * ldc + i, ldc);
                     }
                 }
+                for (int r = 0; r < mc; r++)
+                {
+                    float* yr = y + (long)(m0 + r) * outF + n0;
+                    for (int j = 0; j < nc; j++) yr[j] = sums[j * ldc + r] + (bias == null ? 0f : bias[n0 + j]);
+                }
             }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(packed);
+            NativeMemory.AlignedFree(sums);
         }
     }
 
     /// <summary>
-    /// x [rows, in] into strips of MR rows, each [in][MR] (input-major), rows past the end zero: the tile's six
-    /// broadcasts then read consecutive floats.
+    /// x [rows, in] into strips of MR rows, each [in][MR] (input-major), rows past the end zero: the tile's two loads of
+    /// x per input are then consecutive.
     /// </summary>
     static void PackRows(float* x, float* packed, int rows, int inF)
     {
@@ -154,54 +163,25 @@ internal static unsafe class GemmCpu
     }
 
     /// <summary>
-    /// Weight rows [n, n + nr) × inputs [k0, k0 + kc) dequantized into <paramref name="panel"/> [kc][NR]: eight rows by
-    /// eight inputs at a time, transposed in registers. Past the last row (nr &lt; NR) the last row is repeated; those
-    /// outputs are computed and dropped.
+    /// Weight rows [n, n + nr) × inputs [k0, k0 + kc) dequantized into <paramref name="panel"/> [NR][KC]. Past the last
+    /// row (nr &lt; NR) the last row is repeated; those outputs are computed and dropped. Each row's next
+    /// <paramref name="next"/> inputs are prefetched: a row's block is a few cache lines, one row length away from the
+    /// next row's, a pattern the hardware prefetchers do not follow, and without the hint every block waited for memory.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void PackPanel<T>(ref T w, long n, int nr, int k0, int kc, float* panel) where T : struct, IGemmWeights
+    static void PackPanel<T>(ref T w, long n, int nr, int k0, int kc, int next, float* panel) where T : struct, IGemmWeights
     {
-        long* row = stackalloc long[NR];
-        for (int r = 0; r < NR; r++) row[r] = n + Math.Min(r, nr - 1);
-        int k = 0;
-        for (; k <= kc - 8; k += 8)
+        for (int r = 0; r < NR; r++)
         {
-            var column = w.At(k0 + k);
-            for (int h = 0; h < NR; h += 8)
-                Transpose8(w.Load8(row[h], column), w.Load8(row[h + 1], column), w.Load8(row[h + 2], column), w.Load8(row[h + 3], column),
-                    w.Load8(row[h + 4], column), w.Load8(row[h + 5], column), w.Load8(row[h + 6], column), w.Load8(row[h + 7], column),
-                    panel + (long)k * NR + h);
+            w.DequantizeRow(n + Math.Min(r, nr - 1), k0, kc, panel + r * KC);
+            if (r < nr && next > 0) w.Prefetch(n + r, k0 + kc, next);
         }
-        for (; k < kc; k++)
-            for (int r = 0; r < NR; r++) panel[(long)k * NR + r] = w.Load1(row[r], k0 + k);
-    }
-
-    /// <summary>Rows r0 … r7 (eight inputs each) stored transposed: input j's eight values at dst + j · NR.</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
-    static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
-        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* dst)
-    {
-        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
-        Avx.Permute2x128(u1, u5, 0x20).Store(dst + NR);
-        Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * NR);
-        Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * NR);
-        Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * NR);
-        Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * NR);
-        Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * NR);
-        Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * NR);
     }
 
     /// <summary>
-    /// c[6, 16] (row stride <paramref name="ldc"/>) += a · b over <paramref name="kc"/> inputs, a a strip [kc][6] and b a
-    /// panel [kc][16]: each input's six broadcasts times the panel's two vectors into twelve accumulators.
+    /// c[6 outputs, 16 rows] (output stride <paramref name="ldc"/>) += b · aᵀ over <paramref name="kc"/> inputs, a a
+    /// strip of x [kc][16] and b a panel [6][KC]: each input's two vectors of x times six broadcast weights into twelve
+    /// accumulators.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Kernel(float* a, float* b, int kc, float* c, long ldc)
@@ -213,21 +193,21 @@ internal static unsafe class GemmCpu
         var c30 = Avx.LoadVector256(c3); var c31 = Avx.LoadVector256(c3 + 8);
         var c40 = Avx.LoadVector256(c4); var c41 = Avx.LoadVector256(c4 + 8);
         var c50 = Avx.LoadVector256(c5); var c51 = Avx.LoadVector256(c5 + 8);
-        for (int k = 0; k < kc; k++, a += MR, b += NR)
+        for (int k = 0; k < kc; k++, a += MR, b++)
         {
-            var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8);
-            var x = Avx.BroadcastScalarToVector256(a);
-            c00 = Fma.MultiplyAdd(x, b0, c00); c01 = Fma.MultiplyAdd(x, b1, c01);
-            x = Avx.BroadcastScalarToVector256(a + 1);
-            c10 = Fma.MultiplyAdd(x, b0, c10); c11 = Fma.MultiplyAdd(x, b1, c11);
-            x = Avx.BroadcastScalarToVector256(a + 2);
-            c20 = Fma.MultiplyAdd(x, b0, c20); c21 = Fma.MultiplyAdd(x, b1, c21);
-            x = Avx.BroadcastScalarToVector256(a + 3);
-            c30 = Fma.MultiplyAdd(x, b0, c30); c31 = Fma.MultiplyAdd(x, b1, c31);
-            x = Avx.BroadcastScalarToVector256(a + 4);
-            c40 = Fma.MultiplyAdd(x, b0, c40); c41 = Fma.MultiplyAdd(x, b1, c41);
-            x = Avx.BroadcastScalarToVector256(a + 5);
-            c50 = Fma.MultiplyAdd(x, b0, c50); c51 = Fma.MultiplyAdd(x, b1, c51);
+            var x0 = Avx.LoadVector256(a); var x1 = Avx.LoadVector256(a + 8);
+            var w = Avx.BroadcastScalarToVector256(b);
+            c00 = Fma.MultiplyAdd(w, x0, c00); c01 = Fma.MultiplyAdd(w, x1, c01);
+            w = Avx.BroadcastScalarToVector256(b + KC);
+            c10 = Fma.MultiplyAdd(w, x0, c10); c11 = Fma.MultiplyAdd(w, x1, c11);
+            w = Avx.BroadcastScalarToVector256(b + 2 * KC);
+            c20 = Fma.MultiplyAdd(w, x0, c20); c21 = Fma.MultiplyAdd(w, x1, c21);
+            w = Avx.BroadcastScalarToVector256(b + 3 * KC);
+            c30 = Fma.MultiplyAdd(w, x0, c30); c31 = Fma.MultiplyAdd(w, x1, c31);
+            w = Avx.BroadcastScalarToVector256(b + 4 * KC);
+            c40 = Fma.MultiplyAdd(w, x0, c40); c41 = Fma.MultiplyAdd(w, x1, c41);
+            w = Avx.BroadcastScalarToVector256(b + 5 * KC);
+            c50 = Fma.MultiplyAdd(w, x0, c50); c51 = Fma.MultiplyAdd(w, x1, c51);
         }
         c00.Store(c); c01.Store(c + 8);
         c10.Store(c1); c11.Store(c1 + 8);

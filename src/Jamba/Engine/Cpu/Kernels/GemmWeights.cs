@@ -5,33 +5,40 @@ using System.Runtime.Intrinsics.X86;
 namespace Jamba.Engine.Cpu.Kernels;
 
 /// <summary>
-/// Where the eight weights k … k + 7 of every row lie, for one k (a multiple of 8): computed once per column block and
-/// shared by the panel's rows, so no row pays the division by the group size.
-/// </summary>
-/// <param name="Offset">Element offset in a row's storage: bytes for int8 and q4, bfloat16 values for bfloat16.</param>
-/// <param name="Group">The q4 group (the index of its scale in the row); 0 otherwise.</param>
-/// <param name="High">Whether the eight are the high nibbles of their bytes (q4 only).</param>
-internal readonly record struct GemmColumn(int Offset, int Group, bool High);
-
-/// <summary>
 /// A weight matrix [out, in] as <see cref="GemmCpu"/> reads it: a few weights of a row at a time, dequantized to
 /// float32. Each implementation gives every weight the value the tensor path's dequantized matrix holds
 /// (<see cref="Ops.Dequantize.Reference"/>, or the bfloat16 value widened), so the product differs from the tensor
 /// path's only by the order of the sums.
 /// </summary>
-internal interface IGemmWeights
+internal unsafe interface IGemmWeights
 {
     /// <summary>Row length (in_features).</summary>
     int InFeatures { get; }
 
-    /// <summary>Where inputs k … k + 7 lie (k a multiple of 8).</summary>
-    GemmColumn At(int k);
-
-    /// <summary>Weights k … k + 7 of row <paramref name="row"/>, located by <paramref name="column"/> (needs AVX2).</summary>
-    Vector256<float> Load8(long row, GemmColumn column);
+    /// <summary>
+    /// Weights [k0, k0 + count) of row <paramref name="row"/> into <paramref name="y"/>, eight at a time (needs AVX2;
+    /// k0 and count multiples of 8 for q4, whose rows are multiples of 16 long).
+    /// </summary>
+    void DequantizeRow(long row, int k0, int count, float* y);
 
     /// <summary>Weight k of row <paramref name="row"/> (the scalar path and the tails).</summary>
     float Load1(long row, int k);
+
+    /// <summary>
+    /// Asks for the storage of weights [k0, k0 + count) of row <paramref name="row"/> to be brought into L2 (needs SSE).
+    /// </summary>
+    void Prefetch(long row, int k0, int count);
+}
+
+/// <summary>Software prefetch of a byte range, a cache line at a time.</summary>
+internal static unsafe class GemmPrefetch
+{
+    /// <summary>Prefetches [p, p + bytes) into L2.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public static void Range(byte* p, long bytes)
+    {
+        for (long i = 0; i < bytes; i += 64) Sse.Prefetch1(p + i);
+    }
 }
 
 /// <summary>int8 weights, one float32 scale per row: w = q · s.</summary>
@@ -44,14 +51,21 @@ internal readonly unsafe struct Int8GemmWeights(QuantizedMatrix m) : IGemmWeight
     public int InFeatures => n;
 
     [MethodImpl(CpuKernelSupport.Hot)]
-    public GemmColumn At(int k) => new(k, 0, false);
-
-    [MethodImpl(CpuKernelSupport.Hot)]
-    public Vector256<float> Load8(long row, GemmColumn column) =>
-        Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(weight + row * n + column.Offset)) * Vector256.Create(scale[row]);
+    public void DequantizeRow(long row, int k0, int count, float* y)
+    {
+        sbyte* q = weight + row * n + k0;
+        float s = scale[row];
+        var vs = Vector256.Create(s);
+        int i = 0;
+        for (; i <= count - 8; i += 8) (Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + i)) * vs).Store(y + i);
+        for (; i < count; i++) y[i] = q[i] * s;
+    }
 
     [MethodImpl(CpuKernelSupport.Hot)]
     public float Load1(long row, int k) => weight[row * n + k] * scale[row];
+
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public void Prefetch(long row, int k0, int count) => GemmPrefetch.Range((byte*)(weight + row * n + k0), count);
 }
 
 /// <summary>
@@ -66,26 +80,41 @@ internal readonly unsafe struct Q4GemmWeights(QuantizedMatrix m) : IGemmWeights
 
     public int InFeatures => n;
 
-    /// <summary>Eight consecutive elements lie in one half of one group, because a half is a multiple of 8 long.</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
-    public GemmColumn At(int k)
-    {
-        int g = k / group, e = k - g * group, half = group / 2;
-        bool high = e >= half;
-        return new(g * half + (high ? e - half : e), g, high);
-    }
-
     /// <summary>
-    /// One FMA per eight weights, nibble · s + (−8 s): its exact value is (nibble − 8) · s, rounded once, so the same
-    /// bits as the tensor path's product.
+    /// Eight consecutive weights lie in one half of one group (a half is a multiple of 8 long): the low or the high
+    /// nibbles of eight consecutive bytes. One FMA per eight, nibble · s + (−8 s): its exact value is (nibble − 8) · s,
+    /// rounded once, so the same bits as the tensor path's product.
     /// </summary>
     [MethodImpl(CpuKernelSupport.Hot)]
-    public Vector256<float> Load8(long row, GemmColumn column)
+    public void DequantizeRow(long row, int k0, int count, float* y)
     {
-        var bytes = Avx2.ConvertToVector256Int32(weight + row * (n / 2) + column.Offset);
-        var nibbles = column.High ? Vector256.ShiftRightLogical(bytes, 4) : bytes & Vector256.Create(15);
-        float s = scale[row * groups + column.Group];
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(nibbles), Vector256.Create(s), Vector256.Create(-8f * s));
+        byte* bytes = weight + row * (n / 2);
+        float* rowScale = scale + row * groups;
+        int half = group / 2, g = k0 / group, e = k0 - g * group;
+        if (e == 0 && count % group == 0)
+        {
+            // Whole groups: each load of eight bytes gives eight weights of the low half and eight of the high half.
+            for (byte* p = bytes + g * half; count > 0; count -= group, g++, p += half, y += group)
+            {
+                var vs = Vector256.Create(rowScale[g]); var vm = Vector256.Create(-8f * rowScale[g]);
+                for (int j = 0; j < half; j += 8)
+                {
+                    var b = Avx2.ConvertToVector256Int32(p + j);
+                    Fma.MultiplyAdd(Avx.ConvertToVector256Single(b & Vector256.Create(15)), vs, vm).Store(y + j);
+                    Fma.MultiplyAdd(Avx.ConvertToVector256Single(Vector256.ShiftRightLogical(b, 4)), vs, vm).Store(y + half + j);
+                }
+            }
+            return;
+        }
+        for (int i = 0; i < count; i += 8)
+        {
+            bool high = e >= half;
+            var b = Avx2.ConvertToVector256Int32(bytes + g * half + (high ? e - half : e));
+            var nibbles = high ? Vector256.ShiftRightLogical(b, 4) : b & Vector256.Create(15);
+            float s = rowScale[g];
+            Fma.MultiplyAdd(Avx.ConvertToVector256Single(nibbles), Vector256.Create(s), Vector256.Create(-8f * s)).Store(y + i);
+            if ((e += 8) == group) { e = 0; g++; }
+        }
     }
 
     [MethodImpl(CpuKernelSupport.Hot)]
@@ -95,6 +124,13 @@ internal readonly unsafe struct Q4GemmWeights(QuantizedMatrix m) : IGemmWeights
         byte b = weight[row * (n / 2) + g * half + (e < half ? e : e - half)];
         return ((e < half ? b & 15 : b >> 4) - 8) * scale[row * groups + g];
     }
+
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public void Prefetch(long row, int k0, int count)
+    {
+        GemmPrefetch.Range(weight + row * (n / 2) + k0 / 2, count / 2);
+        GemmPrefetch.Range((byte*)(scale + row * groups + k0 / group), Math.Max(1, count / group) * sizeof(float));
+    }
 }
 
 /// <summary>bfloat16 weights (bit patterns), widened exactly.</summary>
@@ -103,12 +139,17 @@ internal readonly unsafe struct BFloat16GemmWeights(ushort* weight, int inFeatur
     public int InFeatures => inFeatures;
 
     [MethodImpl(CpuKernelSupport.Hot)]
-    public GemmColumn At(int k) => new(k, 0, false);
-
-    [MethodImpl(CpuKernelSupport.Hot)]
-    public Vector256<float> Load8(long row, GemmColumn column) =>
-        Vector256.ShiftLeft(Avx2.ConvertToVector256Int32(weight + row * inFeatures + column.Offset), 16).AsSingle();
+    public void DequantizeRow(long row, int k0, int count, float* y)
+    {
+        ushort* p = weight + row * inFeatures + k0;
+        int i = 0;
+        for (; i <= count - 8; i += 8) Vector256.ShiftLeft(Avx2.ConvertToVector256Int32(p + i), 16).AsSingle().Store(y + i);
+        for (; i < count; i++) y[i] = BFloat16.ToSingle(p[i]);
+    }
 
     [MethodImpl(CpuKernelSupport.Hot)]
     public float Load1(long row, int k) => BFloat16.ToSingle(weight[row * inFeatures + k]);
+
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public void Prefetch(long row, int k0, int count) => GemmPrefetch.Range((byte*)(weight + row * inFeatures + k0), count * sizeof(ushort));
 }
