@@ -122,6 +122,34 @@ public sealed class GemmCpuTests
     }
 
     /// <summary>
+    /// bfloat16 weights (<see cref="GemmCpu.ForwardBF16"/>) against libtorch's float32 linear of the widened weight, at
+    /// tile tails and an input tail, on one and two threads (same bits).
+    /// </summary>
+    [TestMethod]
+    public unsafe void BFloat16WeightsMatchTheWidenedProduct()
+    {
+        using var _ = NewDisposeScope();
+        foreach (var (rows, inF, outF) in new[] { (1, 64, 16), (7, 37, 40), (13, 96, 70), (20, 2048, 50) })
+        {
+            var w = (randn(new long[] { outF, inF }, generator: new Generator(80)) * 0.05).to_type(ScalarType.BFloat16);
+            var bias = randn(new long[] { outF }, generator: new Generator(81));
+            var x = randn(new long[] { rows, inF }, generator: new Generator(82));
+            var wide = w.to_type(ScalarType.Float32);
+            var expected = nn.functional.linear(x, wide, bias);
+            Tensor Run(int threads)
+            {
+                var y = empty(rows, outF);
+                GemmCpu.ForwardBF16(CpuKernelSupport.Ptr(x), CpuKernelSupport.Ptr16(w), CpuKernelSupport.Ptr(bias), CpuKernelSupport.Ptr(y), rows, inF, outF, threads);
+                return y;
+            }
+            var one = Run(1);
+            var magnitude = nn.functional.linear(x.abs(), wide.abs(), bias.abs());
+            Assert.IsTrue(((one - expected).abs() <= magnitude * 1e-5).all().item<bool>(), $"rows {rows} in {inF} out {outF}");
+            Assert.IsTrue(one.equal(Run(2)).all().item<bool>(), $"rows {rows} in {inF} out {outF}: threads 1 and 2 give different bits");
+        }
+    }
+
+    /// <summary>
     /// A <see cref="QuantizedLinear"/> on the CPU with several rows (the GEMM) against the same layer's tensor path, for
     /// float32 and bfloat16 inputs (a bfloat16 input is multiplied in float32 and the product rounded once, so the two
     /// differ by at most one bfloat16 step beyond the float32 tolerance), with activation quantization on and off.

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Jamba.Engine.Cpu.Kernels;
 
 /// <summary>
-/// A weight matrix [out, in] as <see cref="GemmCpu"/> reads it: a few weights of a row at a time, dequantized to
+/// A weight matrix [out, in] as <see cref="GemmCpu"/> reads it: a block of a row at a time, dequantized to
 /// float32. Each implementation gives every weight the value the tensor path's dequantized matrix holds
 /// (<see cref="Ops.Dequantize.Reference"/>, or the bfloat16 value widened), so the product differs from the tensor
 /// path's only by the order of the sums.
