@@ -34,6 +34,12 @@ public sealed record KernelBenchmarkOptions
     public int GemvIn { get; init; } = 2048;
     /// <summary>Outputs of the GEMV benchmarks: 2048 × 8192 is 32 MiB of bfloat16 weights, beyond the caches.</summary>
     public int GemvOut { get; init; } = 8192;
+    /// <summary>Rows of the prefill GEMM benchmarks (a 64-token prompt).</summary>
+    public int GemmRows { get; init; } = 64;
+    /// <summary>(in, out) of the prefill GEMM benchmarks: bench-1b's Mamba in_proj and out_proj, MLP up and down.</summary>
+    public IReadOnlyList<(int In, int Out)> GemmShapes { get; init; } = [(2048, 8192), (4096, 2048), (2048, 5632), (5632, 2048)];
+    /// <summary>Only these groups of lines: scan, conv, moe, gemv, gemm (all when empty).</summary>
+    public IReadOnlyList<string> Only { get; init; } = [];
     /// <summary>Untimed runs before measuring (JIT, allocator and cache warm-up).</summary>
     public int Warmup { get; init; } = 1;
     /// <summary>Timed runs per measurement; the median is reported.</summary>
@@ -88,45 +94,49 @@ public static class KernelBenchmarks
         var z = randn(new[] { b, d, l }, generator: g);
         string scanShape = $"batch {b}, channels {d}, length {l}, state {n}";
 
-        using (no_grad())
-        {
-            results.Add(Compare(o, "scan.forward", scanShape,
-                "fused CPU kernel", () => SelectiveScan.Forward(x, delta, A, B, C, D, z),
-                "per-timestep reference", () => SelectiveScan.Reference(x, delta, A, B, C, D, z)));
-            results.Add(Compare(o, "scan.forward.chunked", scanShape,
-                "chunked tensor-op scan (device path)", () => SelectiveScanChunked.Forward(x, delta, A, B, C, D, z),
-                "per-timestep reference", () => SelectiveScan.Reference(x, delta, A, B, C, D, z)));
-        }
+        bool Wants(string group) => o.Only.Count == 0 || o.Only.Contains(group);
+        if (Wants("scan"))
+            using (no_grad())
+            {
+                results.Add(Compare(o, "scan.forward", scanShape,
+                    "fused CPU kernel", () => SelectiveScan.Forward(x, delta, A, B, C, D, z),
+                    "per-timestep reference", () => SelectiveScan.Reference(x, delta, A, B, C, D, z)));
+                results.Add(Compare(o, "scan.forward.chunked", scanShape,
+                    "chunked tensor-op scan (device path)", () => SelectiveScanChunked.Forward(x, delta, A, B, C, D, z),
+                    "per-timestep reference", () => SelectiveScan.Reference(x, delta, A, B, C, D, z)));
+            }
 
         var leaves = new[] { x, delta, A, B, C, D, z }.Select(t => t.detach().requires_grad_(true)).ToArray();
         var gy = randn(new[] { b, d, l }, generator: g);
         // Only backward() is timed; the graph is built by the untimed setup of each repetition.
-        results.Add(CompareBackward(o, "scan.backward", scanShape,
+        if (Wants("scan")) results.Add(CompareBackward(o, "scan.backward", scanShape,
             "fused CPU backward (checkpointed)", () => SelectiveScan.Forward(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6]).y,
             "autograd through reference", () => SelectiveScan.Reference(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6]).y,
             gy, leaves));
 
         var state = zeros(b, d, n);
         var xs = x.select(2, 0); var ds = delta.select(2, 0); var zs = z.select(2, 0); var bs = B.select(1, 0); var cs = C.select(1, 0);
-        results.Add(Compare(o, "scan.step", $"batch {b}, channels {d}, state {n}",
+        if (Wants("scan")) results.Add(Compare(o, "scan.step", $"batch {b}, channels {d}, state {n}",
             "CPU step kernel", () => SelectiveScan.Step(state, xs, ds, A, bs, cs, D, zs),
             "tensor-op step", () => SelectiveScan.StepTensorOps(state, xs, ds, A, bs, cs, D, zs), inner: 100));
 
         var w = randn(new long[] { d, 1, o.ConvWidth }, generator: g);
         var cb = randn(new[] { d }, generator: g);
         string convShape = $"batch {b}, channels {d}, length {l}, width {o.ConvWidth}";
-        using (no_grad())
-            results.Add(Compare(o, "conv.forward", convShape,
-                "fused CPU conv+SiLU", () => CausalConv1d.Forward(x, w, cb),
-                "libtorch conv1d + SiLU", () => CausalConv1d.Reference(x, w, cb)));
+        if (Wants("conv"))
+            using (no_grad())
+                results.Add(Compare(o, "conv.forward", convShape,
+                    "fused CPU conv+SiLU", () => CausalConv1d.Forward(x, w, cb),
+                    "libtorch conv1d + SiLU", () => CausalConv1d.Reference(x, w, cb)));
         var convLeaves = new[] { x, w, cb }.Select(t => t.detach().requires_grad_(true)).ToArray();
-        results.Add(CompareBackward(o, "conv.backward", convShape,
+        if (Wants("conv")) results.Add(CompareBackward(o, "conv.backward", convShape,
             "fused CPU conv+SiLU backward", () => CausalConv1d.Forward(convLeaves[0], convLeaves[1], convLeaves[2]),
             "autograd through libtorch conv1d", () => CausalConv1d.Reference(convLeaves[0], convLeaves[1], convLeaves[2]),
             gy, convLeaves));
 
-        results.AddRange(MoeBenchmarks.Run(o, g));
-        results.AddRange(QuantizedGemvBenchmarks.Run(o));
+        if (Wants("moe")) results.AddRange(MoeBenchmarks.Run(o, g));
+        if (Wants("gemv")) results.AddRange(QuantizedGemvBenchmarks.Run(o));
+        if (Wants("gemm")) results.AddRange(QuantizedGemmBenchmarks.Run(o));
         return results;
     }
 

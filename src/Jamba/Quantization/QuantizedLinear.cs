@@ -130,22 +130,31 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
         + (bias is null ? 0 : bias.NumberOfElements * bias.ElementSize);
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x) => Engine.Cpu.DecodeLinear.TryForward(x, this) ?? ForwardDequantized(x);
+    /// <remarks>
+    /// On the CPU a few rows (a decode step) go through the decode kernels (<c>DecodeLinear.TryForward</c>), several
+    /// float rows (a prefill, scoring) through a blocked GEMM that dequantizes the weight a panel at a time
+    /// (<see cref="QuantizedMatmul.Forward"/>); anything else, and the twin both are tested against, is
+    /// <see cref="ForwardDequantized"/>.
+    /// </remarks>
+    public override Tensor forward(Tensor x) => Engine.Cpu.DecodeLinear.TryForward(x, this) ?? Product(x, dequantized: false);
 
     /// <summary>
     /// The tensor path, on any device and for any number of rows: the weight dequantized in full and multiplied by
     /// libtorch. The CPU kernels <see cref="forward"/> takes where they apply are tested against it.
     /// </summary>
-    public Tensor ForwardDequantized(Tensor x)
+    public Tensor ForwardDequantized(Tensor x) => Product(x, dequantized: true);
+
+    private Tensor Product(Tensor x, bool dequantized)
     {
         using var scope = NewDisposeScope();
         // On the CPU a bfloat16 input is multiplied in float32 and the product rounded to bfloat16 once: the weight is
         // q · s in float32 before any rounding, and libtorch's bfloat16 matmul takes a generic path far slower than its
         // float32 one on CPUs without AVX-512 BF16. The decode engine's kernels compute the same way.
         var compute = x.dtype == ScalarType.BFloat16 && x.device_type == DeviceType.CPU ? ScalarType.Float32 : x.dtype;
-        var w = Dequantize.Forward(weight, weight_scale, compute);                                 // (out, in)
         var input = QuantizesActivations ? Quantizer.FakeQuantizeActivations(x).to_type(compute) : x.to_type(compute);
-        var y = nn.functional.linear(input, w, bias?.to_type(compute));
+        var y = dequantized
+            ? nn.functional.linear(input, Dequantize.Forward(weight, weight_scale, compute), bias?.to_type(compute))
+            : QuantizedMatmul.Forward(input, weight, weight_scale, bias?.to_type(compute));
         return y.to_type(x.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -45,9 +45,9 @@ public sealed class BenchCommandTests
     public void KernelsBenchPrintsEveryKernel()
     {
         var r = CliRunner.Run("bench", "kernels", "--length", "8", "--channels", "4", "--moe-tokens", "6", "--moe-experts", "4",
-            "--iterations", "1", "--reference-iterations", "1", "--threads", "1");
+            "--gemm-rows", "2", "--iterations", "1", "--reference-iterations", "1", "--threads", "1");
         Assert.AreEqual(0, r.ExitCode, r.Stderr);
-        foreach (var name in new[] { "scan.forward", "scan.backward", "scan.step", "conv.forward", "conv.backward", "moe.prefill", "moe.prefill.vs2mlp", "moe.decode" })
+        foreach (var name in new[] { "scan.forward", "scan.backward", "scan.step", "conv.forward", "conv.backward", "moe.prefill", "moe.prefill.vs2mlp", "moe.decode", "gemm.int8", "gemm.q4" })
             StringAssert.Contains(r.Stdout, name);
     }
 

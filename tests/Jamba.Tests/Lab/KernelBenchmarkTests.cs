@@ -10,9 +10,9 @@ public sealed class KernelBenchmarkTests
     [TestMethod]
     public void RunsEveryKernelAtTinySize()
     {
-        var r = KernelBenchmarks.Run(new KernelBenchmarkOptions { Length = 16, Channels = 8, State = 16, Iterations = 1, Warmup = 0, MoeTokens = 9, MoeExperts = 4, MoeHidden = 16, MoeIntermediate = 24, GemvIn = 64, GemvOut = 8 });
+        var r = KernelBenchmarks.Run(new KernelBenchmarkOptions { Length = 16, Channels = 8, State = 16, Iterations = 1, Warmup = 0, MoeTokens = 9, MoeExperts = 4, MoeHidden = 16, MoeIntermediate = 24, GemvIn = 64, GemvOut = 8, GemmRows = 7, GemmShapes = [(64, 24)] });
         CollectionAssert.AreEquivalent(
-            new[] { "scan.forward", "scan.forward.chunked", "scan.backward", "scan.step", "conv.forward", "conv.backward", "moe.prefill", "moe.prefill.vs2mlp", "moe.decode", "gemv.int8", "gemv.q4", "gemv.int8.q8", "gemv.q4.q8" },
+            new[] { "scan.forward", "scan.forward.chunked", "scan.backward", "scan.step", "conv.forward", "conv.backward", "moe.prefill", "moe.prefill.vs2mlp", "moe.decode", "gemv.int8", "gemv.q4", "gemv.int8.q8", "gemv.q4.q8", "gemm.int8", "gemm.q4" },
             r.Select(t => t.Name).ToArray());
         foreach (var t in r) Assert.IsTrue(t.FastMs > 0 && t.ReferenceMs > 0 && double.IsFinite(t.Speedup), t.ToString());
     }
