@@ -50,7 +50,10 @@ public sealed class CpuDecodeStepTests
         foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
             Compare(TestConfigs.Tiny(), dtype, batch: 1, steps: 8, tolerance: Tolerance(dtype), $"one padded row {dtype}", padding: new[] { 2 });
         Compare(TestConfigs.Tiny(), ScalarType.Float32, batch: 3, steps: 8, tolerance: 1e-5, "ragged batch 3 f32", padding: new[] { 0, 3, 1 });
-        Compare(TestConfigs.Tiny(), ScalarType.BFloat16, batch: 2, steps: 6, tolerance: Tolerance(ScalarType.BFloat16), "ragged batch 2 bf16", padding: new[] { 4, 0 });
+        // Prompt seed 8, not 7: with 7 the padded row's first step meets a top-2 router near-tie (logits 0.451 and 0.445
+        // for the second and third expert), where the engine's float32 router logits and the Modeling forward's bfloat16
+        // ones legitimately pick different experts, a discrete jump no tolerance on rounding covers.
+        Compare(TestConfigs.Tiny(), ScalarType.BFloat16, batch: 2, steps: 6, tolerance: Tolerance(ScalarType.BFloat16), "ragged batch 2 bf16", padding: new[] { 4, 0 }, promptSeed: 8);
     }
 
     [TestMethod]
@@ -255,11 +258,11 @@ public sealed class CpuDecodeStepTests
 
     /// <param name="padding">Per row, how many of the prompt's first positions are padding (null: none).</param>
     /// <summary>Steps the engine and the Modeling forward side by side from the same prefilled cache.</summary>
-    static void Compare(JambaConfig config, ScalarType dtype, int batch, int steps, double tolerance, string what, int[]? padding = null)
+    static void Compare(JambaConfig config, ScalarType dtype, int batch, int steps, double tolerance, string what, int[]? padding = null, int promptSeed = 7)
     {
         using var scope = NewDisposeScope();
         var model = Model(config, dtype, seed: 3);
-        using var fusedCache = Prefilled(model, config, batch, out var prompt, padding, out var mask);
+        using var fusedCache = Prefilled(model, config, batch, out var prompt, padding, out var mask, promptSeed);
         using var twinCache = new HybridCache(config, batch, 4, dtype: dtype);
         using var _ = no_grad();
         model.Forward(prompt, mask, twinCache, logitsToKeep: 1).Dispose();
@@ -307,11 +310,11 @@ public sealed class CpuDecodeStepTests
     static HybridCache Prefilled(JambaForCausalLM model, JambaConfig config, int batch, out Tensor prompt) =>
         Prefilled(model, config, batch, out prompt, null, out _);
 
-    static HybridCache Prefilled(JambaForCausalLM model, JambaConfig config, int batch, out Tensor prompt, int[]? padding, out Tensor? mask)
+    static HybridCache Prefilled(JambaForCausalLM model, JambaConfig config, int batch, out Tensor prompt, int[]? padding, out Tensor? mask, int promptSeed = 7)
     {
         // A small capacity, so the KV buffers grow (by doubling) during the steps.
         var cache = new HybridCache(config, batch, 4, dtype: model.DType);
-        prompt = randint(3, config.VocabSize, new long[] { batch, 5 }, generator: new Generator(7));
+        prompt = randint(3, config.VocabSize, new long[] { batch, 5 }, generator: new Generator((ulong)promptSeed));
         mask = null;
         if (padding is not null)
         {
