@@ -534,7 +534,6 @@ internal static unsafe class CpuDecodeStep
         /// <summary>All three projections quantized (else all three are dense: a mixed MLP fails the walk).</summary>
         public bool Quantized;
 
-
         public static MlpPlan From(JambaMlp mlp, Weights w, JambaConfig config)
         {
             var plan = new MlpPlan

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Jamba.Engine.Cpu.Kernels;
 using Jamba.Quantization;
 using TorchSharp;
@@ -69,12 +70,16 @@ internal static class DecodeLinear
         if (layer.QuantizesActivations)
         {
             // Int8 inputs, as the decode step multiplies them: the integer kernels take the rounded input directly.
-            var buffer = new byte[Int8Activations.Bytes((int)rows, inF)];
-            fixed (byte* p = buffer)
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Int8Activations.Bytes((int)rows, inF));
+            try
             {
-                var a = Int8Activations.Quantize(CpuKernelSupport.Ptr(x32), (int)rows, inF, p);
-                QuantizedLinearCpu.Forward(a, w, bias, bf16, CpuKernelSupport.Ptr(y), outF, CpuKernelSupport.Threads);
+                fixed (byte* p = buffer)
+                {
+                    var a = Int8Activations.Quantize(CpuKernelSupport.Ptr(x32), (int)rows, inF, p);
+                    QuantizedLinearCpu.Forward(a, w, bias, bf16, CpuKernelSupport.Ptr(y), outF, CpuKernelSupport.Threads);
+                }
             }
+            finally { ArrayPool<byte>.Shared.Return(buffer); }
         }
         else QuantizedLinearCpu.Forward(CpuKernelSupport.Ptr(x32), w, bias, bf16, CpuKernelSupport.Ptr(y), (int)rows, outF, CpuKernelSupport.Threads);
         GC.KeepAlive(layer);
