@@ -76,8 +76,28 @@ public sealed unsafe class IntegerActivationTests
                                     int sum = 0;
                                     for (int e = 0; e < 4; e++) sum += values[r * n + 32 * k + 4 * j + e];
                                     Assert.AreEqual(8 * sum, row.Offsets[8 * k + j], $"n {n}: offset [{r}, {k}, {j}]");
+                                    Assert.AreEqual(row.Scales[k], row.BlockScales[8 * k + j], $"n {n}: block scale [{r}, {k}, {j}]");
                                 }
                             }
+                            // The pairs of blocks for q4 in groups of 32: halves interleaved, a missing second block zeros.
+                            for (int p = 0; p < (n / 32 + 1) / 2; p++)
+                                for (int h = 0; h < 2; h++)
+                                {
+                                    int k = 2 * p + h;
+                                    sbyte At(int i) => k < n / 32 ? values[r * n + 32 * k + i] : (sbyte)0;
+                                    for (int i = 0; i < 16; i++)
+                                    {
+                                        Assert.AreEqual(At(i), row.Pairs[64 * p + 16 * h + i], $"n {n}, scalar {scalar}: pair {p}, block {h}, low {i}");
+                                        Assert.AreEqual(At(16 + i), row.Pairs[64 * p + 32 + 16 * h + i], $"n {n}, scalar {scalar}: pair {p}, block {h}, high {i}");
+                                    }
+                                    for (int j = 0; j < 4; j++)
+                                    {
+                                        int sum = 0;
+                                        for (int e = 0; e < 4; e++) sum += At(4 * j + e) + At(16 + 4 * j + e);
+                                        Assert.AreEqual(8 * sum, row.PairOffsets[8 * p + 4 * h + j], $"n {n}, scalar {scalar}: pair offset [{p}, {h}, {j}]");
+                                        Assert.AreEqual(k < n / 32 ? row.Scales[k] : 0f, row.PairScales[8 * p + 4 * h + j], $"n {n}, scalar {scalar}: pair scale [{p}, {h}, {j}]");
+                                    }
+                                }
                         }
                     }
                 }
@@ -151,7 +171,8 @@ public sealed unsafe class IntegerActivationTests
 
     static readonly (int inF, int outF, int group)[] Shapes =
     {
-        (32, 1, 0), (64, 7, 0), (96, 33, 0), (2048, 129, 0), (32, 5, 32), (96, 33, 32), (2048, 129, 32), (64, 9, 64), (2048, 65, 64),
+        (32, 1, 0), (64, 7, 0), (96, 33, 0), (2048, 129, 0), (32, 5, 32), (96, 33, 32), (160, 17, 32), (224, 6, 32), (2048, 129, 32),
+        (64, 9, 64), (192, 5, 64), (2048, 65, 64),
     };
 
     [TestMethod]

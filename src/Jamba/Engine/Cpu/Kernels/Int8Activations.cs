@@ -6,11 +6,13 @@ namespace Jamba.Engine.Cpu.Kernels;
 
 /// <summary>
 /// One input row quantized to int8 as <see cref="IntegerDot"/> reads it: per block of <see cref="Int8Activations.Block"/>
-/// inputs a float32 scale s and values r, with t = r · s standing for x. Beside r the kernels keep |r| (the unsigned
-/// operand of <c>vpmaddubsw</c> for int8 weights) and, per four consecutive inputs, 8 · Σ r (the q4 nibbles' offset
-/// of 8, taken out of the integer sums once per row instead of once per weight row).
+/// inputs a float32 scale s and values r, with t = r · s standing for x. Beside r the kernels keep, each in the layout one
+/// weight format's kernel loads without shuffling: |r| (the unsigned operand of <c>vpmaddubsw</c> for int8 weights);
+/// per four consecutive inputs 8 · Σ r (the q4 nibbles' offset of 8, taken out of the integer sums once per row instead
+/// of once per weight row); s spread over eight lanes; and, for q4 in groups of 32, the values of two blocks interleaved
+/// by halves with their offsets and scales (see <see cref="Pairs"/>).
 /// </summary>
-internal readonly unsafe struct Int8Row(sbyte* values, byte* magnitudes, float* scales, int* offsets)
+internal readonly unsafe struct Int8Row(sbyte* values, byte* magnitudes, float* scales, int* offsets, float* blockScales, sbyte* pairs, int* pairOffsets, float* pairScales)
 {
     /// <summary>r [n].</summary>
     public readonly sbyte* Values = values;
@@ -20,6 +22,18 @@ internal readonly unsafe struct Int8Row(sbyte* values, byte* magnitudes, float* 
     public readonly float* Scales = scales;
     /// <summary>[n / 32, 8]: lane j of block k is 8 · (r[32k + 4j] + … + r[32k + 4j + 3]).</summary>
     public readonly int* Offsets = offsets;
+    /// <summary>[n / 32, 8]: s of block k in all eight lanes.</summary>
+    public readonly float* BlockScales = blockScales;
+    /// <summary>
+    /// [P, 2, 32] for the P = ⌈n / 64⌉ pairs of blocks (2p, 2p + 1): first r[0..15] of block 2p then r[0..15] of block
+    /// 2p + 1, then the same for r[16..31] — the order of the low and the high nibbles of two q4 groups of 32 loaded
+    /// as one 32-byte vector. A missing block 2p + 1 (n / 32 odd) reads as zeros.
+    /// </summary>
+    public readonly sbyte* Pairs = pairs;
+    /// <summary>[P, 8]: lane j &lt; 4 is 8 · Σ r over inputs 4j … 4j + 3 and 16 + 4j … 16 + 4j + 3 of block 2p; lane 4 + j the same of block 2p + 1.</summary>
+    public readonly int* PairOffsets = pairOffsets;
+    /// <summary>[P, 8]: s of block 2p in lanes 0–3, of block 2p + 1 (0 where missing) in lanes 4–7.</summary>
+    public readonly float* PairScales = pairScales;
 }
 
 /// <summary>
@@ -47,15 +61,26 @@ internal readonly unsafe struct Int8Activations
     /// <summary>Bytes of a buffer for <paramref name="rows"/> rows of <paramref name="n"/> inputs.</summary>
     public static long Bytes(int rows, int n) => (long)rows * RowBytes(n);
 
-    // Per row: scales (4 bytes per block) and offsets (32 per block) first, so they stay 4-byte aligned, then r and |r|.
-    static long RowBytes(int n) => n / Block * (4 + 32) + 2L * n;
+    // Per row: the four-byte arrays first (scales, offsets, block scales, pair offsets, pair scales), so they stay
+    // 4-byte aligned, then r, |r| and the pairs.
+    static long RowBytes(int n)
+    {
+        int blocks = n / Block, pairs = (blocks + 1) / 2;
+        return blocks * (4 + 32 + 32) + pairs * (32 + 32 + 64) + 2L * n;
+    }
 
     /// <summary>Row <paramref name="r"/>.</summary>
     public Int8Row Row(int r)
     {
         byte* p = buffer + r * RowBytes(Length);
-        int blocks = Length / Block;
-        return new Int8Row((sbyte*)(p + blocks * 36), p + blocks * 36 + Length, (float*)p, (int*)(p + blocks * 4));
+        int blocks = Length / Block, pairs = (blocks + 1) / 2;
+        float* scales = (float*)p;
+        int* offsets = (int*)(scales + blocks);
+        float* blockScales = (float*)(offsets + 8 * blocks);
+        int* pairOffsets = (int*)(blockScales + 8 * blocks);
+        float* pairScales = (float*)(pairOffsets + 8 * pairs);
+        sbyte* values = (sbyte*)(pairScales + 8 * pairs);
+        return new Int8Row(values, (byte*)values + Length, scales, offsets, blockScales, values + 2 * Length, pairOffsets, pairScales);
     }
 
     /// <summary>Row <paramref name="r"/> alone, as one-row activations.</summary>
@@ -96,7 +121,21 @@ internal readonly unsafe struct Int8Activations
             values.Store(y.Values + k * Block);
             magnitudes.Store(y.Magnitudes + k * Block);
             y.Scales[k] = s;
+            Vector256.Create(s).Store(y.BlockScales + 8 * k);
             Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(eights, values), ones).Store(y.Offsets + 8 * k);
+        }
+        for (int p = 0; p < (n / Block + 1) / 2; p++)
+        {
+            bool second = 2 * p + 1 < n / Block;
+            var even = Vector256.Load(y.Values + 64 * p);
+            var odd = second ? Vector256.Load(y.Values + 64 * p + 32) : Vector256<sbyte>.Zero;
+            var low = Avx2.Permute2x128(even, odd, 0x20);
+            var high = Avx2.Permute2x128(even, odd, 0x31);
+            low.Store(y.Pairs + 64 * p);
+            high.Store(y.Pairs + 64 * p + 32);
+            // |8 Σ r| over eight inputs ≤ 8128: the int16 sums of the two halves do not overflow.
+            Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(eights, low) + Avx2.MultiplyAddAdjacent(eights, high), ones).Store(y.PairOffsets + 8 * p);
+            Vector256.Create(Vector128.Create(y.Scales[2 * p]), Vector128.Create(second ? y.Scales[2 * p + 1] : 0f)).Store(y.PairScales + 8 * p);
         }
     }
 
@@ -141,7 +180,25 @@ internal readonly unsafe struct Int8Activations
                 int sum = 0;
                 for (int i = 0; i < 4; i++) sum += y.Values[k * Block + 4 * j + i];
                 y.Offsets[8 * k + j] = 8 * sum;
+                y.BlockScales[8 * k + j] = s;
             }
         }
+        int blocks = n / Block;
+        for (int p = 0; p < (blocks + 1) / 2; p++)
+            for (int h = 0; h < 2; h++)
+            {
+                int k = 2 * p + h;
+                for (int half = 0; half < 2; half++)
+                    for (int i = 0; i < 16; i++)
+                        y.Pairs[64 * p + 32 * half + 16 * h + i] = k < blocks ? y.Values[k * Block + 16 * half + i] : (sbyte)0;
+                for (int j = 0; j < 4; j++)
+                {
+                    int sum = 0;
+                    for (int i = 0; i < 4; i++)
+                        if (k < blocks) sum += y.Values[k * Block + 4 * j + i] + y.Values[k * Block + 16 + 4 * j + i];
+                    y.PairOffsets[8 * p + 4 * h + j] = 8 * sum;
+                    y.PairScales[8 * p + 4 * h + j] = k < blocks ? y.Scales[k] : 0f;
+                }
+            }
     }
 }

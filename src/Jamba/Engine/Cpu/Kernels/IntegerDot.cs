@@ -5,24 +5,40 @@ using System.Runtime.Intrinsics.X86;
 namespace Jamba.Engine.Cpu.Kernels;
 
 /// <summary>
-/// Row · x of a <see cref="QuantizedMatrix"/> with x quantized to int8 (<see cref="Int8Row"/>): per block b of 32 inputs
-/// the integer sum Σ q_i r_i, exact, then the float32 sum Σ_b d_b · (that sum), d_b = s_x[b] for int8 weights (whose
-/// row scale multiplies the result once) and s_w[group] · s_x[b] for q4. On AVX2 a block is a handful of integer
+/// Row · x of a <see cref="QuantizedMatrix"/> with x quantized to int8 (<see cref="Int8Row"/>): integer sums of
+/// q · r over eight lanes, exact, then float32 FMAs by the scales. On AVX2 the integer part is a handful of
 /// instructions — int8: <c>vpsignb</c> moves r's signs onto the weights so <c>vpmaddubsw</c> can take |r| as its unsigned
 /// operand; q4: the nibbles are the unsigned operand as they are, and their offset of 8 comes out with the row's
-/// precomputed 8 · Σ r — then <c>vpmaddwd</c> and one float FMA, where the float32-activation path
-/// (<see cref="QuantizedMatrix"/>) widens every weight to float32 and needs an FMA per eight, which on AVX2 binds the
-/// product to the arithmetic rather than to memory. |q| and |r| ≤ 127 (the format's range) keep the int16 pair sums
-/// of <c>vpmaddubsw</c> from saturating. AVX-VNNI and AVX-512 VNNI would fuse the two multiplies; there is no such path
-/// here (nothing to test it on).
+/// precomputed 8 · Σ r — then <c>vpmaddwd</c>, one conversion and one FMA. The float32-activation path
+/// (<see cref="QuantizedMatrix"/>) widens every weight to float32 and needs an FMA per eight, which binds the product
+/// to the arithmetic rather than to memory. |q| and |r| ≤ 127 (the format's range) keep the int16 pair sums of
+/// <c>vpmaddubsw</c> from saturating. The loops walk pointers and load x in the layout each weight format needs
+/// (<see cref="Int8Row"/>), because at these rates the instruction count, not the multipliers, is what binds.
+/// AVX-VNNI and AVX-512 VNNI would fuse the two multiplies; there is no such path here (nothing to test it on).
 /// <para>
-/// The float32 order is fixed, so <see cref="Reference"/> gives the same bits one input at a time: a block's integer
-/// sums are kept as eight lanes (inputs 4j … 4j + 3 in lane j), even blocks go to one accumulator and odd blocks to
-/// another (each lane by one FMA, d_b rounded first), and the sixteen lanes are summed as <see cref="Reduce"/> does.
+/// The float32 order is fixed, so <see cref="Reference"/> gives the same bits one input at a time. Eight lanes of
+/// exact integer sums L_j are added into two accumulators by FMA, even steps into one and odd steps into the other,
+/// and the sixteen lanes are summed as <see cref="Reduce"/> does:
+/// <list type="bullet">
+/// <item>int8, step = block k: lane j sums inputs 4j … 4j + 3; acc_j += L_j · s_x[k]; the row scale multiplies the result.</item>
+/// <item>q4 G = 32, step = the pair of groups (2p, 2p + 1) (one 32-byte load): lanes 0–3 are group 2p and lanes 4–7
+/// group 2p + 1, lane j of a group summing inputs 4j … 4j + 3 and 16 + 4j … 16 + 4j + 3 (the low and the high nibbles of
+/// its bytes 4j … 4j + 3); acc_j += L_j · d with d = s_w · s_x of the lane's group, rounded first. An odd last group
+/// is a pair whose second group is zeros.</item>
+/// <item>q4 G = 64, step = group g (blocks 2g and 2g + 1, the low and the high nibbles of its 32 bytes): lane j of
+/// each block sums inputs 4j … 4j + 3; t_j = L_j(2g) · s_x[2g], t_j = t_j + L_j(2g + 1) · s_x[2g + 1] (an FMA),
+/// acc_j += t_j · s_w[g].</item>
+/// </list>
 /// </para>
 /// </summary>
 internal static unsafe class IntegerDot
 {
+    /// <summary>
+    /// How far ahead of a weight stream the loops ask for its cache lines. The hardware prefetchers alone leave a q4
+    /// product short of the memory's rate: its loop is dense enough in instructions that a late line stalls it.
+    /// </summary>
+    const int PrefetchBytes = 1024;
+
     /// <summary>Whether the kernels take <paramref name="w"/> with int8 inputs: in_features a multiple of 32, int8 or q4 in groups of 32 or 64.</summary>
     public static bool Supports(in QuantizedMatrix w) =>
         w.InFeatures % Int8Activations.Block == 0 && (!w.IsQ4 || w.GroupSize is 32 or 64);
@@ -61,135 +77,207 @@ internal static unsafe class IntegerDot
         return ma.GroupSize == 32 ? Q4G32Pair(qa, wa, xa, qb, wb, xb, blocks) : Q4G64Pair(qa, wa, xa, qb, wb, xb, blocks);
     }
 
-    // ---- int8 weights ----
+    // ---- int8 weights: a step is one block of 32 (32 bytes) ----
 
-    /// <summary>Block k's eight lane sums Σ q r of int8 weights w (the block's 32 bytes).</summary>
+    /// <summary>acc + L · s for the block at w, with its x at v (r), m (|r|) and s (spread scale).</summary>
     [MethodImpl(CpuKernelSupport.Hot)]
-    static Vector256<int> Int8Block(sbyte* w, in Int8Row x, int k) =>
-        Avx2.MultiplyAddAdjacent(
-            Avx2.MultiplyAddAdjacent(Vector256.Load(x.Magnitudes + 32 * k), Avx2.Sign(Vector256.Load(w + 32 * k), Vector256.Load(x.Values + 32 * k))),
-            Vector256.Create((short)1));
-
-    /// <summary>acc + lanes · d, one rounding per lane.</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
-    static Vector256<float> Add(Vector256<int> lanes, Vector256<float> d, Vector256<float> acc) =>
-        Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(lanes), d, acc);
+    static Vector256<float> Int8Step(sbyte* w, sbyte* v, byte* m, float* s, Vector256<float> acc, Vector256<short> ones) =>
+        Vector256.FusedMultiplyAdd(
+            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(
+                Avx2.MultiplyAddAdjacent(Vector256.Load(m), Avx2.Sign(Vector256.Load(w), Vector256.Load(v))), ones)),
+            Vector256.Load(s), acc);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Int8(sbyte* w, Int8Row x, int blocks)
     {
+        var ones = Vector256.Create((short)1);
         var acc0 = Vector256<float>.Zero; var acc1 = acc0;
-        int k = 0;
-        for (; k + 2 <= blocks; k += 2)
+        sbyte* v = x.Values; byte* m = x.Magnitudes; float* s = x.BlockScales;
+        for (sbyte* end = w + 32 * (blocks & ~1); w < end; w += 64, v += 64, m += 64, s += 16)
         {
-            acc0 = Add(Int8Block(w, x, k), Vector256.Create(x.Scales[k]), acc0);
-            acc1 = Add(Int8Block(w, x, k + 1), Vector256.Create(x.Scales[k + 1]), acc1);
+            Sse.Prefetch0(w + PrefetchBytes);
+            acc0 = Int8Step(w, v, m, s, acc0, ones);
+            acc1 = Int8Step(w + 32, v + 32, m + 32, s + 8, acc1, ones);
         }
-        if (k < blocks) acc0 = Add(Int8Block(w, x, k), Vector256.Create(x.Scales[k]), acc0);
+        if ((blocks & 1) != 0) acc0 = Int8Step(w, v, m, s, acc0, ones);
         return Reduce(acc0, acc1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (float, float) Int8Pair(sbyte* a, Int8Row xa, sbyte* b, Int8Row xb, int blocks)
     {
+        var ones = Vector256.Create((short)1);
         var a0 = Vector256<float>.Zero; var a1 = a0; var b0 = a0; var b1 = a0;
-        int k = 0;
-        for (; k + 2 <= blocks; k += 2)
+        sbyte* va = xa.Values, vb = xb.Values; byte* ma = xa.Magnitudes, mb = xb.Magnitudes; float* sa = xa.BlockScales, sb = xb.BlockScales;
+        for (sbyte* end = a + 32 * (blocks & ~1); a < end; a += 64, b += 64, va += 64, vb += 64, ma += 64, mb += 64, sa += 16, sb += 16)
         {
-            a0 = Add(Int8Block(a, xa, k), Vector256.Create(xa.Scales[k]), a0);
-            b0 = Add(Int8Block(b, xb, k), Vector256.Create(xb.Scales[k]), b0);
-            a1 = Add(Int8Block(a, xa, k + 1), Vector256.Create(xa.Scales[k + 1]), a1);
-            b1 = Add(Int8Block(b, xb, k + 1), Vector256.Create(xb.Scales[k + 1]), b1);
+            Sse.Prefetch0(a + PrefetchBytes);
+            Sse.Prefetch0(b + PrefetchBytes);
+            a0 = Int8Step(a, va, ma, sa, a0, ones);
+            b0 = Int8Step(b, vb, mb, sb, b0, ones);
+            a1 = Int8Step(a + 32, va + 32, ma + 32, sa + 8, a1, ones);
+            b1 = Int8Step(b + 32, vb + 32, mb + 32, sb + 8, b1, ones);
         }
-        if (k < blocks)
+        if ((blocks & 1) != 0)
         {
-            a0 = Add(Int8Block(a, xa, k), Vector256.Create(xa.Scales[k]), a0);
-            b0 = Add(Int8Block(b, xb, k), Vector256.Create(xb.Scales[k]), b0);
+            a0 = Int8Step(a, va, ma, sa, a0, ones);
+            b0 = Int8Step(b, vb, mb, sb, b0, ones);
         }
         return (Reduce(a0, a1), Reduce(b0, b1));
     }
 
-    // ---- q4 weights ----
-
-    /// <summary>Lane sums Σ n r − 8 Σ r = Σ (n − 8) r of 32 nibbles (element order) with block k of x.</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
-    static Vector256<int> Q4Block(Vector256<byte> nibbles, in Int8Row x, int k) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(nibbles, Vector256.Load(x.Values + 32 * k)), Vector256.Create((short)1))
-        - Vector256.Load(x.Offsets + 8 * k);
-
-    /// <summary>A group of 32 (16 bytes): the low nibbles are elements 0–15, the high ones 16–31.</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
-    static Vector256<byte> Nibbles32(byte* p)
+    /// <summary>
+    /// The q4 steps' constants, made once per row by the caller: the JIT rematerialises a constant inside an inlined
+    /// step on every call, which costs the loop a load and a copy each.
+    /// </summary>
+    readonly struct Constants(Vector256<byte> mask, Vector256<short> ones, Vector256<int> spread)
     {
-        var b = Vector128.Load(p);
-        return Vector256.Create(b, Vector128.ShiftRightLogical(b.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)15);
+        /// <summary>The low nibble of each byte.</summary>
+        public readonly Vector256<byte> Mask = mask;
+        /// <summary>The int16 ones that <c>vpmaddwd</c> sums pairs with.</summary>
+        public readonly Vector256<short> Ones = ones;
+        /// <summary>Lane 0 into lanes 0–3 and lane 1 into lanes 4–7 (a pair's two scales).</summary>
+        public readonly Vector256<int> Spread = spread;
+
+        [MethodImpl(CpuKernelSupport.Hot)]
+        public static Constants Create() => new(Vector256.Create((byte)15), Vector256.Create((short)1), Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1));
     }
+
+    // ---- q4 weights in groups of 32: a step is a pair of groups (32 bytes) ----
+
+    /// <summary>
+    /// acc + L · d for the pair of groups whose nibbles are <paramref name="bytes"/> and whose two scales are
+    /// <paramref name="sw"/> (lanes 0 and 1, the rest 0), with its x at v (<see cref="Int8Row.Pairs"/>), off and s.
+    /// </summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static Vector256<float> G32Step(Vector256<byte> bytes, Vector256<float> sw, sbyte* v, int* off, float* s, Vector256<float> acc, in Constants k)
+    {
+        var mask = k.Mask;
+        var low = bytes & mask;
+        var high = Vector256.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & mask;
+        // Each lane of the two products belongs to one group, so their int16 sums (|·| ≤ 2 · 2 · 15 · 127) add as they are.
+        var sums = Avx2.MultiplyAddAdjacent(low, Vector256.Load(v)) + Avx2.MultiplyAddAdjacent(high, Vector256.Load(v + 32));
+        var lanes = Avx2.MultiplyAddAdjacent(sums, k.Ones) - Vector256.Load(off);
+        var d = Avx2.PermuteVar8x32(sw, k.Spread) * Vector256.Load(s);
+        return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(lanes), d, acc);
+    }
+
+    /// <summary>The scales of a whole pair (two floats).</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static Vector256<float> TwoScales(float* sw) => Vector256.CreateScalarUnsafe(*(double*)sw).AsSingle();
+
+    /// <summary>The last group of an odd count: the 16 bytes, and the scale with zeros beside it.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static Vector256<byte> LastBytes(byte* w) => Vector128.Load(w).ToVector256Unsafe();
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Q4G32(byte* w, float* sw, Int8Row x, int blocks)
     {
+        var k = Constants.Create();
         var acc0 = Vector256<float>.Zero; var acc1 = acc0;
-        int k = 0;
-        for (; k + 2 <= blocks; k += 2)
+        sbyte* v = x.Pairs; int* off = x.PairOffsets; float* s = x.PairScales;
+        int pairs = blocks / 2, p = 0;
+        for (; p + 2 <= pairs; p += 2, w += 64, sw += 4, v += 128, off += 16, s += 16)
         {
-            acc0 = Add(Q4Block(Nibbles32(w + 16 * k), x, k), Vector256.Create(sw[k] * x.Scales[k]), acc0);
-            acc1 = Add(Q4Block(Nibbles32(w + 16 * k + 16), x, k + 1), Vector256.Create(sw[k + 1] * x.Scales[k + 1]), acc1);
+            Sse.Prefetch0(w + PrefetchBytes);
+            acc0 = G32Step(Vector256.Load(w), TwoScales(sw), v, off, s, acc0, k);
+            acc1 = G32Step(Vector256.Load(w + 32), TwoScales(sw + 2), v + 64, off + 8, s + 8, acc1, k);
         }
-        if (k < blocks) acc0 = Add(Q4Block(Nibbles32(w + 16 * k), x, k), Vector256.Create(sw[k] * x.Scales[k]), acc0);
+        if (p < pairs)
+        {
+            acc0 = G32Step(Vector256.Load(w), TwoScales(sw), v, off, s, acc0, k);
+            // The last group of an odd count is then an odd step: the other accumulator's (the sum commutes).
+            (acc0, acc1) = (acc1, acc0);
+            w += 32; sw += 2; v += 64; off += 8; s += 8;
+        }
+        if ((blocks & 1) != 0) acc0 = G32Step(LastBytes(w), Vector256.CreateScalar(*sw), v, off, s, acc0, k);
         return Reduce(acc0, acc1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (float, float) Q4G32Pair(byte* a, float* sa, Int8Row xa, byte* b, float* sb, Int8Row xb, int blocks)
     {
+        var k = Constants.Create();
         var a0 = Vector256<float>.Zero; var a1 = a0; var b0 = a0; var b1 = a0;
-        int k = 0;
-        for (; k + 2 <= blocks; k += 2)
+        sbyte* va = xa.Pairs, vb = xb.Pairs; int* oa = xa.PairOffsets, ob = xb.PairOffsets; float* xsa = xa.PairScales, xsb = xb.PairScales;
+        int pairs = blocks / 2, p = 0;
+        for (; p + 2 <= pairs; p += 2, a += 64, b += 64, sa += 4, sb += 4, va += 128, vb += 128, oa += 16, ob += 16, xsa += 16, xsb += 16)
         {
-            a0 = Add(Q4Block(Nibbles32(a + 16 * k), xa, k), Vector256.Create(sa[k] * xa.Scales[k]), a0);
-            b0 = Add(Q4Block(Nibbles32(b + 16 * k), xb, k), Vector256.Create(sb[k] * xb.Scales[k]), b0);
-            a1 = Add(Q4Block(Nibbles32(a + 16 * k + 16), xa, k + 1), Vector256.Create(sa[k + 1] * xa.Scales[k + 1]), a1);
-            b1 = Add(Q4Block(Nibbles32(b + 16 * k + 16), xb, k + 1), Vector256.Create(sb[k + 1] * xb.Scales[k + 1]), b1);
+            Sse.Prefetch0(a + PrefetchBytes);
+            Sse.Prefetch0(b + PrefetchBytes);
+            a0 = G32Step(Vector256.Load(a), TwoScales(sa), va, oa, xsa, a0, k);
+            b0 = G32Step(Vector256.Load(b), TwoScales(sb), vb, ob, xsb, b0, k);
+            a1 = G32Step(Vector256.Load(a + 32), TwoScales(sa + 2), va + 64, oa + 8, xsa + 8, a1, k);
+            b1 = G32Step(Vector256.Load(b + 32), TwoScales(sb + 2), vb + 64, ob + 8, xsb + 8, b1, k);
         }
-        if (k < blocks)
+        if (p < pairs)
         {
-            a0 = Add(Q4Block(Nibbles32(a + 16 * k), xa, k), Vector256.Create(sa[k] * xa.Scales[k]), a0);
-            b0 = Add(Q4Block(Nibbles32(b + 16 * k), xb, k), Vector256.Create(sb[k] * xb.Scales[k]), b0);
+            a0 = G32Step(Vector256.Load(a), TwoScales(sa), va, oa, xsa, a0, k);
+            b0 = G32Step(Vector256.Load(b), TwoScales(sb), vb, ob, xsb, b0, k);
+            (a0, a1) = (a1, a0);
+            (b0, b1) = (b1, b0);
+            a += 32; b += 32; sa += 2; sb += 2; va += 64; vb += 64; oa += 8; ob += 8; xsa += 8; xsb += 8;
+        }
+        if ((blocks & 1) != 0)
+        {
+            a0 = G32Step(LastBytes(a), Vector256.CreateScalar(*sa), va, oa, xsa, a0, k);
+            b0 = G32Step(LastBytes(b), Vector256.CreateScalar(*sb), vb, ob, xsb, b0, k);
         }
         return (Reduce(a0, a1), Reduce(b0, b1));
     }
 
-    /// <summary>
-    /// Groups of 64 (32 bytes each, blocks 2g and 2g + 1): the low nibbles of the 32 bytes are the even block, the
-    /// high ones the odd block, each already in element order.
-    /// </summary>
+    // ---- q4 weights in groups of 64: a step is a group (32 bytes, blocks 2g and 2g + 1) ----
+
+    /// <summary>acc + (L(2g) · s_x[2g] + L(2g + 1) · s_x[2g + 1]) · s_w for the group at w, with its x at v (r), off and s.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static Vector256<float> G64Step(byte* w, float* sw, sbyte* v, int* off, float* s, Vector256<float> acc, in Constants k)
+    {
+        var mask = k.Mask;
+        var ones = k.Ones;
+        var bytes = Vector256.Load(w);
+        var low = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(bytes & mask, Vector256.Load(v)), ones) - Vector256.Load(off);
+        var high = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & mask, Vector256.Load(v + 32)), ones) - Vector256.Load(off + 8);
+        var t = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(high), Vector256.Load(s + 8), Avx.ConvertToVector256Single(low) * Vector256.Load(s));
+        return Vector256.FusedMultiplyAdd(t, Vector256.Create(*sw), acc);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Q4G64(byte* w, float* sw, Int8Row x, int blocks)
     {
-        var mask = Vector256.Create((byte)15);
+        var k = Constants.Create();
         var acc0 = Vector256<float>.Zero; var acc1 = acc0;
-        for (int g = 0; g < blocks / 2; g++)
+        sbyte* v = x.Values; int* off = x.Offsets; float* s = x.BlockScales;
+        int groups = blocks / 2, g = 0;
+        for (; g + 2 <= groups; g += 2, w += 64, sw += 2, v += 128, off += 32, s += 32)
         {
-            var bytes = Vector256.Load(w + 32 * g);
-            acc0 = Add(Q4Block(bytes & mask, x, 2 * g), Vector256.Create(sw[g] * x.Scales[2 * g]), acc0);
-            acc1 = Add(Q4Block(Vector256.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & mask, x, 2 * g + 1), Vector256.Create(sw[g] * x.Scales[2 * g + 1]), acc1);
+            Sse.Prefetch0(w + PrefetchBytes);
+            acc0 = G64Step(w, sw, v, off, s, acc0, k);
+            acc1 = G64Step(w + 32, sw + 1, v + 64, off + 16, s + 16, acc1, k);
         }
+        if (g < groups) acc0 = G64Step(w, sw, v, off, s, acc0, k);
         return Reduce(acc0, acc1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (float, float) Q4G64Pair(byte* a, float* sa, Int8Row xa, byte* b, float* sb, Int8Row xb, int blocks)
     {
-        var mask = Vector256.Create((byte)15);
+        var k = Constants.Create();
         var a0 = Vector256<float>.Zero; var a1 = a0; var b0 = a0; var b1 = a0;
-        for (int g = 0; g < blocks / 2; g++)
+        sbyte* va = xa.Values, vb = xb.Values; int* oa = xa.Offsets, ob = xb.Offsets; float* xsa = xa.BlockScales, xsb = xb.BlockScales;
+        int groups = blocks / 2, g = 0;
+        for (; g + 2 <= groups; g += 2, a += 64, b += 64, sa += 2, sb += 2, va += 128, vb += 128, oa += 32, ob += 32, xsa += 32, xsb += 32)
         {
-            var ba = Vector256.Load(a + 32 * g);
-            var bb = Vector256.Load(b + 32 * g);
-            a0 = Add(Q4Block(ba & mask, xa, 2 * g), Vector256.Create(sa[g] * xa.Scales[2 * g]), a0);
-            b0 = Add(Q4Block(bb & mask, xb, 2 * g), Vector256.Create(sb[g] * xb.Scales[2 * g]), b0);
-            a1 = Add(Q4Block(Vector256.ShiftRightLogical(ba.AsUInt16(), 4).AsByte() & mask, xa, 2 * g + 1), Vector256.Create(sa[g] * xa.Scales[2 * g + 1]), a1);
-            b1 = Add(Q4Block(Vector256.ShiftRightLogical(bb.AsUInt16(), 4).AsByte() & mask, xb, 2 * g + 1), Vector256.Create(sb[g] * xb.Scales[2 * g + 1]), b1);
+            Sse.Prefetch0(a + PrefetchBytes);
+            Sse.Prefetch0(b + PrefetchBytes);
+            a0 = G64Step(a, sa, va, oa, xsa, a0, k);
+            b0 = G64Step(b, sb, vb, ob, xsb, b0, k);
+            a1 = G64Step(a + 32, sa + 1, va + 64, oa + 16, xsa + 16, a1, k);
+            b1 = G64Step(b + 32, sb + 1, vb + 64, ob + 16, xsb + 16, b1, k);
+        }
+        if (g < groups)
+        {
+            a0 = G64Step(a, sa, va, oa, xsa, a0, k);
+            b0 = G64Step(b, sb, vb, ob, xsb, b0, k);
         }
         return (Reduce(a0, a1), Reduce(b0, b1));
     }
@@ -216,24 +304,52 @@ internal static unsafe class IntegerDot
         int n = w.InFeatures, blocks = n / Int8Activations.Block;
         float* acc = stackalloc float[16];
         for (int i = 0; i < 16; i++) acc[i] = 0f;
-        for (int b = 0; b < blocks; b++)
+        if (!w.IsQ4)
         {
-            float d = w.IsQ4 ? w.Scale[o * (n / w.GroupSize) + b * Int8Activations.Block / w.GroupSize] * x.Scales[b] : x.Scales[b];
-            for (int j = 0; j < 8; j++)
-            {
-                int lane = 0;
-                for (int e = 0; e < 4; e++)
-                {
-                    int i = b * Int8Activations.Block + 4 * j + e;
-                    lane += Weight(w, o, i) * x.Values[i];
-                }
-                acc[b % 2 * 8 + j] = MathF.FusedMultiplyAdd(lane, d, acc[b % 2 * 8 + j]);
-            }
+            for (int k = 0; k < blocks; k++)
+                for (int j = 0; j < 8; j++)
+                    acc[k % 2 * 8 + j] = MathF.FusedMultiplyAdd(Lane(w, o, x, 32 * k + 4 * j, 4), x.Scales[k], acc[k % 2 * 8 + j]);
+            return Sum(acc) * w.Scale[o];
         }
+        float* sw = w.Scale + o * (n / w.GroupSize);
+        if (w.GroupSize == 32)
+        {
+            for (int p = 0; p < (blocks + 1) / 2; p++)
+                for (int j = 0; j < 8; j++)
+                {
+                    int k = 2 * p + j / 4, e = 32 * k + 4 * (j % 4);
+                    int lane = k < blocks ? Lane(w, o, x, e, 4) + Lane(w, o, x, e + 16, 4) : 0;
+                    float d = k < blocks ? sw[k] * x.Scales[k] : 0f;
+                    acc[p % 2 * 8 + j] = MathF.FusedMultiplyAdd(lane, d, acc[p % 2 * 8 + j]);
+                }
+        }
+        else
+        {
+            for (int g = 0; g < blocks / 2; g++)
+                for (int j = 0; j < 8; j++)
+                {
+                    float t = Lane(w, o, x, 64 * g + 4 * j, 4) * x.Scales[2 * g];
+                    t = MathF.FusedMultiplyAdd(Lane(w, o, x, 64 * g + 32 + 4 * j, 4), x.Scales[2 * g + 1], t);
+                    acc[g % 2 * 8 + j] = MathF.FusedMultiplyAdd(t, sw[g], acc[g % 2 * 8 + j]);
+                }
+        }
+        return Sum(acc);
+    }
+
+    /// <summary>Σ q r over inputs e … e + count − 1 (exact).</summary>
+    static int Lane(in QuantizedMatrix w, long o, in Int8Row x, int e, int count)
+    {
+        int sum = 0;
+        for (int i = e; i < e + count; i++) sum += Weight(w, o, i) * x.Values[i];
+        return sum;
+    }
+
+    /// <summary><see cref="Reduce"/> of sixteen lanes held as floats.</summary>
+    static float Sum(float* acc)
+    {
         float* u = stackalloc float[4];
         for (int j = 0; j < 4; j++) u[j] = (acc[j] + acc[8 + j]) + (acc[4 + j] + acc[12 + j]);
-        float sum = (u[0] + u[2]) + (u[1] + u[3]);
-        return w.IsQ4 ? sum : sum * w.Scale[o];
+        return (u[0] + u[2]) + (u[1] + u[3]);
     }
 
     /// <summary>The integer weight q (int8) or nibble − 8 (q4) at (o, i).</summary>
