@@ -10,6 +10,33 @@ namespace Jamba.Tests.Engine;
 [TestClass]
 public sealed class MambaStepTests
 {
+    /// <summary>
+    /// <see cref="MambaRecurrence.Step2"/>, the fused step's two channels at once, gives two <see cref="MambaRecurrence.Step"/>
+    /// calls' bits (outputs and states), for state sizes with and without a scalar tail.
+    /// </summary>
+    [TestMethod]
+    public unsafe void TwoChannelStepGivesOneChannelStepsBits()
+    {
+        var rng = new Random(5);
+        foreach (int n in new[] { 16, 13, 5, 8 })
+        {
+            float[] Draw(float lo, float hi) => Enumerable.Range(0, n).Select(_ => lo + (hi - lo) * (float)rng.NextDouble()).ToArray();
+            float[] a0 = Draw(-8, -0.1f), a1 = Draw(-8, -0.1f), h0 = Draw(-2, 2), h1 = Draw(-2, 2), b = Draw(-1, 1), c = Draw(-1, 1);
+            float dt0 = 0.7f, dt1 = 0.013f, dtx0 = dt0 * 1.3f, dtx1 = dt1 * -0.4f;
+            float[] g0 = (float[])h0.Clone(), g1 = (float[])h1.Clone();
+            fixed (float* pa0 = a0, pa1 = a1, ph0 = h0, ph1 = h1, pg0 = g0, pg1 = g1, pb = b, pc = c)
+            {
+                float y0 = MambaRecurrence.Step(n, pg0, pg0, pa0, dt0, dtx0, pb, pc, null);
+                float y1 = MambaRecurrence.Step(n, pg1, pg1, pa1, dt1, dtx1, pb, pc, null);
+                var (z0, z1) = MambaRecurrence.Step2(n, ph0, pa0, dt0, dtx0, ph1, pa1, dt1, dtx1, pb, pc);
+                Assert.AreEqual(BitConverter.SingleToInt32Bits(y0), BitConverter.SingleToInt32Bits(z0), $"n {n}: y of channel 0");
+                Assert.AreEqual(BitConverter.SingleToInt32Bits(y1), BitConverter.SingleToInt32Bits(z1), $"n {n}: y of channel 1");
+            }
+            CollectionAssert.AreEqual(g0, h0, $"n {n}: state of channel 0");
+            CollectionAssert.AreEqual(g1, h1, $"n {n}: state of channel 1");
+        }
+    }
+
     /// <summary>Decode steps through the fused kernel equal the Modeling mixer, <see cref="MambaMixer"/>, state included.</summary>
     [TestMethod]
     public void FusedStepMatchesTheModelingMixer()

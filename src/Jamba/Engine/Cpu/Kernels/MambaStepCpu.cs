@@ -170,7 +170,17 @@ internal static unsafe class MambaStepCpu
         float* dt = ssm, B = ssm + r, C = ssm + r + n;
         float* gate = p.Gate + b * p.XStride, y = p.Y + (long)b * d;
         if (p.DtProjInt8Activations)
-            for (int c = c0; c < c1; c++) delta[c] = IntegerDot.Dot(p.DtProjQuantized, c, dtq) + At(p.DtBias, bf, c);
+        {
+            // Two rows a call: a row of dt_proj is only dt_rank inputs long, so a call's fixed cost is much of its work.
+            int c = c0;
+            for (; c + 2 <= c1; c += 2)
+            {
+                var (d0, d1) = IntegerDot.DotPair(p.DtProjQuantized, c, dtq, p.DtProjQuantized, c + 1, dtq);
+                delta[c] = d0 + At(p.DtBias, bf, c);
+                delta[c + 1] = d1 + At(p.DtBias, bf, c + 1);
+            }
+            for (; c < c1; c++) delta[c] = IntegerDot.Dot(p.DtProjQuantized, c, dtq) + At(p.DtBias, bf, c);
+        }
         else if (p.DtProjQuantized.Weight != null)
             for (int c = c0; c < c1; c++) delta[c] = p.DtProjQuantized.Dot(c, dt) + At(p.DtBias, bf, c);
         else
@@ -180,7 +190,17 @@ internal static unsafe class MambaStepCpu
         float* state = p.SsmState + (long)b * d * n;
         // A per channel: precomputed, or from A_log's row (widened when it is bfloat16) by NegExp's arithmetic.
         float* rowA = stackalloc float[p.A == null ? n : 0];
-        for (int c = c0; c < c1; c++)
+        int ch = c0;
+        if (p.A != null)
+            for (; ch + 2 <= c1; ch += 2)
+            {
+                float dt0 = delta[ch], u0 = u[ch], dt1 = delta[ch + 1], u1 = u[ch + 1];
+                var (y0, y1) = MambaRecurrence.Step2(n, state + (long)ch * n, p.A + (long)ch * n, dt0, dt0 * u0,
+                    state + (long)(ch + 1) * n, p.A + (long)(ch + 1) * n, dt1, dt1 * u1, B, C);
+                y[ch] = y0 + At(p.D, bf, ch) * u0;
+                y[ch + 1] = y1 + At(p.D, bf, ch + 1) * u1;
+            }
+        for (int c = ch; c < c1; c++)
         {
             float* h = state + (long)c * n;
             float* a = p.A != null ? p.A + (long)c * n : NegExp(p.ALog, bf, c, n, rowA);
