@@ -226,6 +226,9 @@ public sealed class JambaModel : IDisposable
         var reader = CheckpointReader.Open(dir);
         CheckpointValidation.Check(config, reader.Shapes(), dir);
         CheckpointValidation.CheckQuantizedDTypes(config, reader.DTypes(), dir);
+        // A quantized checkpoint of an older format version is read into this version's layout (q4 scales become
+        // float16 on the way in), so the config says the newest version that describes it.
+        if (stored is not null) QuantizationConfig.Set(config, stored);
         // A reference checkpoint loaded quantized: the network is built quantized and each float weight is quantized
         // as it is read (CheckpointReader.ReadInto), so the full-precision model never exists.
         if (stored is null && quantization is not null) QuantizationConfig.Set(config, quantization);

@@ -26,7 +26,7 @@ internal static unsafe class QuantizedGemvBenchmarks
         var w4 = new byte[(long)inF * outF / 2];
         rng.NextBytes(w4);
         var s8 = Enumerable.Range(0, outF).Select(_ => 0.001f).ToArray();
-        var s4 = Enumerable.Range(0, outF * (inF / 32)).Select(_ => 0.002f).ToArray();
+        var s4 = Enumerable.Range(0, outF * (inF / 32)).Select(_ => Float16.FromSingle(0.002f)).ToArray();
         var y = new float[outF];
         var xq = new byte[Int8Activations.Bytes(1, inF)];
         string shape = $"1 row, in {inF}, out {outF}, threads {threads}";
@@ -40,7 +40,7 @@ internal static unsafe class QuantizedGemvBenchmarks
             float* xp = P(0), yp = P(6);
             ushort* w16p = (ushort*)handles[1].AddrOfPinnedObject();
             var int8 = QuantizedMatrix.Int8((sbyte*)handles[2].AddrOfPinnedObject(), P(4), inF);
-            var q4 = QuantizedMatrix.Q4((byte*)handles[3].AddrOfPinnedObject(), P(5), inF, 32);
+            var q4 = QuantizedMatrix.Q4((byte*)handles[3].AddrOfPinnedObject(), (ushort*)handles[5].AddrOfPinnedObject(), inF, 32);
             object Bf16() { DecodeLinearCpu.ForwardBF16(xp, w16p, null, yp, 1, inF, outF, threads); return y; }
             object Int8() { QuantizedLinearCpu.Forward(xp, int8, null, true, yp, 1, outF, threads); return y; }
             object Q4() { QuantizedLinearCpu.Forward(xp, q4, null, true, yp, 1, outF, threads); return y; }

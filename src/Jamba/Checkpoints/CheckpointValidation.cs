@@ -38,18 +38,21 @@ public static partial class CheckpointValidation
 
     /// <summary>
     /// The stored dtype each quantized tensor of <paramref name="config"/>'s network must have (I8 or U8 weights by
-    /// their linear's scheme, F32 scales); empty without a <c>quantization_config</c>. Checked before loading, since an
+    /// their linear's scheme, F32 int8 scales, F16 q4 scales — F32 before format version 3); empty without a
+    /// <c>quantization_config</c>. Checked before loading, since an
     /// int8 weight has the float weight's shape and only its dtype tells them apart.
     /// </summary>
     public static IEnumerable<(string name, string dtype)> QuantizedDTypes(JambaConfig config, ModelHead? head = null)
     {
         var quantization = QuantizationConfig.Of(config);
         if (quantization is null) yield break;
+        int version = QuantizationConfig.VersionOf(config)!.Value;
         foreach (var (name, shape) in FullPrecisionTensors(config, head))
         {
             if (!quantization.Quantizes(name)) continue;
-            yield return (name, quantization.SchemeFor(shape[1]) == JambaQuantization.Q4 ? "U8" : "I8");
-            yield return (name + "_scale", "F32");
+            var scheme = quantization.SchemeFor(shape[1]);
+            yield return (name, scheme == JambaQuantization.Q4 ? "U8" : "I8");
+            yield return (name + "_scale", QuantizationConfig.ScaleDTypeCode(scheme, version));
         }
     }
 
@@ -71,7 +74,7 @@ public static partial class CheckpointValidation
         if (wrong.Count == 0) return;
         throw new CheckpointException($"{where} is a {quantization} checkpoint (config.json {QuantizationConfig.ConfigKey}), but {wrong.Count} quantized tensor(s) have the wrong dtype: " +
             string.Join("; ", wrong.Take(5)) + (wrong.Count > 5 ? $"; ... ({wrong.Count - 5} more)" : "") +
-            "; a weight is I8 (int8) or U8 (packed 4-bit), a weight_scale F32; nothing was allocated", where);
+            "; a weight is I8 (int8) or U8 (packed 4-bit), a weight_scale F32 (int8) or F16 (4-bit; F32 before format_version 3); nothing was allocated", where);
     }
 
     private static IEnumerable<(string name, long[] shape)> FullPrecisionTensors(JambaConfig config, ModelHead? head)

@@ -68,10 +68,9 @@ public static class QuantizedMatmul
         var y = empty(shape, ScalarType.Float32);
         if (rows == 0 || outF == 0) return y.MoveToOuterDisposeScope();
         if (inF == 0) return (b is null ? y.zero_() : y.copy_(b.expand(shape))).MoveToOuterDisposeScope();
-        float* s = CpuKernelSupport.Ptr(scale);
         var matrix = weight.dtype == ScalarType.Byte
-            ? QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(weight), s, (int)inF, (int)(inF / groups))
-            : QuantizedMatrix.Int8((sbyte*)CpuKernelSupport.Ptr8(weight), s, (int)inF);
+            ? QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(weight), CpuKernelSupport.Ptr16(scale), (int)inF, (int)(inF / groups))
+            : QuantizedMatrix.Int8((sbyte*)CpuKernelSupport.Ptr8(weight), CpuKernelSupport.Ptr(scale), (int)inF);
         GemmCpu.Forward(CpuKernelSupport.Ptr(input), matrix, b is null ? null : CpuKernelSupport.Ptr(b), CpuKernelSupport.Ptr(y), (int)rows, (int)outF, threads);
         GC.KeepAlive(weight);
         GC.KeepAlive(scale);

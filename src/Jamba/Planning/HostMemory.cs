@@ -46,7 +46,7 @@ public static class HostMemory
         long projections = ProjectionWeights(config);
         if (q.LmHead && !config.TieWordEmbeddings && (head ?? (config.IsSequenceClassifier ? ModelHead.SequenceClassification : ModelHead.CausalLM)) == ModelHead.CausalLM)
             projections = checked(projections + (long)config.VocabSize * config.HiddenSize);
-        double perWeight = q.Scheme == JambaQuantization.Q4 ? 0.5 + 4.0 / q.GroupSize : 1.0 + 1.0 / 16;
+        double perWeight = q.Scheme == JambaQuantization.Q4 ? 0.5 + 2.0 / q.GroupSize : 1.0 + 1.0 / 16;
         double bytes = (double)(total - projections) * ElementSize(dtype) + projections * perWeight;
         return bytes < long.MaxValue ? (long)Math.Ceiling(bytes) : throw new OverflowException();
     }

@@ -17,8 +17,8 @@ public enum JambaQuantization
     Int8,
 
     /// <summary>
-    /// Grouped, symmetric 4-bit: <c>weight</c> uint8 [out, in / 2] (two nibbles per byte), <c>weight_scale</c> float32
-    /// [out, in / G], s = max|w_group| / 7, w ≈ (nibble − 8) · s. A linear whose in_features is not a multiple of G is
+    /// Grouped, symmetric 4-bit: <c>weight</c> uint8 [out, in / 2] (two nibbles per byte), <c>weight_scale</c> float16
+    /// [out, in / G], s = max|w_group| / 7 rounded to float16, w ≈ (nibble − 8) · s (4.5 bits a weight at G = 32). A linear whose in_features is not a multiple of G is
     /// stored as <see cref="Int8"/>.
     /// </summary>
     Q4,

@@ -37,6 +37,7 @@ public static class PrecisionBytes
         ScalarType.Byte => "q4",
         ScalarType.Float32 when name.EndsWith(".weight_scale", StringComparison.Ordinal) => "f32 scales",
         ScalarType.Float32 => "f32",
+        ScalarType.Float16 when name.EndsWith(".weight_scale", StringComparison.Ordinal) => "f16 scales",
         ScalarType.BFloat16 => "bf16",
         ScalarType.Float16 => "f16",
         _ => dtype.ToString(),

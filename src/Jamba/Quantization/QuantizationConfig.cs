@@ -8,7 +8,9 @@ namespace Jamba.Quantization;
 /// The <c>quantization_config</c> of a quantized checkpoint's config.json:
 /// <c>{"quant_method": "jamba_mlnet", "scheme": "int8"|"q4", "group_size": 32, "format_version": 1}</c>, or with a
 /// quantized LM head <c>{..., "lm_head": true, "format_version": 2}</c> (version 2 only adds that key, so a reader of
-/// version 1 refuses such a file instead of reading the head's int8 bytes as floats).
+/// version 1 refuses such a file instead of reading the head's int8 bytes as floats). Version 3 stores q4 scales as
+/// float16 (4.5 bits a weight at G = 32, where float32 scales made it 5); q4 files are written as version 3, int8
+/// files as before. A q4 file of version 1 or 2 still loads: its float32 scales are rounded to float16 on the way in.
 /// A config that carries it describes a network whose decoder linears (and head, with <see cref="LmHead"/>) are
 /// <see cref="QuantizedLinear"/>s, the way transformers builds quantized linears from the same key.
 /// </summary>
@@ -24,8 +26,11 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize,
     /// <summary>The <c>quant_method</c> this library writes and reads.</summary>
     public const string QuantMethod = "jamba_mlnet";
 
-    /// <summary>The newest layout version this library writes and reads (1: decoder linears; 2: adds <c>lm_head</c>).</summary>
-    public const int FormatVersion = 2;
+    /// <summary>
+    /// The newest layout version this library writes and reads (1: decoder linears; 2: adds <c>lm_head</c>; 3: q4
+    /// scales in float16).
+    /// </summary>
+    public const int FormatVersion = 3;
 
     /// <summary>The default Q4 group size.</summary>
     public const int DefaultGroupSize = 32;
@@ -95,6 +100,20 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize,
         return new QuantizationConfig(scheme, group, head);
     }
 
+    /// <summary>
+    /// The <c>format_version</c> of <paramref name="config"/>'s <c>quantization_config</c> (checked as <see cref="Of"/>
+    /// checks it), or null when it has none.
+    /// </summary>
+    public static int? VersionOf(JambaConfig config) =>
+        Of(config) is null ? null : IntField((JsonObject)config.ExtraFields[ConfigKey]!, "format_version");
+
+    /// <summary>
+    /// The safetensors dtype code of a stored <c>weight_scale</c>: <c>F32</c> for int8, <c>F16</c> for q4 from format
+    /// version 3 (<c>F32</c> before, converted on load).
+    /// </summary>
+    public static string ScaleDTypeCode(JambaQuantization scheme, int version) =>
+        scheme == JambaQuantization.Q4 && version >= 3 ? "F16" : "F32";
+
     /// <summary>Writes this configuration into <paramref name="config"/> (replacing any), or removes it when null.</summary>
     public static void Set(JambaConfig config, QuantizationConfig? quantization)
     {
@@ -107,8 +126,8 @@ public sealed record QuantizationConfig(JambaQuantization Scheme, int GroupSize,
             ["group_size"] = quantization.GroupSize,
         };
         if (quantization.LmHead) o["lm_head"] = true;
-        // A file without a quantized head is version 1, readable by every reader of the format.
-        o["format_version"] = quantization.LmHead ? FormatVersion : 1;
+        // The oldest version that describes the file, so every reader that can read it does.
+        o["format_version"] = quantization.Scheme == JambaQuantization.Q4 ? 3 : quantization.LmHead ? 2 : 1;
         config.ExtraFields[ConfigKey] = o;
     }
 

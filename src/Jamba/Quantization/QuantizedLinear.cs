@@ -8,14 +8,14 @@ namespace Jamba.Quantization;
 /// <summary>
 /// A linear layer with weight-only quantized weights: y = x · dequantize(weight, weight_scale)ᵀ + bias. The stored
 /// form is the module's state: buffers <c>weight</c> (int8 [out, in], or uint8 [out, in / 2] for 4-bit) and
-/// <c>weight_scale</c> (float32), plus <c>bias</c> in the model's dtype when the layer has one, so the state-dict
+/// <c>weight_scale</c> (float32 per row for int8, float16 per group for 4-bit), plus <c>bias</c> in the model's dtype when the layer has one, so the state-dict
 /// keys are the Hugging Face names plus <c>.weight_scale</c>. Inference only: there are no parameters to train.
 /// </summary>
 public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
 {
     /// <summary>The stored weight: int8 [out, in] (<see cref="JambaQuantization.Int8"/>) or uint8 [out, in / 2] (<see cref="JambaQuantization.Q4"/>).</summary>
     public readonly Tensor weight;
-    /// <summary>Float32 scales: [out] for Int8, [out, in / <see cref="GroupSize"/>] for Q4.</summary>
+    /// <summary>The scales: float32 [out] for Int8, float16 [out, in / <see cref="GroupSize"/>] for Q4.</summary>
     public readonly Tensor weight_scale;
     /// <summary>The bias [out] in the model's dtype, or null.</summary>
     public readonly Tensor? bias;
@@ -68,7 +68,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
         Scheme = Quantizer.SchemeFor(inFeatures, scheme, groupSize);
         GroupSize = Scheme == JambaQuantization.Q4 ? groupSize : (int)Math.Min(inFeatures, int.MaxValue);
         weight = zeros(Quantizer.WeightShape(outFeatures, inFeatures, Scheme), Quantizer.WeightDType(Scheme), device);
-        weight_scale = zeros(Quantizer.ScaleShape(outFeatures, inFeatures, Scheme, groupSize), ScalarType.Float32, device);
+        weight_scale = zeros(Quantizer.ScaleShape(outFeatures, inFeatures, Scheme, groupSize), Quantizer.ScaleDType(Scheme), device);
         bias = hasBias ? zeros(outFeatures, dtype, device) : null;
         RegisterComponents();
     }
@@ -126,7 +126,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
     public Tensor Dequantized(ScalarType dtype) => Dequantize.Forward(weight, weight_scale, dtype);
 
     /// <summary>Bytes of the stored weight, scales and bias.</summary>
-    public long StoredBytes => weight.NumberOfElements * weight.ElementSize + weight_scale.NumberOfElements * 4
+    public long StoredBytes => weight.NumberOfElements * weight.ElementSize + weight_scale.NumberOfElements * weight_scale.ElementSize
         + (bias is null ? 0 : bias.NumberOfElements * bias.ElementSize);
 
     /// <inheritdoc/>

@@ -43,6 +43,9 @@ public static class Quantizer
         _ => throw new ArgumentException($"not a quantized scheme: {scheme}", nameof(scheme)),
     };
 
+    /// <summary>The stored <c>weight_scale</c>'s dtype: float32 for Int8 (one per row), float16 for Q4 (one per group).</summary>
+    public static ScalarType ScaleDType(JambaQuantization scheme) => scheme == JambaQuantization.Q4 ? ScalarType.Float16 : ScalarType.Float32;
+
     /// <summary>The stored <c>weight</c>'s dtype: int8 for Int8, uint8 (two nibbles) for Q4.</summary>
     public static ScalarType WeightDType(JambaQuantization scheme) => scheme == JambaQuantization.Q4 ? ScalarType.Byte : ScalarType.Int8;
 
@@ -60,7 +63,8 @@ public static class Quantizer
 
     /// <summary>
     /// Grouped 4-bit of <paramref name="weight"/> [out, in] (any float dtype; in a multiple of
-    /// <paramref name="groupSize"/>): (uint8 [out, in / 2], float32 [out, in / G]).
+    /// <paramref name="groupSize"/>): (uint8 [out, in / 2], float16 [out, in / G]). The scale max|w| / 7 is clamped to
+    /// float16's largest value and rounded to float16 (nearest even) before it divides, so q · s is the stored weight.
     /// </summary>
     public static (Tensor weight, Tensor scale) QuantizeQ4(Tensor weight, int groupSize)
     {
@@ -72,8 +76,8 @@ public static class Quantizer
         using var _ = no_grad();
         long groups = cols / groupSize, half = groupSize / 2;
         var w = weight.to_type(ScalarType.Float32).reshape(rows, groups, groupSize);             // (out, in/G, G)
-        var s = w.abs().amax(new long[] { 2 }) / 7.0;                                             // (out, in/G)
-        var q = RoundHalfAway(w / SafeDivisor(s).unsqueeze(2)).clamp_(-8, 7).add_(8).to_type(ScalarType.Byte);
+        var s = (w.abs().amax(new long[] { 2 }) / 7.0).clamp_max_(Float16.MaxValue).to_type(ScalarType.Float16);   // (out, in/G)
+        var q = RoundHalfAway(w / SafeDivisor(s.to_type(ScalarType.Float32)).unsqueeze(2)).clamp_(-8, 7).add_(8).to_type(ScalarType.Byte);
         var packed = q.narrow(2, 0, half).bitwise_or(q.narrow(2, half, half).bitwise_left_shift(4));   // (out, in/G, G/2)
         return (packed.reshape(rows, cols / 2).MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
     }
@@ -108,8 +112,8 @@ public static class Quantizer
         else
         {
             q = empty(new long[] { rows, cols / 2 }, ScalarType.Byte);
-            s = empty(new long[] { rows, cols / groupSize }, ScalarType.Float32);
-            QuantizeCpu.Q4(w, bf16, rows, cols, groupSize, CpuKernelSupport.Ptr8(q), CpuKernelSupport.Ptr(s), threads);
+            s = empty(new long[] { rows, cols / groupSize }, ScalarType.Float16);
+            QuantizeCpu.Q4(w, bf16, rows, cols, groupSize, CpuKernelSupport.Ptr8(q), CpuKernelSupport.Ptr16(s), threads);
         }
         GC.KeepAlive(weight);
         return (q, s);

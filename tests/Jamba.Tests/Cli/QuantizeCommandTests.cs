@@ -30,17 +30,17 @@ public sealed class QuantizeCommandTests
         var r = CliRunner.Run("quantize", "--model", Fixture("hf-jamba-tiny"), "--out", dir, "--quantize", "q4", "--group-size", "64");
         Assert.AreEqual(0, r.ExitCode, r.Stderr);
         StringAssert.Contains(r.Stdout, "q4 (group size 64)");
-        StringAssert.Contains(r.Stdout, "f32 scales");
+        StringAssert.Contains(r.Stdout, "f16 scales");
         var header = SafeTensors.ReadHeader(Path.Combine(dir, "model.safetensors")).tensors;
         Assert.AreEqual("U8", header["model.layers.0.mamba.in_proj.weight"].DType);
-        Assert.AreEqual("F32", header["model.layers.0.mamba.in_proj.weight_scale"].DType);
+        Assert.AreEqual("F16", header["model.layers.0.mamba.in_proj.weight_scale"].DType);
         using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json"))))
         {
             var q = config.RootElement.GetProperty("quantization_config");
             Assert.AreEqual("jamba_mlnet", q.GetProperty("quant_method").GetString());
             Assert.AreEqual("q4", q.GetProperty("scheme").GetString());
             Assert.AreEqual(64, q.GetProperty("group_size").GetInt32());
-            Assert.AreEqual(2, q.GetProperty("format_version").GetInt32());
+            Assert.AreEqual(3, q.GetProperty("format_version").GetInt32(), "q4 scales in float16");
             Assert.IsTrue(q.GetProperty("lm_head").GetBoolean(), "the head is quantized by default");
         }
         var stored = Logits("logits", "--model", dir);

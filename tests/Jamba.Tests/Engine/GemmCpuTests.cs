@@ -115,7 +115,7 @@ public sealed class GemmCpuTests
             var y = empty(5, 21);
             var matrix = group == 0
                 ? QuantizedMatrix.Int8((sbyte*)CpuKernelSupport.Ptr8(weight), CpuKernelSupport.Ptr(scale), (int)inF)
-                : QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(weight), CpuKernelSupport.Ptr(scale), (int)inF, group);
+                : QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(weight), CpuKernelSupport.Ptr16(scale), (int)inF, group);
             GemmCpu.ForwardScalar(CpuKernelSupport.Ptr(x), matrix, CpuKernelSupport.Ptr(bias), CpuKernelSupport.Ptr(y), 5, 21);
             AssertClose(y, QuantizedMatmul.Reference(x, weight, scale, bias), x, weight, scale, bias, 1e-5, $"scalar group {group} in {inF}");
         }

@@ -11,12 +11,26 @@ namespace Jamba.Tests.Engine;
 [TestClass]
 public sealed unsafe class QuantizedKernelTests
 {
-    /// <summary>A random quantized matrix: weight bytes (int8 as its bits, or packed nibbles) and positive scales.</summary>
+    /// <summary>
+    /// A random quantized matrix: weight bytes (int8 as its bits, or packed nibbles) and positive scales, for q4 values
+    /// of float16 (see <see cref="Representable"/>), whose bits <see cref="Bind"/> hands the kernels.
+    /// </summary>
     sealed record Matrix(byte[] Weight, float[] Scale, int InF, int OutF, int Group)
     {
-        public QuantizedMatrix Bind(byte* w, float* s) =>
-            Group == 0 ? QuantizedMatrix.Int8((sbyte*)w, s, InF) : QuantizedMatrix.Q4(w, s, InF, Group);
+        ushort[] scale16 = [];
+
+        public QuantizedMatrix Bind(byte* w, float* s)
+        {
+            if (Group == 0) return QuantizedMatrix.Int8((sbyte*)w, s, InF);
+            // Pinned and held by the record, so the pointer stays valid while the matrix is in use.
+            scale16 = GC.AllocateArray<ushort>(Scale.Length, pinned: true);
+            for (int i = 0; i < Scale.Length; i++) scale16[i] = Float16.FromSingle(Scale[i]);
+            return QuantizedMatrix.Q4(w, (ushort*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref scale16[0]), InF, Group);
+        }
     }
+
+    /// <summary>A scale as the format stores it: float32 for int8 (<paramref name="group"/> 0), float16 for q4.</summary>
+    static float Representable(int group, double s) => group == 0 ? (float)s : Float16.ToSingle(Float16.FromSingle((float)s));
 
     static Matrix RandomMatrix(Random rng, int inF, int outF, int group, bool extreme = false)
     {
@@ -28,7 +42,7 @@ public sealed unsafe class QuantizedKernelTests
             for (long i = 0; i < w.Length; i++) w[i] = (byte)(sbyte)rng.Next(-127, 128);
         else rng.NextBytes(w);
         var s = new float[group == 0 ? outF : (long)outF * (inF / group)];
-        for (long i = 0; i < s.Length; i++) s[i] = (float)(rng.NextDouble() * 0.02 + 1e-4);
+        for (long i = 0; i < s.Length; i++) s[i] = Representable(group, rng.NextDouble() * 0.02 + 1e-4);
         return new Matrix(w, s, inF, outF, group);
     }
 
@@ -110,6 +124,30 @@ public sealed unsafe class QuantizedKernelTests
         }
     }
 
+    /// <summary>
+    /// The q4 scales' float16 conversions: every non-negative finite float16 (subnormals included) widens to .NET's
+    /// exact value, one at a time and eight at a time; rounding follows .NET's (nearest even) and clamps to the largest
+    /// finite float16 instead of overflowing.
+    /// </summary>
+    [TestMethod]
+    public void Float16ScalesConvertExactly()
+    {
+        var bits = Enumerable.Range(0, 0x7C00).Select(i => (ushort)i).ToArray();
+        var widened = new float[bits.Length];
+        fixed (ushort* b = bits)
+        fixed (float* w = widened)
+            for (int i = 0; i + 8 <= bits.Length; i += 8) System.Runtime.Intrinsics.Vector256.Store(Float16.Widen8(b + i), w + i);
+        for (int i = 0; i < bits.Length; i++)
+        {
+            float exact = (float)BitConverter.UInt16BitsToHalf(bits[i]);
+            Assert.AreEqual(exact, Float16.ToSingle(bits[i]), $"bits {bits[i]:X4}");
+            Assert.AreEqual(exact, widened[i], $"bits {bits[i]:X4}, eight at a time");
+            Assert.AreEqual(bits[i], Float16.FromSingle(exact), $"bits {bits[i]:X4} round trip");
+        }
+        Assert.AreEqual((ushort)0x7BFF, Float16.FromSingle(1e30f), "clamped to 65504");
+        Assert.AreEqual(BitConverter.HalfToUInt16Bits((Half)0.1f), Float16.FromSingle(0.1f));
+    }
+
     [TestMethod]
     public void ZeroRowsGiveTheBiasAndExtremeValuesStayClose()
     {
@@ -129,7 +167,7 @@ public sealed unsafe class QuantizedKernelTests
             foreach (var (xScale, sScale) in new[] { (1e3, 1.0), (1e-3, 1e-3), (1e15, 1e15) })
             {
                 var m = RandomMatrix(rng, 1024, 64, group, extreme: true);
-                for (int i = 0; i < m.Scale.Length; i++) m.Scale[i] = (float)(m.Scale[i] * sScale);
+                for (int i = 0; i < m.Scale.Length; i++) m.Scale[i] = Representable(group, m.Scale[i] * sScale);
                 var xs = RandomVector(rng, 2 * 1024, xScale);
                 foreach (int rows in new[] { 1, 2 })
                 {

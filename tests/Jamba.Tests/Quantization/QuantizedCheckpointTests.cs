@@ -101,7 +101,8 @@ public sealed class QuantizedCheckpointTests
             string weightType = scheme == JambaQuantization.Q4 ? "U8" : "I8";
             Assert.AreEqual(weightType, stored["model.layers.0.mamba.in_proj.weight"]);
             Assert.AreEqual("I8", stored["model.layers.0.mamba.dt_proj.weight"], "dt_proj (8 inputs) falls back to int8");
-            Assert.AreEqual("F32", stored["model.layers.0.mamba.in_proj.weight_scale"]);
+            Assert.AreEqual(scheme == JambaQuantization.Q4 ? "F16" : "F32", stored["model.layers.0.mamba.in_proj.weight_scale"]);
+            Assert.AreEqual("F32", stored["model.layers.0.mamba.dt_proj.weight_scale"], "int8 scales stay float32");
             Assert.AreEqual(dtype == "bf16" ? "BF16" : "F32", stored["model.layers.0.mamba.dt_proj.bias"]);
             Assert.AreEqual(dtype == "bf16" ? "BF16" : "F32", stored["model.embed_tokens.weight"]);
             string json = File.ReadAllText(tmp["config.json"]);
@@ -137,7 +138,7 @@ public sealed class QuantizedCheckpointTests
                 bool projection = (name.StartsWith("model.layers.") && name.EndsWith("_proj.weight")) || (name == "lm_head.weight" && !config.TieWordEmbeddings);
                 if (!projection) { expected += 4 * n; continue; }
                 bool q4 = scheme == JambaQuantization.Q4 && shape[1] % group == 0;
-                expected += q4 ? n / 2 + 4 * (n / group) : n + 4 * shape[0];
+                expected += q4 ? n / 2 + 2 * (n / group) : n + 4 * shape[0];
             }
             using var model = JambaModel.Load(TinyDir, Options(scheme, group: group));
             long actual = model.Network.parameters().Sum(p => p.NumberOfElements * p.ElementSize)
@@ -185,6 +186,36 @@ public sealed class QuantizedCheckpointTests
         change(tensors);
         SafeTensors.Save(file, tensors);
         DisposeAll(tensors.Values);
+    }
+
+    /// <summary>
+    /// A q4 checkpoint of format version 2 (float32 scales) still loads: the scales are rounded to float16 on the way in
+    /// (exactly here, since these float32 values came from float16), the logits equal the version-3 file's, the config
+    /// then says version 3, and saving writes version 3 with float16 scales. A version-2 file with float16 scales is a
+    /// dtype error naming the expected F32.
+    /// </summary>
+    [TestMethod]
+    public void VersionTwoQ4WithFloat32ScalesLoads()
+    {
+        using var tmp = new TempDir();
+        string file = SaveQuantized(tmp, JambaQuantization.Q4);
+        using var v3 = JambaModel.Load(tmp.Path);
+        string configFile = tmp["config.json"];
+        string v3Json = File.ReadAllText(configFile);
+        StringAssert.Contains(v3Json, "\"format_version\": 3");
+        File.WriteAllText(configFile, v3Json.Replace("\"format_version\": 3", "\"format_version\": 2"));
+        var f16Scales = CheckpointReader.Open(tmp.Path).DTypes().Where(p => p.Value == "F16").Select(p => p.Key).ToList();
+        Assert.IsTrue(f16Scales.Count > 0 && f16Scales.All(k => k.EndsWith(".weight_scale")));
+        var e = Assert.ThrowsExactly<CheckpointException>(() => JambaModel.Load(tmp.Path));
+        StringAssert.Contains(e.Message, ".weight_scale is F16, expected F32");
+
+        Rewrite(file, t => { foreach (var k in f16Scales) t[k] = t[k].to_type(ScalarType.Float32); });
+        using var v2 = JambaModel.Load(tmp.Path);
+        Assert.IsTrue(Logits(v2).equal(Logits(v3)).all().item<bool>(), "version 2 loads to the version-3 model's logits");
+        using var again = new TempDir();
+        v2.Save(again.Path);
+        StringAssert.Contains(File.ReadAllText(again["config.json"]), "\"format_version\": 3");
+        Assert.AreEqual("F16", CheckpointReader.Open(again.Path).DTypes()[f16Scales[0]]);
     }
 
     [TestMethod]

@@ -26,10 +26,17 @@ public sealed class QuantizedHeadTests
     public void HeadKeyWritesVersionTwoAndReadsBack()
     {
         var config = TestConfigs.Tiny();
-        QuantizationConfig.Set(config, QuantizationConfig.Create(JambaQuantization.Q4, 64, lmHead: true));
+        QuantizationConfig.Set(config, QuantizationConfig.Create(JambaQuantization.Int8, lmHead: true));
         Assert.AreEqual(2, (int)Stored(config)["format_version"]!);
         Assert.IsTrue((bool)Stored(config)["lm_head"]!);
+        Assert.AreEqual(QuantizationConfig.Create(JambaQuantization.Int8, lmHead: true), QuantizationConfig.Of(config));
+
+        // q4 is version 3 (float16 scales), with or without the head.
+        QuantizationConfig.Set(config, QuantizationConfig.Create(JambaQuantization.Q4, 64, lmHead: true));
+        Assert.AreEqual(3, (int)Stored(config)["format_version"]!);
         Assert.AreEqual(QuantizationConfig.Create(JambaQuantization.Q4, 64, lmHead: true), QuantizationConfig.Of(config));
+        QuantizationConfig.Set(config, QuantizationConfig.Create(JambaQuantization.Q4, lmHead: false));
+        Assert.AreEqual(3, (int)Stored(config)["format_version"]!);
 
         // Without the head the file stays version 1, what every earlier reader of the format takes.
         QuantizationConfig.Set(config, QuantizationConfig.Create(JambaQuantization.Int8, lmHead: false));
@@ -54,7 +61,7 @@ public sealed class QuantizedHeadTests
         StringAssert.Contains(e.Message, "quantization_config.lm_head");
 
         Stored(config)["lm_head"] = true;
-        Stored(config)["format_version"] = 3;
+        Stored(config)["format_version"] = 4;
         e = Assert.ThrowsExactly<JambaConfigException>(() => QuantizationConfig.Of(config));
         StringAssert.Contains(e.Message, "quantization_config.format_version");
     }

@@ -22,9 +22,9 @@ public sealed class QuantizedLinearTests
         Assert.AreEqual(ScalarType.Byte, buffers["weight"].dtype);
         CollectionAssert.AreEqual(new long[] { 10, 32 }, buffers["weight"].shape);
         CollectionAssert.AreEqual(new long[] { 10, 2 }, buffers["weight_scale"].shape);
-        Assert.AreEqual(ScalarType.Float32, buffers["weight_scale"].dtype);
+        Assert.AreEqual(ScalarType.Float16, buffers["weight_scale"].dtype, "q4 scales are float16");
         Assert.AreEqual(ScalarType.BFloat16, buffers["bias"].dtype);
-        Assert.AreEqual(10 * 32 + 10 * 2 * 4 + 10 * 2, q.StoredBytes);
+        Assert.AreEqual(10 * 32 + 10 * 2 * 2 + 10 * 2, q.StoredBytes);
     }
 
     /// <summary>
@@ -102,14 +102,15 @@ public sealed class QuantizedLinearTests
                 if (name.EndsWith("_proj.weight") || (head && name == "lm_head.weight"))
                 {
                     var s = Quantizer.SchemeFor(shape[1], scheme, 32);
-                    expected += (s == JambaQuantization.Q4 ? n / 2 : n) + 4 * (s == JambaQuantization.Q4 ? n / 32 : shape[0]);
+                    expected += s == JambaQuantization.Q4 ? n / 2 + 2 * (n / 32) : n + 4 * shape[0];
                 }
                 else expected += 4 * n;
             }
             long actual = lm.parameters().Sum(p => p.NumberOfElements * p.ElementSize) + lm.buffers().Sum(b => b.NumberOfElements * b.ElementSize);
             Assert.AreEqual(expected, actual, $"{scheme}, head {head}: parameter + buffer bytes");
+            var scaleTypes = Jamba.Checkpoints.CheckpointValidation.QuantizedDTypes(config).ToDictionary(t => t.name, t => t.dtype);
             Assert.AreEqual(expected, Jamba.Checkpoints.CheckpointValidation.ExpectedTensors(config)
-                .Sum(t => t.shape.Aggregate(1L, (a, b) => a * b) * (t.name.EndsWith("_scale") ? 4 : QuantizationConfig.Of(config)!.Quantizes(t.name) ? 1 : 4)),
+                .Sum(t => t.shape.Aggregate(1L, (a, b) => a * b) * (t.name.EndsWith("_scale") ? (scaleTypes[t.name] == "F16" ? 2 : 4) : QuantizationConfig.Of(config)!.Quantizes(t.name) ? 1 : 4)),
                 $"{scheme}, head {head}: the expected tensors list the same bytes");
         }
     }

@@ -458,10 +458,10 @@ internal static unsafe class CpuDecodeStep
                     bool q4 = q.Scheme == JambaQuantization.Q4;
                     if (q.InFeatures > int.MaxValue || (q4 && !QuantizedMatrix.SupportsGroup(inF, q.GroupSize))) Ok = false;
                     void* weight = Get(q.weight, q4 ? ScalarType.Byte : ScalarType.Int8);
-                    var scale = (float*)Get(q.weight_scale, ScalarType.Float32);
+                    void* scale = Get(q.weight_scale, Quantizer.ScaleDType(q.Scheme));
                     void* bias = Get(q.bias);
                     if (!Ok) return default;
-                    var matrix = q4 ? QuantizedMatrix.Q4((byte*)weight, scale, inF, q.GroupSize) : QuantizedMatrix.Int8((sbyte*)weight, scale, inF);
+                    var matrix = q4 ? QuantizedMatrix.Q4((byte*)weight, (ushort*)scale, inF, q.GroupSize) : QuantizedMatrix.Int8((sbyte*)weight, (float*)scale, inF);
                     // A layer that quantizes its input with a layout the integer kernels do not take runs in the Modeling forward.
                     if (q.QuantizesActivations && !IntegerDot.Supports(matrix)) { Ok = false; return default; }
                     return new Projection(null, matrix, bias, q.QuantizesActivations);
@@ -503,7 +503,7 @@ internal static unsafe class CpuDecodeStep
                 if (t.dtype != required || !t.is_contiguous() || t.device_type != DeviceType.CPU) Ok = false;
                 else p = required switch
                 {
-                    ScalarType.BFloat16 => CpuKernelSupport.Ptr16(t),
+                    ScalarType.BFloat16 or ScalarType.Float16 => CpuKernelSupport.Ptr16(t),
                     ScalarType.Int8 or ScalarType.Byte => CpuKernelSupport.Ptr8(t),
                     _ => CpuKernelSupport.Ptr(t),
                 };

@@ -64,7 +64,7 @@ internal static class DecodeLinear
         var shape = CpuKernelSupport.Shape(x);
         shape[^1] = outF;
         var y = empty(shape, ScalarType.Float32);
-        var w = q4 ? QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(layer.weight), CpuKernelSupport.Ptr(layer.weight_scale), inF, layer.GroupSize)
+        var w = q4 ? QuantizedMatrix.Q4(CpuKernelSupport.Ptr8(layer.weight), CpuKernelSupport.Ptr16(layer.weight_scale), inF, layer.GroupSize)
                    : QuantizedMatrix.Int8((sbyte*)CpuKernelSupport.Ptr8(layer.weight), CpuKernelSupport.Ptr(layer.weight_scale), inF);
         void* bias = layer.bias is null ? null : bf16 ? CpuKernelSupport.Ptr16(layer.bias) : CpuKernelSupport.Ptr(layer.bias);
         if (layer.QuantizesActivations)

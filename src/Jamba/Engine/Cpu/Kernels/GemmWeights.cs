@@ -70,12 +70,12 @@ internal readonly unsafe struct Int8GemmWeights(QuantizedMatrix m) : IGemmWeight
 
 /// <summary>
 /// q4 weights (<see cref="QuantizedMatrix"/>'s layout): in a group of G, byte j holds element j in its low nibble and
-/// element j + G/2 in its high nibble, as q + 8; w = q · s of the group.
+/// element j + G/2 in its high nibble, as q + 8; w = q · s of the group (a float16 scale).
 /// </summary>
 internal readonly unsafe struct Q4GemmWeights(QuantizedMatrix m) : IGemmWeights
 {
     readonly byte* weight = (byte*)m.Weight;
-    readonly float* scale = m.Scale;
+    readonly ushort* scale = m.GroupScale;
     readonly int n = m.InFeatures, group = m.GroupSize, groups = m.InFeatures / m.GroupSize;
 
     public int InFeatures => n;
@@ -89,14 +89,15 @@ internal readonly unsafe struct Q4GemmWeights(QuantizedMatrix m) : IGemmWeights
     public void DequantizeRow(long row, int k0, int count, float* y)
     {
         byte* bytes = weight + row * (n / 2);
-        float* rowScale = scale + row * groups;
+        ushort* rowScale = scale + row * groups;
         int half = group / 2, g = k0 / group, e = k0 - g * group;
         if (e == 0 && count % group == 0)
         {
             // Whole groups: each load of eight bytes gives eight weights of the low half and eight of the high half.
             for (byte* p = bytes + g * half; count > 0; count -= group, g++, p += half, y += group)
             {
-                var vs = Vector256.Create(rowScale[g]); var vm = Vector256.Create(-8f * rowScale[g]);
+                float sg = Float16.ToSingle(rowScale[g]);
+                var vs = Vector256.Create(sg); var vm = Vector256.Create(-8f * sg);
                 for (int j = 0; j < half; j += 8)
                 {
                     var b = Avx2.ConvertToVector256Int32(p + j);
@@ -111,7 +112,7 @@ internal readonly unsafe struct Q4GemmWeights(QuantizedMatrix m) : IGemmWeights
             bool high = e >= half;
             var b = Avx2.ConvertToVector256Int32(bytes + g * half + (high ? e - half : e));
             var nibbles = high ? Vector256.ShiftRightLogical(b, 4) : b & Vector256.Create(15);
-            float s = rowScale[g];
+            float s = Float16.ToSingle(rowScale[g]);
             Fma.MultiplyAdd(Avx.ConvertToVector256Single(nibbles), Vector256.Create(s), Vector256.Create(-8f * s)).Store(y + i);
             if ((e += 8) == group) { e = 0; g++; }
         }
@@ -122,7 +123,7 @@ internal readonly unsafe struct Q4GemmWeights(QuantizedMatrix m) : IGemmWeights
     {
         int g = k / group, e = k - g * group, half = group / 2;
         byte b = weight[row * (n / 2) + g * half + (e < half ? e : e - half)];
-        return ((e < half ? b & 15 : b >> 4) - 8) * scale[row * groups + g];
+        return ((e < half ? b & 15 : b >> 4) - 8) * Float16.ToSingle(scale[row * groups + g]);
     }
 
     [MethodImpl(CpuKernelSupport.Hot)]

@@ -10,9 +10,9 @@ namespace Jamba.Engine.Cpu.Kernels;
 /// weight format's kernel loads without shuffling: |r| (the unsigned operand of <c>vpmaddubsw</c> for int8 weights);
 /// per four consecutive inputs 8 · Σ r (the q4 nibbles' offset of 8, taken out of the integer sums once per row instead
 /// of once per weight row); s spread over eight lanes; and, for q4 in groups of 32, the values of two blocks interleaved
-/// by halves with their offsets and scales (see <see cref="Pairs"/>).
+/// by halves with their offsets (see <see cref="Pairs"/>).
 /// </summary>
-internal readonly unsafe struct Int8Row(sbyte* values, byte* magnitudes, float* scales, int* offsets, float* blockScales, sbyte* pairs, int* pairOffsets, float* pairScales)
+internal readonly unsafe struct Int8Row(sbyte* values, byte* magnitudes, float* scales, int* offsets, float* blockScales, sbyte* pairs, int* pairOffsets)
 {
     /// <summary>r [n].</summary>
     public readonly sbyte* Values = values;
@@ -32,8 +32,6 @@ internal readonly unsafe struct Int8Row(sbyte* values, byte* magnitudes, float* 
     public readonly sbyte* Pairs = pairs;
     /// <summary>[P, 8]: lane j &lt; 4 is 8 · Σ r over inputs 4j … 4j + 3 and 16 + 4j … 16 + 4j + 3 of block 2p; lane 4 + j the same of block 2p + 1.</summary>
     public readonly int* PairOffsets = pairOffsets;
-    /// <summary>[P, 8]: s of block 2p in lanes 0–3, of block 2p + 1 (0 where missing) in lanes 4–7.</summary>
-    public readonly float* PairScales = pairScales;
 }
 
 /// <summary>
@@ -61,12 +59,12 @@ internal readonly unsafe struct Int8Activations
     /// <summary>Bytes of a buffer for <paramref name="rows"/> rows of <paramref name="n"/> inputs.</summary>
     public static long Bytes(int rows, int n) => (long)rows * RowBytes(n);
 
-    // Per row: the four-byte arrays first (scales, offsets, block scales, pair offsets, pair scales), so they stay
-    // 4-byte aligned, then r, |r| and the pairs.
+    // Per row: the four-byte arrays first (scales, offsets, block scales, pair offsets), so they stay 4-byte aligned,
+    // then r, |r| and the pairs.
     static long RowBytes(int n)
     {
         int blocks = n / Block, pairs = (blocks + 1) / 2;
-        return blocks * (4 + 32 + 32) + pairs * (32 + 32 + 64) + 2L * n;
+        return blocks * (4 + 32 + 32) + pairs * (32 + 64) + 2L * n;
     }
 
     /// <summary>Row <paramref name="r"/>.</summary>
@@ -78,9 +76,8 @@ internal readonly unsafe struct Int8Activations
         int* offsets = (int*)(scales + blocks);
         float* blockScales = (float*)(offsets + 8 * blocks);
         int* pairOffsets = (int*)(blockScales + 8 * blocks);
-        float* pairScales = (float*)(pairOffsets + 8 * pairs);
-        sbyte* values = (sbyte*)(pairScales + 8 * pairs);
-        return new Int8Row(values, (byte*)values + Length, scales, offsets, blockScales, values + 2 * Length, pairOffsets, pairScales);
+        sbyte* values = (sbyte*)(pairOffsets + 8 * pairs);
+        return new Int8Row(values, (byte*)values + Length, scales, offsets, blockScales, values + 2 * Length, pairOffsets);
     }
 
     /// <summary>Row <paramref name="r"/> alone, as one-row activations.</summary>
@@ -135,7 +132,6 @@ internal readonly unsafe struct Int8Activations
             high.Store(y.Pairs + 64 * p + 32);
             // |8 Σ r| over eight inputs ≤ 8128: the int16 sums of the two halves do not overflow.
             Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(eights, low) + Avx2.MultiplyAddAdjacent(eights, high), ones).Store(y.PairOffsets + 8 * p);
-            Vector256.Create(Vector128.Create(y.Scales[2 * p]), Vector128.Create(second ? y.Scales[2 * p + 1] : 0f)).Store(y.PairScales + 8 * p);
         }
     }
 
@@ -197,7 +193,6 @@ internal readonly unsafe struct Int8Activations
                     for (int i = 0; i < 4; i++)
                         if (k < blocks) sum += y.Values[k * Block + 4 * j + i] + y.Values[k * Block + 16 + 4 * j + i];
                     y.PairOffsets[8 * p + 4 * h + j] = 8 * sum;
-                    y.PairScales[8 * p + 4 * h + j] = k < blocks ? y.Scales[k] : 0f;
                 }
             }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -23,8 +24,8 @@ namespace Jamba.Engine.Cpu.Kernels;
 /// <item>int8, step = block k: lane j sums inputs 4j … 4j + 3; acc_j += L_j · s_x[k]; the row scale multiplies the result.</item>
 /// <item>q4 G = 32, step = the pair of groups (2p, 2p + 1) (one 32-byte load): lanes 0–3 are group 2p and lanes 4–7
 /// group 2p + 1, lane j of a group summing inputs 4j … 4j + 3 and 16 + 4j … 16 + 4j + 3 (the low and the high nibbles of
-/// its bytes 4j … 4j + 3); acc_j += L_j · d with d = s_w · s_x of the lane's group, rounded first. An odd last group
-/// is a pair whose second group is zeros.</item>
+/// its bytes 4j … 4j + 3); acc_j += L_j · d with d = s_w · s_x of the lane's group, rounded first (s_w the float16
+/// scale, widened exactly). An odd last group is a pair whose second group is zeros.</item>
 /// <item>q4 G = 64, step = group g (blocks 2g and 2g + 1, the low and the high nibbles of its 32 bytes): lane j of
 /// each block sums inputs 4j … 4j + 3; t_j = L_j(2g) · s_x[2g], t_j = t_j + L_j(2g + 1) · s_x[2g + 1] (an FMA),
 /// acc_j += t_j · s_w[g].</item>
@@ -51,7 +52,7 @@ internal static unsafe class IntegerDot
         int n = w.InFeatures, blocks = n / Int8Activations.Block;
         if (!w.IsQ4) return Int8((sbyte*)w.Weight + o * n, x, blocks) * w.Scale[o];
         byte* q = (byte*)w.Weight + o * (n / 2);
-        float* s = w.Scale + o * (n / w.GroupSize);
+        ushort* s = w.GroupScale + o * (n / w.GroupSize);
         return w.GroupSize == 32 ? Q4G32(q, s, x, blocks) : Q4G64(q, s, x, blocks);
     }
 
@@ -73,7 +74,7 @@ internal static unsafe class IntegerDot
         }
         int groups = n / ma.GroupSize;
         byte* qa = (byte*)ma.Weight + a * (n / 2), qb = (byte*)mb.Weight + b * (n / 2);
-        float* wa = ma.Scale + a * groups, wb = mb.Scale + b * groups;
+        ushort* wa = ma.GroupScale + a * groups, wb = mb.GroupScale + b * groups;
         return ma.GroupSize == 32 ? Q4G32Pair(qa, wa, xa, qb, wb, xb, blocks) : Q4G64Pair(qa, wa, xa, qb, wb, xb, blocks);
     }
 
@@ -130,7 +131,7 @@ internal static unsafe class IntegerDot
     /// The q4 steps' constants, made once per row by the caller: the JIT rematerialises a constant inside an inlined
     /// step on every call, which costs the loop a load and a copy each.
     /// </summary>
-    readonly struct Constants(Vector256<byte> mask, Vector256<short> ones, Vector256<int> spread)
+    readonly struct Constants(Vector256<byte> mask, Vector256<short> ones, Vector256<int> spread, Vector256<int> interleave)
     {
         /// <summary>The low nibble of each byte.</summary>
         public readonly Vector256<byte> Mask = mask;
@@ -138,19 +139,22 @@ internal static unsafe class IntegerDot
         public readonly Vector256<short> Ones = ones;
         /// <summary>Lane 0 into lanes 0–3 and lane 1 into lanes 4–7 (a pair's two scales).</summary>
         public readonly Vector256<int> Spread = spread;
+        /// <summary>Even lanes into the low half and odd lanes into the high half (four pairs' scales).</summary>
+        public readonly Vector256<int> Interleave = interleave;
 
         [MethodImpl(CpuKernelSupport.Hot)]
-        public static Constants Create() => new(Vector256.Create((byte)15), Vector256.Create((short)1), Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1));
+        public static Constants Create() => new(Vector256.Create((byte)15), Vector256.Create((short)1),
+            Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
     }
 
     // ---- q4 weights in groups of 32: a step is a pair of groups (32 bytes) ----
 
     /// <summary>
-    /// acc + L · d for the pair of groups whose nibbles are <paramref name="bytes"/> and whose two scales are
-    /// <paramref name="sw"/> (lanes 0 and 1, the rest 0), with its x at v (<see cref="Int8Row.Pairs"/>), off and s.
+    /// acc + L · d for the pair of groups whose nibbles are <paramref name="bytes"/>, with its x at v
+    /// (<see cref="Int8Row.Pairs"/>) and off, and d the pair's s_w · s_x (lanes 0–3 the first group's, 4–7 the second's).
     /// </summary>
     [MethodImpl(CpuKernelSupport.Hot)]
-    static Vector256<float> G32Step(Vector256<byte> bytes, Vector256<float> sw, sbyte* v, int* off, float* s, Vector256<float> acc, in Constants k)
+    static Vector256<float> G32Step(Vector256<byte> bytes, Vector256<float> d, sbyte* v, int* off, Vector256<float> acc, in Constants k)
     {
         var mask = k.Mask;
         var low = bytes & mask;
@@ -158,70 +162,100 @@ internal static unsafe class IntegerDot
         // Each lane of the two products belongs to one group, so their int16 sums (|·| ≤ 2 · 2 · 15 · 127) add as they are.
         var sums = Avx2.MultiplyAddAdjacent(low, Vector256.Load(v)) + Avx2.MultiplyAddAdjacent(high, Vector256.Load(v + 32));
         var lanes = Avx2.MultiplyAddAdjacent(sums, k.Ones) - Vector256.Load(off);
-        var d = Avx2.PermuteVar8x32(sw, k.Spread) * Vector256.Load(s);
         return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(lanes), d, acc);
     }
 
-    /// <summary>The scales of a whole pair (two floats).</summary>
+    /// <summary>
+    /// Four pairs' d from their eight float16 weight scales at sw and x's scales at xs: the products s_w · s_x of the
+    /// eight groups, even groups in the low half and odd in the high, so that <see cref="Of"/> spreads pair j's with one
+    /// in-lane shuffle.
+    /// </summary>
     [MethodImpl(CpuKernelSupport.Hot)]
-    static Vector256<float> TwoScales(float* sw) => Vector256.CreateScalarUnsafe(*(double*)sw).AsSingle();
+    static Vector256<float> FourPairs(ushort* sw, float* xs, in Constants k) =>
+        Avx2.PermuteVar8x32(Float16.Widen8(sw) * Vector256.Load(xs), k.Interleave);
 
-    /// <summary>The last group of an odd count: the 16 bytes, and the scale with zeros beside it.</summary>
+    /// <summary>Pair j's d of <see cref="FourPairs"/>: its first group's product in lanes 0–3, the second's in 4–7.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static Vector256<float> Of(Vector256<float> four, [ConstantExpected] byte j) => Avx.Permute(four, j);
+
+    /// <summary>One pair's d from its two float16 weight scales and x's two scales.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static Vector256<float> OnePair(ushort* sw, float* xs, in Constants k)
+    {
+        var w = Float16.Widen4(Sse41.ConvertToVector128Int32(Vector128.CreateScalarUnsafe(*(uint*)sw).AsUInt16()));
+        return Avx2.PermuteVar8x32((w * Vector128.CreateScalarUnsafe(*(double*)xs).AsSingle()).ToVector256Unsafe(), k.Spread);
+    }
+
+    /// <summary>The last group of an odd count as a pair whose second group is zeros: its d, then its 16 bytes.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static Vector256<float> LastPair(ushort* sw, float* xs, in Constants k) =>
+        Avx2.PermuteVar8x32((Vector128.CreateScalar(Float16.ToSingle(*sw)) * Vector128.CreateScalar(*xs)).ToVector256Unsafe(), k.Spread);
+
     [MethodImpl(CpuKernelSupport.Hot)]
     static Vector256<byte> LastBytes(byte* w) => Vector128.Load(w).ToVector256Unsafe();
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static float Q4G32(byte* w, float* sw, Int8Row x, int blocks)
+    static float Q4G32(byte* w, ushort* sw, Int8Row x, int blocks)
     {
         var k = Constants.Create();
         var acc0 = Vector256<float>.Zero; var acc1 = acc0;
-        sbyte* v = x.Pairs; int* off = x.PairOffsets; float* s = x.PairScales;
+        sbyte* v = x.Pairs; int* off = x.PairOffsets; float* xs = x.Scales;
         int pairs = blocks / 2, p = 0;
-        for (; p + 2 <= pairs; p += 2, w += 64, sw += 4, v += 128, off += 16, s += 16)
+        for (; p + 4 <= pairs; p += 4, w += 128, sw += 8, xs += 8, v += 256, off += 32)
         {
             Sse.Prefetch0(w + PrefetchBytes);
-            acc0 = G32Step(Vector256.Load(w), TwoScales(sw), v, off, s, acc0, k);
-            acc1 = G32Step(Vector256.Load(w + 32), TwoScales(sw + 2), v + 64, off + 8, s + 8, acc1, k);
+            Sse.Prefetch0(w + PrefetchBytes + 64);
+            var d = FourPairs(sw, xs, k);
+            acc0 = G32Step(Vector256.Load(w), Of(d, 0x00), v, off, acc0, k);
+            acc1 = G32Step(Vector256.Load(w + 32), Of(d, 0x55), v + 64, off + 8, acc1, k);
+            acc0 = G32Step(Vector256.Load(w + 64), Of(d, 0xAA), v + 128, off + 16, acc0, k);
+            acc1 = G32Step(Vector256.Load(w + 96), Of(d, 0xFF), v + 192, off + 24, acc1, k);
         }
-        if (p < pairs)
+        // The remaining pairs alternate too; after each, acc0 is the next step's accumulator (the final sum commutes).
+        for (; p < pairs; p++, w += 32, sw += 2, xs += 2, v += 64, off += 8)
         {
-            acc0 = G32Step(Vector256.Load(w), TwoScales(sw), v, off, s, acc0, k);
-            // The last group of an odd count is then an odd step: the other accumulator's (the sum commutes).
+            acc0 = G32Step(Vector256.Load(w), OnePair(sw, xs, k), v, off, acc0, k);
             (acc0, acc1) = (acc1, acc0);
-            w += 32; sw += 2; v += 64; off += 8; s += 8;
         }
-        if ((blocks & 1) != 0) acc0 = G32Step(LastBytes(w), Vector256.CreateScalar(*sw), v, off, s, acc0, k);
+        if ((blocks & 1) != 0) acc0 = G32Step(LastBytes(w), LastPair(sw, xs, k), v, off, acc0, k);
         return Reduce(acc0, acc1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static (float, float) Q4G32Pair(byte* a, float* sa, Int8Row xa, byte* b, float* sb, Int8Row xb, int blocks)
+    static (float, float) Q4G32Pair(byte* a, ushort* sa, Int8Row xa, byte* b, ushort* sb, Int8Row xb, int blocks)
     {
         var k = Constants.Create();
         var a0 = Vector256<float>.Zero; var a1 = a0; var b0 = a0; var b1 = a0;
-        sbyte* va = xa.Pairs, vb = xb.Pairs; int* oa = xa.PairOffsets, ob = xb.PairOffsets; float* xsa = xa.PairScales, xsb = xb.PairScales;
+        sbyte* va = xa.Pairs, vb = xb.Pairs; int* oa = xa.PairOffsets, ob = xb.PairOffsets; float* xsa = xa.Scales, xsb = xb.Scales;
         int pairs = blocks / 2, p = 0;
-        for (; p + 2 <= pairs; p += 2, a += 64, b += 64, sa += 4, sb += 4, va += 128, vb += 128, oa += 16, ob += 16, xsa += 16, xsb += 16)
+        for (; p + 4 <= pairs; p += 4, a += 128, b += 128, sa += 8, sb += 8, xsa += 8, xsb += 8, va += 256, vb += 256, oa += 32, ob += 32)
         {
             Sse.Prefetch0(a + PrefetchBytes);
+            Sse.Prefetch0(a + PrefetchBytes + 64);
             Sse.Prefetch0(b + PrefetchBytes);
-            a0 = G32Step(Vector256.Load(a), TwoScales(sa), va, oa, xsa, a0, k);
-            b0 = G32Step(Vector256.Load(b), TwoScales(sb), vb, ob, xsb, b0, k);
-            a1 = G32Step(Vector256.Load(a + 32), TwoScales(sa + 2), va + 64, oa + 8, xsa + 8, a1, k);
-            b1 = G32Step(Vector256.Load(b + 32), TwoScales(sb + 2), vb + 64, ob + 8, xsb + 8, b1, k);
+            Sse.Prefetch0(b + PrefetchBytes + 64);
+            var da = FourPairs(sa, xsa, k);
+            var db = FourPairs(sb, xsb, k);
+            a0 = G32Step(Vector256.Load(a), Of(da, 0x00), va, oa, a0, k);
+            b0 = G32Step(Vector256.Load(b), Of(db, 0x00), vb, ob, b0, k);
+            a1 = G32Step(Vector256.Load(a + 32), Of(da, 0x55), va + 64, oa + 8, a1, k);
+            b1 = G32Step(Vector256.Load(b + 32), Of(db, 0x55), vb + 64, ob + 8, b1, k);
+            a0 = G32Step(Vector256.Load(a + 64), Of(da, 0xAA), va + 128, oa + 16, a0, k);
+            b0 = G32Step(Vector256.Load(b + 64), Of(db, 0xAA), vb + 128, ob + 16, b0, k);
+            a1 = G32Step(Vector256.Load(a + 96), Of(da, 0xFF), va + 192, oa + 24, a1, k);
+            b1 = G32Step(Vector256.Load(b + 96), Of(db, 0xFF), vb + 192, ob + 24, b1, k);
         }
-        if (p < pairs)
+        for (; p < pairs; p++, a += 32, b += 32, sa += 2, sb += 2, xsa += 2, xsb += 2, va += 64, vb += 64, oa += 8, ob += 8)
         {
-            a0 = G32Step(Vector256.Load(a), TwoScales(sa), va, oa, xsa, a0, k);
-            b0 = G32Step(Vector256.Load(b), TwoScales(sb), vb, ob, xsb, b0, k);
+            a0 = G32Step(Vector256.Load(a), OnePair(sa, xsa, k), va, oa, a0, k);
+            b0 = G32Step(Vector256.Load(b), OnePair(sb, xsb, k), vb, ob, b0, k);
             (a0, a1) = (a1, a0);
             (b0, b1) = (b1, b0);
-            a += 32; b += 32; sa += 2; sb += 2; va += 64; vb += 64; oa += 8; ob += 8; xsa += 8; xsb += 8;
         }
         if ((blocks & 1) != 0)
         {
-            a0 = G32Step(LastBytes(a), Vector256.CreateScalar(*sa), va, oa, xsa, a0, k);
-            b0 = G32Step(LastBytes(b), Vector256.CreateScalar(*sb), vb, ob, xsb, b0, k);
+            a0 = G32Step(LastBytes(a), LastPair(sa, xsa, k), va, oa, a0, k);
+            b0 = G32Step(LastBytes(b), LastPair(sb, xsb, k), vb, ob, b0, k);
         }
         return (Reduce(a0, a1), Reduce(b0, b1));
     }
@@ -241,13 +275,25 @@ internal static unsafe class IntegerDot
         return Vector256.FusedMultiplyAdd(t, Vector256.Create(*sw), acc);
     }
 
+    /// <summary>A row's float16 scales widened into <paramref name="y"/> [count] (the G = 64 loops broadcast one a step).</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    static float* WidenScales(ushort* sw, int count, float* y)
+    {
+        int i = 0;
+        for (; i <= count - 8; i += 8) Float16.Widen8(sw + i).Store(y + i);
+        for (; i < count; i++) y[i] = Float16.ToSingle(sw[i]);
+        return y;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static float Q4G64(byte* w, float* sw, Int8Row x, int blocks)
+    static float Q4G64(byte* w, ushort* scales, Int8Row x, int blocks)
     {
         var k = Constants.Create();
         var acc0 = Vector256<float>.Zero; var acc1 = acc0;
-        sbyte* v = x.Values; int* off = x.Offsets; float* s = x.BlockScales;
         int groups = blocks / 2, g = 0;
+        float* buffer = stackalloc float[groups];
+        float* sw = WidenScales(scales, groups, buffer);
+        sbyte* v = x.Values; int* off = x.Offsets; float* s = x.BlockScales;
         for (; g + 2 <= groups; g += 2, w += 64, sw += 2, v += 128, off += 32, s += 32)
         {
             Sse.Prefetch0(w + PrefetchBytes);
@@ -259,12 +305,14 @@ internal static unsafe class IntegerDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static (float, float) Q4G64Pair(byte* a, float* sa, Int8Row xa, byte* b, float* sb, Int8Row xb, int blocks)
+    static (float, float) Q4G64Pair(byte* a, ushort* scalesA, Int8Row xa, byte* b, ushort* scalesB, Int8Row xb, int blocks)
     {
         var k = Constants.Create();
         var a0 = Vector256<float>.Zero; var a1 = a0; var b0 = a0; var b1 = a0;
-        sbyte* va = xa.Values, vb = xb.Values; int* oa = xa.Offsets, ob = xb.Offsets; float* xsa = xa.BlockScales, xsb = xb.BlockScales;
         int groups = blocks / 2, g = 0;
+        float* buffer = stackalloc float[2 * groups];
+        float* sa = WidenScales(scalesA, groups, buffer), sb = WidenScales(scalesB, groups, buffer + groups);
+        sbyte* va = xa.Values, vb = xb.Values; int* oa = xa.Offsets, ob = xb.Offsets; float* xsa = xa.BlockScales, xsb = xb.BlockScales;
         for (; g + 2 <= groups; g += 2, a += 64, b += 64, sa += 2, sb += 2, va += 128, vb += 128, oa += 32, ob += 32, xsa += 32, xsb += 32)
         {
             Sse.Prefetch0(a + PrefetchBytes);
@@ -311,7 +359,7 @@ internal static unsafe class IntegerDot
                     acc[k % 2 * 8 + j] = MathF.FusedMultiplyAdd(Lane(w, o, x, 32 * k + 4 * j, 4), x.Scales[k], acc[k % 2 * 8 + j]);
             return Sum(acc) * w.Scale[o];
         }
-        float* sw = w.Scale + o * (n / w.GroupSize);
+        ushort* sw = w.GroupScale + o * (n / w.GroupSize);
         if (w.GroupSize == 32)
         {
             for (int p = 0; p < (blocks + 1) / 2; p++)
@@ -319,7 +367,7 @@ internal static unsafe class IntegerDot
                 {
                     int k = 2 * p + j / 4, e = 32 * k + 4 * (j % 4);
                     int lane = k < blocks ? Lane(w, o, x, e, 4) + Lane(w, o, x, e + 16, 4) : 0;
-                    float d = k < blocks ? sw[k] * x.Scales[k] : 0f;
+                    float d = k < blocks ? Float16.ToSingle(sw[k]) * x.Scales[k] : 0f;
                     acc[p % 2 * 8 + j] = MathF.FusedMultiplyAdd(lane, d, acc[p % 2 * 8 + j]);
                 }
         }
@@ -330,7 +378,7 @@ internal static unsafe class IntegerDot
                 {
                     float t = Lane(w, o, x, 64 * g + 4 * j, 4) * x.Scales[2 * g];
                     t = MathF.FusedMultiplyAdd(Lane(w, o, x, 64 * g + 32 + 4 * j, 4), x.Scales[2 * g + 1], t);
-                    acc[g % 2 * 8 + j] = MathF.FusedMultiplyAdd(t, sw[g], acc[g % 2 * 8 + j]);
+                    acc[g % 2 * 8 + j] = MathF.FusedMultiplyAdd(t, Float16.ToSingle(sw[g]), acc[g % 2 * 8 + j]);
                 }
         }
         return Sum(acc);

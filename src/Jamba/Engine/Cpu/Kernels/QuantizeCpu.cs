@@ -5,7 +5,8 @@ namespace Jamba.Engine.Cpu.Kernels;
 /// <summary>
 /// Float weights [out, in] (float32 or bfloat16) to the stored quantized form, row by row across the threads: the
 /// same arithmetic as <see cref="Quantization.Quantizer"/>'s tensor operations, its twin, in float32 and in the same
-/// order (s = max|w| / 127 or / 7, q = round-half-away(w / s) clamped), so the two agree to the bit. Quantizing while
+/// order (s = max|w| / 127, or for q4 max|w| / 7 rounded to float16; q = round-half-away(w / s) clamped), so the two
+/// agree to the bit. Quantizing while
 /// loading is otherwise a dozen libtorch passes over every weight; here it is one read of the float weights.
 /// </summary>
 internal static unsafe class QuantizeCpu
@@ -24,10 +25,10 @@ internal static unsafe class QuantizeCpu
 
     /// <summary>
     /// Grouped 4-bit: <paramref name="w"/> [out, in] into packed nibbles [out, in / 2] (byte j of a group: element j low,
-    /// element j + G/2 high, each stored as q + 8) and scale [out, in / <paramref name="group"/>].
+    /// element j + G/2 high, each stored as q + 8) and float16 scale [out, in / <paramref name="group"/>].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4(void* w, bool bf16, int outF, int inF, int group, byte* q, float* scale, int threads)
+    public static void Q4(void* w, bool bf16, int outF, int inF, int group, byte* q, ushort* scale, int threads)
     {
         int groups = inF / group, half = group / 2;
         ForRows(w, bf16, outF, inF, threads, (o, x) =>
@@ -35,8 +36,9 @@ internal static unsafe class QuantizeCpu
             for (int g = 0; g < groups; g++)
             {
                 float* xg = x + g * group;
-                float s = AbsMax(xg, group) / 7f;
-                scale[o * groups + g] = s;
+                ushort bits = Float16.FromSingle(AbsMax(xg, group) / 7f);
+                scale[o * groups + g] = bits;
+                float s = Float16.ToSingle(bits);
                 float d = s > 0 ? s : 1f;
                 byte* qg = q + o * (inF / 2) + g * half;
                 for (int j = 0; j < half; j++)

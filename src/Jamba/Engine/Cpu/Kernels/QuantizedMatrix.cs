@@ -7,8 +7,8 @@ namespace Jamba.Engine.Cpu.Kernels;
 /// <summary>
 /// A weight-only quantized matrix [out, in] as the kernels read it (the layout of <c>docs/checkpoints.md</c>, "Quantized checkpoints"):
 /// <list type="bullet">
-/// <item>int8 (<see cref="GroupSize"/> 0): <see cref="Weight"/> sbyte [out, in], <see cref="Scale"/> [out]; w = q · s.</item>
-/// <item>q4: <see cref="Weight"/> byte [out, in / 2], <see cref="Scale"/> [out, in / G]. A group of G weights is G/2
+/// <item>int8 (<see cref="GroupSize"/> 0): <see cref="Weight"/> sbyte [out, in], <see cref="Scale"/> float32 [out]; w = q · s.</item>
+/// <item>q4: <see cref="Weight"/> byte [out, in / 2], <see cref="GroupScale"/> float16 [out, in / G]. A group of G weights is G/2
 /// bytes; byte j holds element j in its low nibble and element j + G/2 in its high nibble, each stored as q + 8,
 /// q ∈ [−8, 7]; w = q · s of its group.</item>
 /// </list>
@@ -22,30 +22,33 @@ internal readonly unsafe struct QuantizedMatrix
 {
     /// <summary>sbyte [out, in] (int8) or byte [out, in / 2] (q4).</summary>
     public readonly void* Weight;
-    /// <summary>float32 [out] (int8) or [out, in / G] (q4).</summary>
+    /// <summary>int8: the float32 scales [out].</summary>
     public readonly float* Scale;
+    /// <summary>q4: the float16 scales [out, in / G] (bits).</summary>
+    public readonly ushort* GroupScale;
     /// <summary>The row length (in_features).</summary>
     public readonly int InFeatures;
     /// <summary>Weights per q4 scale, a multiple of 16 dividing <see cref="InFeatures"/>; 0 for int8.</summary>
     public readonly int GroupSize;
 
-    QuantizedMatrix(void* weight, float* scale, int inFeatures, int groupSize)
+    QuantizedMatrix(void* weight, float* scale, ushort* groupScale, int inFeatures, int groupSize)
     {
         Weight = weight;
         Scale = scale;
+        GroupScale = groupScale;
         InFeatures = inFeatures;
         GroupSize = groupSize;
     }
 
     /// <summary>An int8 matrix: per-output-channel scales.</summary>
-    public static QuantizedMatrix Int8(sbyte* weight, float* scale, int inFeatures) => new(weight, scale, inFeatures, 0);
+    public static QuantizedMatrix Int8(sbyte* weight, float* scale, int inFeatures) => new(weight, scale, null, inFeatures, 0);
 
     /// <summary>A q4 matrix of group size <paramref name="groupSize"/> (see <see cref="SupportsGroup"/>).</summary>
-    public static QuantizedMatrix Q4(byte* weight, float* scale, int inFeatures, int groupSize)
+    public static QuantizedMatrix Q4(byte* weight, ushort* scale, int inFeatures, int groupSize)
     {
         if (!SupportsGroup(inFeatures, groupSize))
             throw new ArgumentException($"q4 group size {groupSize} must be a positive multiple of 16 dividing in_features {inFeatures}.", nameof(groupSize));
-        return new(weight, scale, inFeatures, groupSize);
+        return new(weight, null, scale, inFeatures, groupSize);
     }
 
     /// <summary>Whether the kernels take q4 rows of <paramref name="inFeatures"/> in groups of <paramref name="groupSize"/>.</summary>
@@ -55,12 +58,12 @@ internal readonly unsafe struct QuantizedMatrix
     public bool IsQ4 => GroupSize > 0;
 
     /// <summary>Bytes of weights and scales per output row (what a product streams).</summary>
-    public long RowBytes => IsQ4 ? InFeatures / 2 + InFeatures / GroupSize * sizeof(float) : InFeatures + sizeof(float);
+    public long RowBytes => IsQ4 ? InFeatures / 2 + InFeatures / GroupSize * sizeof(ushort) : InFeatures + sizeof(float);
 
     /// <summary>Row <paramref name="o"/> · x.</summary>
     [MethodImpl(CpuKernelSupport.Hot)]
     public float Dot(long o, float* x) =>
-        IsQ4 ? DotQ4((byte*)Weight + o * (InFeatures / 2), Scale + o * (InFeatures / GroupSize), x, InFeatures, GroupSize)
+        IsQ4 ? DotQ4((byte*)Weight + o * (InFeatures / 2), GroupScale + o * (InFeatures / GroupSize), x, InFeatures, GroupSize)
              : DotInt8((sbyte*)Weight + o * InFeatures, x, InFeatures) * Scale[o];
 
     /// <summary>
@@ -79,7 +82,7 @@ internal readonly unsafe struct QuantizedMatrix
             return (sa * ma.Scale[a], sb * mb.Scale[b]);
         }
         int g = ma.GroupSize, groups = n / g;
-        return DotQ4Pair((byte*)ma.Weight + a * (n / 2), ma.Scale + a * groups, xa, (byte*)mb.Weight + b * (n / 2), mb.Scale + b * groups, xb, n, g);
+        return DotQ4Pair((byte*)ma.Weight + a * (n / 2), ma.GroupScale + a * groups, xa, (byte*)mb.Weight + b * (n / 2), mb.GroupScale + b * groups, xb, n, g);
     }
 
     /// <summary>
@@ -122,10 +125,10 @@ internal readonly unsafe struct QuantizedMatrix
         }
         int g = GroupSize, half = g / 2, groups = n / g;
         byte* p = (byte*)Weight + o * (n / 2);
-        float* scale = Scale + o * groups;
+        ushort* scale = GroupScale + o * groups;
         for (int k = 0; k < groups; k++, p += half, y += g)
         {
-            float s = scale[k];
+            float s = Float16.ToSingle(scale[k]);
             int j = 0;
             if (Avx2.IsSupported)
             {
@@ -239,7 +242,7 @@ internal readonly unsafe struct QuantizedMatrix
     /// most one 8-wide step follows the 32-wide ones and there is no scalar tail).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static float DotQ4(byte* w, float* scale, float* x, int n, int group)
+    internal static float DotQ4(byte* w, ushort* scale, float* x, int n, int group)
     {
         if (!Avx2.IsSupported) return DotDequantizedQ4(w, scale, x, n, group);
         var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
@@ -248,7 +251,8 @@ internal readonly unsafe struct QuantizedMatrix
             // One group per 32-wide step: bytes 0–7 give elements 0–7 (low) and 16–23 (high), bytes 8–15 give 8–15 and 24–31.
             for (int k = 0; k < n / 32; k++, w += 16, x += 32)
             {
-                var vs = Vector256.Create(scale[k]); var vm = Vector256.Create(-8f * scale[k]);
+                float sk = Float16.ToSingle(scale[k]);
+                var vs = Vector256.Create(sk); var vm = Vector256.Create(-8f * sk);
                 var b0 = Avx2.ConvertToVector256Int32(w);
                 var b1 = Avx2.ConvertToVector256Int32(w + 8);
                 s0 = Vector256.FusedMultiplyAdd(Low(b0, vs, vm), Vector256.Load(x), s0);
@@ -276,7 +280,7 @@ internal readonly unsafe struct QuantizedMatrix
     /// accumulators the JIT then kept on the stack made the pass slower than two single ones.
     /// </summary>
     [MethodImpl(CpuKernelSupport.Hot)]
-    internal static (float, float) DotQ4Pair(byte* a, float* sa, float* xa, byte* b, float* sb, float* xb, int n, int group) =>
+    internal static (float, float) DotQ4Pair(byte* a, ushort* sa, float* xa, byte* b, ushort* sb, float* xb, int n, int group) =>
         (DotQ4(a, sa, xa, n, group), DotQ4(b, sb, xb, n, group));
 
     /// <summary>
@@ -284,17 +288,18 @@ internal readonly unsafe struct QuantizedMatrix
     /// in one half of one group): the low or high nibbles of eight consecutive bytes.
     /// </summary>
     [MethodImpl(CpuKernelSupport.Hot)]
-    static Vector256<float> Eight(byte* w, float* scale, int i, int group)
+    static Vector256<float> Eight(byte* w, ushort* scale, int i, int group)
     {
         int k = i / group, e = i - k * group, half = group / 2;
-        var vs = Vector256.Create(scale[k]); var vm = Vector256.Create(-8f * scale[k]);
+        float sk = Float16.ToSingle(scale[k]);
+        var vs = Vector256.Create(sk); var vm = Vector256.Create(-8f * sk);
         byte* p = w + k * half + (e < half ? e : e - half);
         var bytes = Avx2.ConvertToVector256Int32(p);
         return e < half ? Low(bytes, vs, vm) : High(bytes, vs, vm);
     }
 
     /// <summary>Without AVX2: the row dequantized on the stack, summed by <see cref="DecodeLinearCpu.DotF32"/>.</summary>
-    static float DotDequantizedQ4(byte* w, float* scale, float* x, int n, int group)
+    static float DotDequantizedQ4(byte* w, ushort* scale, float* x, int n, int group)
     {
         float[]? heap = n > 1 << 14 ? new float[n] : null;
         float* stack = stackalloc float[heap is null ? n : 0];
@@ -306,7 +311,7 @@ internal readonly unsafe struct QuantizedMatrix
             {
                 int k = i / group, e = i % group;
                 byte b = w[k * half + (e < half ? e : e - half)];
-                row[i] = ((e < half ? b & 15 : b >> 4) - 8) * scale[k];
+                row[i] = ((e < half ? b & 15 : b >> 4) - 8) * Float16.ToSingle(scale[k]);
             }
             return DecodeLinearCpu.DotF32(row, x, n);
         }

@@ -1,0 +1,34 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Jamba.Engine.Cpu.Kernels;
+
+/// <summary>
+/// IEEE float16 bit patterns, the dtype of q4 scales, to and from float32. Scales are finite and not negative, which
+/// is all <see cref="ToSingle"/> and <see cref="Widen4"/> handle: the float16 bits shifted into a float32's place read
+/// as the value times 2^−112 (subnormals included), and one multiplication by 2^112 — exact — restores it.
+/// </summary>
+internal static class Float16
+{
+    /// <summary>The largest finite float16; larger scales are clamped to it before rounding.</summary>
+    public const float MaxValue = 65504f;
+
+    const float Rebias = 5.192296858534828e33f; // 2^112
+
+    /// <summary>The exact float32 value of a finite, non-negative float16.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 13) * Rebias;
+
+    /// <summary>Round to nearest even (libtorch's conversion), after clamping to <see cref="MaxValue"/>.</summary>
+    public static ushort FromSingle(float value) => BitConverter.HalfToUInt16Bits((Half)MathF.Min(value, MaxValue));
+
+    /// <summary>Four non-negative float16 values (bits in the low 16 of each int32 lane) as float32.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public static Vector128<float> Widen4(Vector128<int> bits) => Vector128.ShiftLeft(bits, 13).AsSingle() * Vector128.Create(Rebias);
+
+    /// <summary>Eight non-negative float16 values at <paramref name="p"/> as float32.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public static unsafe Vector256<float> Widen8(ushort* p) =>
+        Vector256.ShiftLeft(Avx2.ConvertToVector256Int32(p), 13).AsSingle() * Vector256.Create(Rebias);
+}
