@@ -188,7 +188,8 @@ public sealed class JambaModel : IDisposable
             : config.VocabSize >= ByteTokenizer.Instance.VocabSize ? ByteTokenizer.Instance : null;
         if (tokenizer is ByteTokenizer) config.ExtraFields[TokenizerConfigKey] = JambaTokenizer.ByteTokenizerName;
         if (device.type == DeviceType.CPU) HostMemory.EnsureParametersFit(config, dtype);
-        var network = CreateNetwork(config, device, dtype);
+        nn.Module network;
+        using (Uninitialized.Scope()) network = CreateNetwork(config, device, dtype);   // JambaInit draws every parameter
         JambaInit.Apply(network, config, seed);
         network.eval();
         return new JambaModel(config, network, tokenizer, options.Tokenizer is string p && p != JambaTokenizer.ByteTokenizerName ? TokenizerDir(p) : null, device, dtype)
@@ -233,7 +234,8 @@ public sealed class JambaModel : IDisposable
         // as it is read (CheckpointReader.ReadInto), so the full-precision model never exists.
         if (stored is null && quantization is not null) QuantizationConfig.Set(config, quantization);
         if (device.type == DeviceType.CPU) HostMemory.EnsureParametersFit(config, dtype);
-        var network = CreateNetwork(config, device, dtype);
+        nn.Module network;
+        using (Uninitialized.Scope()) network = CreateNetwork(config, device, dtype);   // the checkpoint fills every parameter
         try
         {
             reader.ReadInto(network, CheckpointValidation.Ignored(config));

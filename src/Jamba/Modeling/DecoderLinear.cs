@@ -18,7 +18,7 @@ public static class DecoderLinear
     {
         var quantization = QuantizationConfig.Of(config);
         return quantization is null
-            ? nn.Linear(inFeatures, outFeatures, hasBias: hasBias, device: device, dtype: dtype)
+            ? Uninitialized.Linear(inFeatures, outFeatures, hasBias, device, dtype)
             : new QuantizedLinear(inFeatures, outFeatures, hasBias, quantization.Scheme, quantization.GroupSize, device, dtype);
     }
 
@@ -31,6 +31,6 @@ public static class DecoderLinear
         var quantization = QuantizationConfig.Of(config);
         return quantization is { LmHead: true }
             ? new QuantizedLinear(config.HiddenSize, config.VocabSize, false, quantization.Scheme, quantization.GroupSize, device, dtype)
-            : nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
+            : Uninitialized.Linear(config.HiddenSize, config.VocabSize, false, device, dtype);
     }
 }
