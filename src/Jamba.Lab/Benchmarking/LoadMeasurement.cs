@@ -13,7 +13,9 @@ namespace Jamba.Lab.Benchmarking;
 /// <param name="WeightBytes">Bytes of the loaded parameters and buffers (quantized weights as stored).</param>
 /// <param name="BaselineResidentBytes">Resident bytes just before loading.</param>
 /// <param name="PeakResidentBytes">Peak resident bytes during loading (0 where procfs is missing).</param>
-public sealed record LoadMeasurement(double Seconds, long BytesRead, long WeightBytes, long BaselineResidentBytes, long PeakResidentBytes)
+/// <param name="ReadSeconds">Wall time of reading the checkpoint's files alone, front to back into one reused buffer,
+/// right after the load (so from wherever the load left them, usually the page cache); 0 for a random model.</param>
+public sealed record LoadMeasurement(double Seconds, long BytesRead, long WeightBytes, long BaselineResidentBytes, long PeakResidentBytes, double ReadSeconds = 0)
 {
     /// <summary>Checkpoint bytes read per second.</summary>
     public double BytesPerSecond => BytesRead / Seconds;
@@ -34,6 +36,20 @@ public sealed record LoadMeasurement(double Seconds, long BytesRead, long Weight
         double seconds = clock.Elapsed.TotalSeconds;
         long peak = ProcessMemory.PeakResidentBytes;
         long weights = model.Network.parameters().Sum(p => p.numel() * p.ElementSize) + model.Network.buffers().Sum(b => b.numel() * b.ElementSize);
-        return (model, new LoadMeasurement(seconds, bytesRead, weights, baseline, peak));
+        double read = checkpointDir is null ? 0 : TimeReading(CheckpointReader.Open(checkpointDir).Files);
+        return (model, new LoadMeasurement(seconds, bytesRead, weights, baseline, peak, read));
+    }
+
+    /// <summary>Seconds to read <paramref name="files"/> sequentially, a few MiB at a time, keeping nothing.</summary>
+    public static double TimeReading(IEnumerable<string> files)
+    {
+        var buffer = new byte[4 << 20];
+        var clock = Stopwatch.StartNew();
+        foreach (var file in files)
+        {
+            using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            while (fs.Read(buffer, 0, buffer.Length) > 0) { }
+        }
+        return clock.Elapsed.TotalSeconds;
     }
 }

@@ -4,6 +4,17 @@ namespace Jamba.Tests.Cli;
 [TestClass]
 public sealed class BenchCommandTests
 {
+    /// <summary>A checkpoint's load line gives the load time beside the time of reading its files alone.</summary>
+    [TestMethod]
+    public void LoadLineComparesTheLoadWithReadingTheFiles()
+    {
+        var r = CliRunner.Run("bench", "--model", ReferenceCase.FixturePath("hf-jamba-tiny"), "--prompt-tokens", "9", "--new-tokens", "2", "--runs", "1",
+            "--warmup", "0", "--train-tokens", "0", "--ceiling-mib", "4", "--ceiling-matmul", "32", "--threads", "1", "--probe-positions", "none");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        var load = r.Stdout.Split('\n').Single(l => l.StartsWith("load "));
+        StringAssert.Matches(load, new System.Text.RegularExpressions.Regex(@"reading the files alone: \d+\.\d\d s, the load \d+\.\d× that"));
+    }
+
     [TestMethod]
     public void ModelBenchPrintsEveryFigure()
     {
