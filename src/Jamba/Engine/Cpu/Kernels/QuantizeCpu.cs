@@ -145,7 +145,9 @@ internal static unsafe class QuantizeCpu
         var t = Vector256.Load(x) / d;
         var r = Avx.Floor(Vector256.Abs(t) + Vector256.Create(0.5f));
         r = Vector256.ConditionalSelect(Vector256.LessThan(t, Vector256<float>.Zero), -r, r);
-        return Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(r, lo), hi));
+        // The native min, max and conversion (one instruction each): r is an integer-valued float, so they agree with
+        // Math.Clamp and the cast for every finite weight.
+        return Vector256.ConvertToInt32Native(Vector256.MinNative(Vector256.MaxNative(r, lo), hi));
     }
 
     /// <summary>The twin's round(x) with ties away from zero: floor(|x| + 0.5) with x's sign, each step in float32.</summary>
