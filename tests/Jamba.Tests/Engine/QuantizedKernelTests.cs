@@ -126,17 +126,22 @@ public sealed unsafe class QuantizedKernelTests
 
     /// <summary>
     /// The q4 scales' float16 conversions: every non-negative finite float16 (subnormals included) widens to .NET's
-    /// exact value, one at a time and eight at a time; rounding follows .NET's (nearest even) and clamps to the largest
-    /// finite float16 instead of overflowing.
+    /// exact value, one at a time, eight at a time and a row at a time; rounding follows .NET's (nearest even) and
+    /// clamps to the largest finite float16 instead of overflowing.
     /// </summary>
     [TestMethod]
     public void Float16ScalesConvertExactly()
     {
         var bits = Enumerable.Range(0, 0x7C00).Select(i => (ushort)i).ToArray();
         var widened = new float[bits.Length];
+        var row = new float[bits.Length - 3];   // a scalar tail after the eights
         fixed (ushort* b = bits)
-        fixed (float* w = widened)
+        fixed (float* w = widened, r = row)
+        {
             for (int i = 0; i + 8 <= bits.Length; i += 8) System.Runtime.Intrinsics.Vector256.Store(Float16.Widen8(b + i), w + i);
+            Float16.Widen(b, r, row.Length);
+        }
+        CollectionAssert.AreEqual(widened.Take(row.Length).ToArray(), row, "a row widened with its tail");
         for (int i = 0; i < bits.Length; i++)
         {
             float exact = (float)BitConverter.UInt16BitsToHalf(bits[i]);

@@ -27,7 +27,18 @@ internal static class Float16
     [MethodImpl(CpuKernelSupport.Hot)]
     public static Vector128<float> Widen4(Vector128<int> bits) => Vector128.ShiftLeft(bits, 13).AsSingle() * Vector128.Create(Rebias);
 
-    /// <summary>Eight non-negative float16 values at <paramref name="p"/> as float32.</summary>
+    /// <summary>n non-negative float16 values widened into <paramref name="row"/> (eight at a time); returns <paramref name="row"/>.</summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public static unsafe float* Widen(ushort* bits, float* row, int n)
+    {
+        int i = 0;
+        if (Avx2.IsSupported)
+            for (; i <= n - 8; i += 8) Widen8(bits + i).Store(row + i);
+        for (; i < n; i++) row[i] = ToSingle(bits[i]);
+        return row;
+    }
+
+    /// <summary>Eight non-negative float16 values at <paramref name="p"/> as float32 (AVX2).</summary>
     [MethodImpl(CpuKernelSupport.Hot)]
     public static unsafe Vector256<float> Widen8(ushort* p) =>
         Vector256.ShiftLeft(Avx2.ConvertToVector256Int32(p), 13).AsSingle() * Vector256.Create(Rebias);

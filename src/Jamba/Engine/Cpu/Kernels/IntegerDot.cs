@@ -186,11 +186,12 @@ internal static unsafe class IntegerDot
         return Avx2.PermuteVar8x32((w * Vector128.CreateScalarUnsafe(*(double*)xs).AsSingle()).ToVector256Unsafe(), k.Spread);
     }
 
-    /// <summary>The last group of an odd count as a pair whose second group is zeros: its d, then its 16 bytes.</summary>
+    /// <summary>The d of the last group of an odd count, taken as a pair whose second group is zeros.</summary>
     [MethodImpl(CpuKernelSupport.Hot)]
     static Vector256<float> LastPair(ushort* sw, float* xs, in Constants k) =>
         Avx2.PermuteVar8x32((Vector128.CreateScalar(Float16.ToSingle(*sw)) * Vector128.CreateScalar(*xs)).ToVector256Unsafe(), k.Spread);
 
+    /// <summary>The 16 bytes of that last group (the upper half is never multiplied by anything but zeros).</summary>
     [MethodImpl(CpuKernelSupport.Hot)]
     static Vector256<byte> LastBytes(byte* w) => Vector128.Load(w).ToVector256Unsafe();
 
@@ -275,24 +276,15 @@ internal static unsafe class IntegerDot
         return Vector256.FusedMultiplyAdd(t, Vector256.Create(*sw), acc);
     }
 
-    /// <summary>A row's float16 scales widened into <paramref name="y"/> [count] (the G = 64 loops broadcast one a step).</summary>
-    [MethodImpl(CpuKernelSupport.Hot)]
-    static float* WidenScales(ushort* sw, int count, float* y)
-    {
-        int i = 0;
-        for (; i <= count - 8; i += 8) Float16.Widen8(sw + i).Store(y + i);
-        for (; i < count; i++) y[i] = Float16.ToSingle(sw[i]);
-        return y;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Q4G64(byte* w, ushort* scales, Int8Row x, int blocks)
     {
         var k = Constants.Create();
         var acc0 = Vector256<float>.Zero; var acc1 = acc0;
         int groups = blocks / 2, g = 0;
+        // The row's scales widened once: a step broadcasts one of them.
         float* buffer = stackalloc float[groups];
-        float* sw = WidenScales(scales, groups, buffer);
+        float* sw = Float16.Widen(scales, buffer, groups);
         sbyte* v = x.Values; int* off = x.Offsets; float* s = x.BlockScales;
         for (; g + 2 <= groups; g += 2, w += 64, sw += 2, v += 128, off += 32, s += 32)
         {
@@ -311,7 +303,7 @@ internal static unsafe class IntegerDot
         var a0 = Vector256<float>.Zero; var a1 = a0; var b0 = a0; var b1 = a0;
         int groups = blocks / 2, g = 0;
         float* buffer = stackalloc float[2 * groups];
-        float* sa = WidenScales(scalesA, groups, buffer), sb = WidenScales(scalesB, groups, buffer + groups);
+        float* sa = Float16.Widen(scalesA, buffer, groups), sb = Float16.Widen(scalesB, buffer + groups, groups);
         sbyte* va = xa.Values, vb = xb.Values; int* oa = xa.Offsets, ob = xb.Offsets; float* xsa = xa.BlockScales, xsb = xb.BlockScales;
         for (; g + 2 <= groups; g += 2, a += 64, b += 64, sa += 2, sb += 2, va += 128, vb += 128, oa += 32, ob += 32, xsa += 32, xsb += 32)
         {
