@@ -32,7 +32,7 @@ public sealed class JambaBackbone : nn.Module
     {
         Config = config;
         Quantization = QuantizationConfig.Of(config);
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId, device: device, dtype: dtype);
+        embed_tokens = Uninitialized.Embedding(config.VocabSize, config.HiddenSize, config.PadTokenId, device, dtype);
         layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new JambaDecoderLayer(config, i, device, dtype)).ToArray());
         final_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device, dtype);
         RegisterComponents();

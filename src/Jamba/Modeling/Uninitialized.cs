@@ -48,4 +48,19 @@ internal static class Uninitialized
         return linear;
     }
 
+    /// <summary>
+    /// A TorchSharp <c>Embedding</c> of [<paramref name="numEmbeddings"/>, <paramref name="embeddingDim"/>]: its table
+    /// allocated but not drawn, inside a scope.
+    /// </summary>
+    public static Embedding Embedding(long numEmbeddings, long embeddingDim, long? paddingIdx, Device? device, ScalarType dtype)
+    {
+        if (!Active || paddingIdx < 0) return nn.Embedding(numEmbeddings, embeddingDim, padding_idx: paddingIdx, device: device, dtype: dtype);
+        // TorchSharp's constructor draws the table in native code, on the CPU even for the meta device. Built with only
+        // the rows up to the padding index, it draws next to nothing; the forward reads whatever table the module holds,
+        // and the padding row still gets no gradient.
+        long rows = paddingIdx is long pad && pad >= 0 ? Math.Min(pad + 1, numEmbeddings) : 1;
+        var embedding = nn.Embedding(rows, embeddingDim, padding_idx: paddingIdx, device: device, dtype: dtype);
+        embedding.weight = new Parameter(empty(new[] { numEmbeddings, embeddingDim }, dtype, device));
+        return embedding;
+    }
 }

@@ -53,4 +53,43 @@ public sealed class UninitializedTests
         Assert.IsTrue(w.abs().max().item<float>() <= 1 / MathF.Sqrt(64) + 1e-6f);
         Assert.IsTrue(w.std().item<float>() > 0.01f);
     }
+
+    /// <summary>
+    /// A scoped embedding holds the full [vocab, hidden] table as its registered, trainable weight; the forward reads
+    /// every row of it, and the padding row gets no gradient, as with TorchSharp's own table.
+    /// </summary>
+    [TestMethod]
+    public void ScopedEmbeddingHasTheFullTableAndKeepsThePaddingRowsGradient()
+    {
+        using var scope = NewDisposeScope();
+        foreach (long pad in new long[] { 0, 5 })
+        {
+            TorchSharp.Modules.Embedding embedding;
+            using (Uninitialized.Scope()) embedding = Uninitialized.Embedding(300, 8, pad, CPU, ScalarType.Float32);
+            var named = embedding.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            CollectionAssert.AreEqual(new[] { "weight" }, named.Keys.ToArray());
+            var w = named["weight"];
+            CollectionAssert.AreEqual(new long[] { 300, 8 }, w.shape);
+            Assert.IsTrue(w.requires_grad);
+            using (no_grad()) w.copy_(arange(2400, dtype: ScalarType.Float32).view(300, 8));
+            var ids = tensor(new long[] { 299, pad, 3, pad });
+            var y = embedding.forward(ids);
+            Assert.IsTrue(y.eq(w.index_select(0, ids)).all().item<bool>(), $"pad {pad}: rows read from the whole table");
+            y.sum().backward();
+            var grad = w.grad!;
+            Assert.AreEqual(0f, grad[pad].abs().sum().item<float>(), $"pad {pad}: no gradient for the padding row");
+            Assert.AreEqual(8f, grad[3].sum().item<float>());
+            Assert.AreEqual(8f, grad[299].sum().item<float>());
+        }
+    }
+
+    [TestMethod]
+    public void OutsideAScopeTheEmbeddingIsDrawn()
+    {
+        using var scope = NewDisposeScope();
+        var w = Uninitialized.Embedding(400, 16, 0, CPU, ScalarType.Float32).weight!;
+        // N(0, 1) with the padding row zeroed.
+        Assert.AreEqual(0f, w[0].abs().sum().item<float>());
+        Assert.IsTrue(Math.Abs(w[1..].std().item<float>() - 1f) < 0.1f);
+    }
 }
