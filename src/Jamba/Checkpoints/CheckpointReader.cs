@@ -1,5 +1,6 @@
 using System.Globalization;
 using Jamba.Quantization;
+using Jamba.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -153,6 +154,7 @@ public sealed class CheckpointReader
         long read = 0;
         using var _ = torch.no_grad();
         var staging = new Dictionary<ScalarType, Tensor>();   // one per stored dtype that needs converting
+        var blockBuffers = new Dictionary<ScalarType, Tensor>();   // rows of a weight being quantized
         try
         {
             foreach (var file in Files)
@@ -163,7 +165,7 @@ public sealed class CheckpointReader
                     var type = DTypeInfo.FromCode(stored.Info.DType)!.Type;
                     if (quantizeInto.TryGetValue(name, out var quantized))
                     {
-                        ReadQuantizing(file, fs, stored.DataStart, stored.Info, type, quantized, staging);
+                        ReadQuantizing(file, fs, stored.DataStart, stored.Info, type, quantized, staging, blockBuffers);
                         read += stored.Info.ByteCount;
                         continue;
                     }
@@ -178,7 +180,8 @@ public sealed class CheckpointReader
         }
         finally
         {
-            foreach (var b in staging.Values) b.Dispose();
+            foreach (var b in staging.Values.Concat(blockBuffers.Values)) b.Dispose();
+            if (blockBuffers.Count > 0) NativeHeap.Trim();
         }
         return read;
     }
@@ -188,24 +191,28 @@ public sealed class CheckpointReader
     /// stored dtype where the quantizer takes it (bfloat16, float32), so the temporary stays at
     /// <see cref="QuantizeReadBytes"/> even for an LM head of vocabulary × hidden.
     /// </summary>
-    private static void ReadQuantizing(string file, FileStream fs, long dataStart, TensorInfo info, ScalarType type, QuantizedLinear layer, Dictionary<ScalarType, Tensor> staging)
+    private static void ReadQuantizing(string file, FileStream fs, long dataStart, TensorInfo info, ScalarType type, QuantizedLinear layer,
+        Dictionary<ScalarType, Tensor> staging, Dictionary<ScalarType, Tensor> blockBuffers)
     {
         long rows = info.Shape[0], cols = info.Shape[1], size = DTypeInfo.From(type)!.Size;
         var blockType = type is ScalarType.Float32 or ScalarType.BFloat16 ? type : ScalarType.Float32;
-        long block = Math.Max(1, QuantizeReadBytes / Math.Max(1, cols * 4));
+        long blockSize = DTypeInfo.From(blockType)!.Size, block = Math.Max(1, QuantizeReadBytes / Math.Max(1, cols * blockSize));
         Tensor? stage = null;
         if (type != blockType && !staging.TryGetValue(type, out stage)) staging[type] = stage = SafeTensors.StagingBuffer(type);
+        // One block buffer per dtype serves every layer of the load: a fresh one per block would fault its pages in each time.
+        if (!blockBuffers.TryGetValue(blockType, out var blocks) || blocks.numel() < Math.Min(block, rows) * cols)
+        {
+            blocks?.Dispose();
+            blockBuffers[blockType] = blocks = torch.empty(Math.Max(Math.Min(block, rows) * cols, QuantizeReadBytes / blockSize), blockType);
+        }
         for (long r = 0; r < rows; r += block)
         {
             long n = Math.Min(block, rows - r);
             var part = info with { Shape = new[] { n, cols }, Begin = info.Begin + r * cols * size, End = info.Begin + (r + n) * cols * size };
-            using var full = torch.empty(part.Shape, blockType);
+            using var full = blocks.narrow(0, 0, n * cols).view(n, cols);
             SafeTensors.ReadInto(file, fs, dataStart, part, full, stage);
             layer.QuantizeRows(r, full);
         }
-        // The layer's temporaries are freed; hand their pages back before the next layer's, so the heap does not grow by
-        // a few layers' worth of freed blocks while the model fills up.
-        Runtime.NativeHeap.Trim();
     }
 
     /// <summary>The most bytes of float32 a quantizing read holds at once (a block of rows of one weight).</summary>

@@ -67,8 +67,11 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
         OutFeatures = outFeatures;
         Scheme = Quantizer.SchemeFor(inFeatures, scheme, groupSize);
         GroupSize = Scheme == JambaQuantization.Q4 ? groupSize : (int)Math.Min(inFeatures, int.MaxValue);
-        weight = zeros(Quantizer.WeightShape(outFeatures, inFeatures, Scheme), Quantizer.WeightDType(Scheme), device);
-        weight_scale = zeros(Quantizer.ScaleShape(outFeatures, inFeatures, Scheme, groupSize), Quantizer.ScaleDType(Scheme), device);
+        // Zeroed, except while a checkpoint or JambaInit is about to write every value (Uninitialized.Active), where
+        // zeroing would be one more pass over the weights.
+        Func<long[], ScalarType, Device?, Tensor> alloc = Modeling.Uninitialized.Active ? (s, t, d) => empty(s, t, d) : (s, t, d) => zeros(s, t, d);
+        weight = alloc(Quantizer.WeightShape(outFeatures, inFeatures, Scheme), Quantizer.WeightDType(Scheme), device);
+        weight_scale = alloc(Quantizer.ScaleShape(outFeatures, inFeatures, Scheme, groupSize), Quantizer.ScaleDType(Scheme), device);
         bias = hasBias ? zeros(outFeatures, dtype, device) : null;
         RegisterComponents();
     }
@@ -110,9 +113,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>
         {
             using var scope = NewDisposeScope();
             long n = Math.Min(block, count - r);
-            var (q, s) = Quantizer.Quantize(rows.narrow(0, r, n), Scheme, GroupSize);
-            weight.narrow(0, start + r, n).copy_(q);
-            weight_scale.narrow(0, start + r, n).copy_(s);
+            Quantizer.QuantizeInto(rows.narrow(0, r, n), Scheme, GroupSize, weight.narrow(0, start + r, n), weight_scale.narrow(0, start + r, n));
         }
         // The blocks' temporaries are freed: hand their pages back, so quantizing a model layer by layer (while loading
         // or initialising it) does not grow the heap by freed blocks the next allocations do not reuse.

@@ -88,35 +88,61 @@ public static class Quantizer
     /// tensor operations of <see cref="QuantizeInt8"/> and <see cref="QuantizeQ4"/> (its twins), which serve every
     /// other case.
     /// </summary>
-    public static unsafe (Tensor weight, Tensor scale) Quantize(Tensor weight, JambaQuantization scheme, int groupSize)
+    public static (Tensor weight, Tensor scale) Quantize(Tensor weight, JambaQuantization scheme, int groupSize)
     {
         if (scheme is not (JambaQuantization.Int8 or JambaQuantization.Q4))
             throw new ArgumentException($"not a quantized scheme: {scheme}", nameof(scheme));
-        bool fast = weight.dim() == 2 && weight.device_type == DeviceType.CPU && weight.is_contiguous()
-            && weight.dtype is (ScalarType.Float32 or ScalarType.BFloat16)
-            && weight.size(0) <= int.MaxValue && weight.size(1) <= int.MaxValue
-            && (scheme == JambaQuantization.Int8 || (groupSize > 0 && groupSize % 2 == 0 && weight.size(1) % groupSize == 0));
-        if (!fast)
+        if (!CpuPathTakes(weight, scheme, groupSize))
             return scheme == JambaQuantization.Int8 ? QuantizeInt8(weight) : QuantizeQ4(weight, groupSize);
+        long rows = weight.size(0), cols = weight.size(1);
+        var q = empty(WeightShape(rows, cols, scheme), WeightDType(scheme));
+        var s = empty(ScaleShape(rows, cols, scheme, groupSize), ScaleDType(scheme));
+        QuantizeCpuInto(weight, scheme, groupSize, q, s);
+        return (q, s);
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="weight"/> [n, in] into <paramref name="q"/> and <paramref name="scale"/> (the stored
+    /// layout of n rows, e.g. a block of a layer's rows), in place where <c>QuantizeCpu</c> takes the weight, through
+    /// <see cref="Quantize"/> and a copy otherwise.
+    /// </summary>
+    public static void QuantizeInto(Tensor weight, JambaQuantization scheme, int groupSize, Tensor q, Tensor scale)
+    {
+        if (CpuPathTakes(weight, scheme, groupSize) && q.device_type == DeviceType.CPU && q.is_contiguous() && scale.is_contiguous()
+            && q.dtype == WeightDType(scheme) && scale.dtype == ScaleDType(scheme)
+            && q.shape.SequenceEqual(WeightShape(weight.size(0), weight.size(1), scheme))
+            && scale.shape.SequenceEqual(ScaleShape(weight.size(0), weight.size(1), scheme, groupSize)))
+        {
+            QuantizeCpuInto(weight, scheme, groupSize, q, scale);
+            return;
+        }
+        using var scope = NewDisposeScope();
+        var (qq, ss) = Quantize(weight, scheme, groupSize);
+        q.copy_(qq);
+        scale.copy_(ss);
+    }
+
+    // QuantizeCpu takes a contiguous float32 or bfloat16 weight on the CPU; it gives the same bits as the tensor twins.
+    private static bool CpuPathTakes(Tensor weight, JambaQuantization scheme, int groupSize) =>
+        weight.dim() == 2 && weight.device_type == DeviceType.CPU && weight.is_contiguous()
+        && weight.dtype is (ScalarType.Float32 or ScalarType.BFloat16)
+        && weight.size(0) <= int.MaxValue && weight.size(1) <= int.MaxValue
+        && (scheme == JambaQuantization.Int8 || (groupSize > 0 && groupSize % 2 == 0 && weight.size(1) % groupSize == 0));
+
+    private static unsafe void QuantizeCpuInto(Tensor weight, JambaQuantization scheme, int groupSize, Tensor q, Tensor s)
+    {
         int rows = (int)weight.size(0), cols = (int)weight.size(1);
+        if (rows == 0 || cols == 0) return;
         bool bf16 = weight.dtype == ScalarType.BFloat16;
         void* w = bf16 ? CpuKernelSupport.Ptr16(weight) : CpuKernelSupport.Ptr(weight);
         int threads = CpuKernelSupport.Threads;
-        Tensor q, s;
         if (scheme == JambaQuantization.Int8)
-        {
-            q = empty(new long[] { rows, cols }, ScalarType.Int8);
-            s = empty(new long[] { rows }, ScalarType.Float32);
             QuantizeCpu.Int8(w, bf16, rows, cols, (sbyte*)CpuKernelSupport.Ptr8(q), CpuKernelSupport.Ptr(s), threads);
-        }
         else
-        {
-            q = empty(new long[] { rows, cols / 2 }, ScalarType.Byte);
-            s = empty(new long[] { rows, cols / groupSize }, ScalarType.Float16);
             QuantizeCpu.Q4(w, bf16, rows, cols, groupSize, CpuKernelSupport.Ptr8(q), CpuKernelSupport.Ptr16(s), threads);
-        }
         GC.KeepAlive(weight);
-        return (q, s);
+        GC.KeepAlive(q);
+        GC.KeepAlive(s);
     }
 
     /// <summary>Consecutive input features that share one scale under <see cref="ActivationQuantization.Int8"/>.</summary>

@@ -60,6 +60,26 @@ public sealed class QuantizeKernelTests
         }
     }
 
+    /// <summary>
+    /// QuantizeInto, how a loader fills a layer a block of rows at a time: written in place into row blocks of the stored
+    /// tensors (the kernel), or through the twin and a copy (float16 weights), it gives what one Quantize call gives.
+    /// </summary>
+    [TestMethod]
+    public void QuantizeIntoRowBlocksEqualsQuantize()
+    {
+        foreach (var scheme in new[] { JambaQuantization.Int8, JambaQuantization.Q4 })
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+        {
+            var w = Weights(21, 128, 9).to_type(dtype);
+            var (want, wantScale) = Quantizer.Quantize(w, scheme, 32);
+            var q = full(want.shape, 0x55, want.dtype);
+            var s = zeros(wantScale.shape, wantScale.dtype);
+            foreach (var (start, n) in new[] { (0L, 8L), (8L, 8L), (16L, 5L) })
+                Quantizer.QuantizeInto(w.narrow(0, start, n), scheme, 32, q.narrow(0, start, n), s.narrow(0, start, n));
+            Assert.IsTrue(Same(q, want) && Same(s, wantScale), $"{scheme} {dtype}");
+        }
+    }
+
     [TestMethod]
     public void NonContiguousOrOtherDTypeTakesTheTwin()
     {
