@@ -153,6 +153,33 @@ public sealed unsafe class QuantizedKernelTests
         Assert.AreEqual(BitConverter.HalfToUInt16Bits((Half)0.1f), Float16.FromSingle(0.1f));
     }
 
+    /// <summary>
+    /// Float16.FromSingle's inline rounding of the normal range against .NET's <see cref="Half"/> conversion (round to
+    /// nearest even) on float32 patterns from zero to infinity, every ulp around each float16 boundary included:
+    /// exact values, ties to even and odd, one ulp either side, the subnormal and overflow edges.
+    /// </summary>
+    [TestMethod]
+    public void Float16RoundingEqualsHalfConversion()
+    {
+        static void Check(uint bits)
+        {
+            float v = BitConverter.UInt32BitsToSingle(bits);
+            ushort expected = BitConverter.HalfToUInt16Bits((Half)MathF.Min(v, Float16.MaxValue));
+            Assert.AreEqual(expected, Float16.FromSingle(v), $"float32 bits {bits:X8} ({v})");
+        }
+        for (uint b = 0; b < 0x7F800000u; b += 4093) Check(b);
+        for (uint h = 0; h < 0x7C00; h++)
+        {
+            // A float16 value's float32 bits, and the patterns at and around the halfway point to the next one.
+            uint exact = BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf((ushort)h));
+            uint next = BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf((ushort)(h + 1)));
+            uint tie = exact + (next - exact) / 2;
+            foreach (uint b in new[] { exact, exact + 1, tie - 1, tie, tie + 1, next - 1 }) Check(b);
+        }
+        Check(0x7F800000u);   // infinity clamps
+        Check(0x7FC00000u);   // NaN stays NaN
+    }
+
     [TestMethod]
     public void ZeroRowsGiveTheBiasAndExtremeValuesStayClose()
     {

@@ -20,8 +20,24 @@ internal static class Float16
     [MethodImpl(CpuKernelSupport.Hot)]
     public static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 13) * Rebias;
 
-    /// <summary>Round to nearest even (libtorch's conversion), after clamping to <see cref="MaxValue"/>.</summary>
-    public static ushort FromSingle(float value) => BitConverter.HalfToUInt16Bits((Half)MathF.Min(value, MaxValue));
+    /// <summary>
+    /// Round to nearest even (libtorch's conversion), after clamping to <see cref="MaxValue"/>. A value in float16's
+    /// normal range, every scale of a real weight, is rounded inline (add half an ulp minus one, plus the kept bit's
+    /// parity, then drop 13 bits and rebias); the rest go through <see cref="Half"/>'s conversion.
+    /// </summary>
+    [MethodImpl(CpuKernelSupport.Hot)]
+    public static ushort FromSingle(float value)
+    {
+        value = MathF.Min(value, MaxValue);
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (bits - MinNormalBits <= MaxValueBits - MinNormalBits)
+            return (ushort)((bits + 0xFFFu + ((bits >> 13) & 1u) - RebiasBits) >> 13);
+        return BitConverter.HalfToUInt16Bits((Half)value);
+    }
+
+    const uint MinNormalBits = 0x38800000;   // 2^-14, float16's least normal value, as float32 bits
+    const uint MaxValueBits = 0x477FE000;    // 65504
+    const uint RebiasBits = 112u << 23;      // float32's exponent bias minus float16's, in place
 
     /// <summary>Four non-negative float16 values (bits in the low 16 of each int32 lane) as float32.</summary>
     [MethodImpl(CpuKernelSupport.Hot)]
