@@ -113,7 +113,7 @@ internal sealed class BenchCommand : JambaCommand
     {
         static string MiB(double b) => (b / (1 << 20)).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
         string read = m.BytesRead > 0
-            ? string.Create(CultureInfo.InvariantCulture, $"{MiB(m.BytesRead)} read at {m.BytesPerSecond / (1 << 20):F1} MiB/s (reading the files alone: {m.ReadSeconds:F2} s, the load {m.Seconds / Math.Max(1e-9, m.ReadSeconds):F1}× that)")
+            ? string.Create(CultureInfo.InvariantCulture, $"{MiB(m.BytesRead)} read at {m.BytesPerSecond / (1 << 20):F1} MiB/s (reading the files alone: {m.ReadSeconds:F2} s, writing as much fresh memory: {m.FillSeconds:F2} s; the load {m.Seconds / Math.Max(1e-9, m.ReadSeconds + m.FillSeconds):F1}× the two)")
             : "random weights, nothing read";
         return string.Create(CultureInfo.InvariantCulture,
             $"load                  {m.Seconds,10:F2} s      {read}; peak resident {MiB(m.PeakResidentBytes)} = baseline {MiB(m.BaselineResidentBytes)} + {MiB(m.PeakResidentBytes - m.BaselineResidentBytes)} ({m.PeakOverWeights:F2}× the {MiB(m.WeightBytes)} of weights)");

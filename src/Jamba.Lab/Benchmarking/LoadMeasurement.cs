@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Jamba.Checkpoints;
 
 namespace Jamba.Lab.Benchmarking;
@@ -15,7 +16,10 @@ namespace Jamba.Lab.Benchmarking;
 /// <param name="PeakResidentBytes">Peak resident bytes during loading (0 where procfs is missing).</param>
 /// <param name="ReadSeconds">Wall time of reading the checkpoint's files alone, front to back into one reused buffer,
 /// right after the load (so from wherever the load left them, usually the page cache); 0 for a random model.</param>
-public sealed record LoadMeasurement(double Seconds, long BytesRead, long WeightBytes, long BaselineResidentBytes, long PeakResidentBytes, double ReadSeconds = 0)
+/// <param name="FillSeconds">Wall time of writing as many bytes of freshly allocated memory as the weights take, on
+/// every kernel thread: the page faults any load into new parameters pays besides reading; 0 for a random model.</param>
+public sealed record LoadMeasurement(double Seconds, long BytesRead, long WeightBytes, long BaselineResidentBytes, long PeakResidentBytes,
+    double ReadSeconds = 0, double FillSeconds = 0)
 {
     /// <summary>Checkpoint bytes read per second.</summary>
     public double BytesPerSecond => BytesRead / Seconds;
@@ -37,7 +41,8 @@ public sealed record LoadMeasurement(double Seconds, long BytesRead, long Weight
         long peak = ProcessMemory.PeakResidentBytes;
         long weights = model.Network.parameters().Sum(p => p.numel() * p.ElementSize) + model.Network.buffers().Sum(b => b.numel() * b.ElementSize);
         double read = checkpointDir is null ? 0 : TimeReading(CheckpointReader.Open(checkpointDir).Files);
-        return (model, new LoadMeasurement(seconds, bytesRead, weights, baseline, peak, read));
+        double fill = checkpointDir is null ? 0 : TimeFilling(weights);
+        return (model, new LoadMeasurement(seconds, bytesRead, weights, baseline, peak, read, fill));
     }
 
     /// <summary>Seconds to read <paramref name="files"/> sequentially, a few MiB at a time, keeping nothing.</summary>
@@ -49,6 +54,32 @@ public sealed record LoadMeasurement(double Seconds, long BytesRead, long Weight
         {
             using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
             while (fs.Read(buffer, 0, buffer.Length) > 0) { }
+        }
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// Seconds to write <paramref name="bytes"/> of freshly allocated memory, a block at a time (allocated, written by
+    /// every kernel thread, freed), keeping nothing: what the kernel charges for handing out that many new pages.
+    /// </summary>
+    public static unsafe double TimeFilling(long bytes)
+    {
+        const long block = 256L << 20;
+        int threads = Math.Max(1, Math.Min(TorchSharp.torch.get_num_threads(), Environment.ProcessorCount));
+        var clock = Stopwatch.StartNew();
+        for (long done = 0; done < bytes; done += block)
+        {
+            long n = Math.Min(block, bytes - done);
+            byte* p = (byte*)NativeMemory.Alloc((nuint)n);
+            try
+            {
+                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                {
+                    long a = n * t / threads, b = n * (t + 1) / threads;
+                    new Span<byte>(p + a, (int)(b - a)).Fill(1);
+                });
+            }
+            finally { NativeMemory.Free(p); }
         }
         return clock.Elapsed.TotalSeconds;
     }
