@@ -30,8 +30,8 @@ public sealed class DecodeMlpTests
                 Tensor fused;
                 using (no_grad())
                 {
-                    Assert.IsTrue(DecodeMlp.Applies(x, ((TorchSharp.Modules.Linear)mlp.gate_proj).weight!, ((TorchSharp.Modules.Linear)mlp.up_proj).weight!, ((TorchSharp.Modules.Linear)mlp.down_proj).weight!));
-                    fused = DecodeMlp.Forward(x, ((TorchSharp.Modules.Linear)mlp.gate_proj).weight!, ((TorchSharp.Modules.Linear)mlp.up_proj).weight!, ((TorchSharp.Modules.Linear)mlp.down_proj).weight!);
+                    Assert.IsTrue(DecodeMlp.Applies(x, ((DenseLinear)mlp.gate_proj).weight!, ((DenseLinear)mlp.up_proj).weight!, ((DenseLinear)mlp.down_proj).weight!));
+                    fused = DecodeMlp.Forward(x, ((DenseLinear)mlp.gate_proj).weight!, ((DenseLinear)mlp.up_proj).weight!, ((DenseLinear)mlp.down_proj).weight!);
                 }
                 // bfloat16: the kernel keeps the hidden activations in float32, the Modeling MLP rounds them.
                 Close(fused, tensorPath.detach(), dtype == ScalarType.Float32 ? 1e-5 : 3e-2, $"{dtype} rows {rows}, {hidden}x{inter}");

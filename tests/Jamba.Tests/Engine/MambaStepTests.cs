@@ -75,8 +75,8 @@ public sealed class MambaStepTests
                 var token = steps.narrow(1, t, 1);
                 var state = fusedCache.Mamba(0);
                 var y = MambaStep.TryForward(mixer.in_proj.forward(token), state.Conv, state.Ssm, mixer.conv1d.weight!, mixer.conv1d.bias,
-                    ((TorchSharp.Modules.Linear)mixer.x_proj).weight!, c.norms ? mixer.dt_layernorm.weight : null, c.norms ? mixer.b_layernorm.weight : null,
-                    c.norms ? mixer.c_layernorm.weight : null, mixer.dt_layernorm.Eps, ((TorchSharp.Modules.Linear)mixer.dt_proj).weight!, ((TorchSharp.Modules.Linear)mixer.dt_proj).bias!, mixer.A_log, mixer.D);
+                    ((DenseLinear)mixer.x_proj).weight!, c.norms ? mixer.dt_layernorm.weight : null, c.norms ? mixer.b_layernorm.weight : null,
+                    c.norms ? mixer.c_layernorm.weight : null, mixer.dt_layernorm.Eps, ((DenseLinear)mixer.dt_proj).weight!, ((DenseLinear)mixer.dt_proj).bias!, mixer.A_log, mixer.D);
                 Assert.IsNotNull(y, $"{c}: the kernel runs for these inputs");
                 var fused = mixer.out_proj.forward(y.to_type(c.dtype));
                 var twin = mixer.Forward(token, null, twinCache.Mamba(0));

@@ -25,7 +25,7 @@ public sealed class TrainingBackwardTests
             output.Loss!.backward();
         }
         var mamba = lm.model.layers.First(l => l.mamba is not null).mamba!;
-        foreach (var p in new[] { mamba.A_log, mamba.D, ((TorchSharp.Modules.Linear)mamba.in_proj).weight!, mamba.conv1d.weight! })
+        foreach (var p in new[] { mamba.A_log, mamba.D, ((DenseLinear)mamba.in_proj).weight!, mamba.conv1d.weight! })
         {
             Assert.IsNotNull(p.grad);
             Assert.IsTrue(p.grad!.isfinite().all().item<bool>() && p.grad.abs().sum().item<float>() > 0);

@@ -89,7 +89,7 @@ public sealed class QuantizedLinearTests
             QuantizationConfig.Set(config, QuantizationConfig.Create(scheme, 32, lmHead: head));
             using var lm = new JambaForCausalLM(config);
             var quantized = lm.named_modules().Where(m => m.module is QuantizedLinear).Select(m => m.name).ToList();
-            var linears = lm.named_modules().Where(m => m.module is Linear).Select(m => m.name).ToList();
+            var linears = lm.named_modules().Where(m => m.module is Linear or DenseLinear).Select(m => m.name).ToList();
             Assert.IsTrue(quantized.Count > 0);
             Assert.IsTrue(linears.All(n => n.EndsWith("router") || (n == "lm_head" && !head)), string.Join(", ", linears));
             Assert.AreEqual(head, quantized.Contains("lm_head"), $"{scheme}: the head is quantized exactly when the config says so");
@@ -158,7 +158,7 @@ public sealed class QuantizedLinearTests
         foreach (var (name, m) in target.named_modules())
             if (m is QuantizedLinear q)
             {
-                var linear = (Linear)modules[name];
+                var linear = (DenseLinear)modules[name];
                 q.Quantize(linear.weight!);
                 if (linear.bias is not null) q.bias!.copy_(linear.bias);
             }

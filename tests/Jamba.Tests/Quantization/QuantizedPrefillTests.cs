@@ -26,7 +26,7 @@ public sealed class QuantizedPrefillTests
         using var _ = no_grad();
         var modules = quantized.named_modules().ToDictionary(m => m.name, m => m.module);
         foreach (var (name, m) in twin.named_modules())
-            if (m is Linear linear && modules[name] is QuantizedLinear q)
+            if (m is DenseLinear linear && modules[name] is QuantizedLinear q)
             {
                 linear.weight!.copy_(Dequantize.Reference(q.weight, q.weight_scale, ScalarType.Float32));
                 if (q.bias is not null) linear.bias!.copy_(q.bias);

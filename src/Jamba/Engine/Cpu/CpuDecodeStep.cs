@@ -444,13 +444,15 @@ internal static unsafe class CpuDecodeStep
         public void Fail() => Ok = false;
 
         /// <summary>
-        /// A decoder projection: a <c>Linear</c>'s weight in the model's dtype, or a <see cref="QuantizedLinear"/>'s stored
+        /// A decoder projection: a <see cref="DenseLinear"/>'s (or <c>Linear</c>'s) weight in the model's dtype, or a <see cref="QuantizedLinear"/>'s stored
         /// weight and float32 scales (a q4 group size the kernels do not take fails the walk); the bias in the model's dtype.
         /// </summary>
         public Projection Projection(nn.Module<Tensor, Tensor> module)
         {
             switch (module)
             {
+                case DenseLinear l:
+                    return new Projection(Get(l.weight), default, Get(l.bias));
                 case TorchSharp.Modules.Linear l:
                     return new Projection(Get(l.weight), default, Get(l.bias));
                 case QuantizedLinear q:

@@ -28,6 +28,7 @@ internal static class CpuEngine
         var logits = model.lm_head switch
         {
             null => DecodeLinear.Forward(last, model.model.embed_tokens.weight!),
+            Modeling.DenseLinear head => DecodeLinear.Forward(last, head.weight),
             TorchSharp.Modules.Linear head => DecodeLinear.Forward(last, head.weight!),
             var head => head.forward(last),
         };
