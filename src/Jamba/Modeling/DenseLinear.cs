@@ -8,8 +8,9 @@ namespace Jamba.Modeling;
 /// <summary>
 /// A full-precision decoder projection: the reference's <c>nn.Linear</c>, with its <c>weight</c> [out, in] and optional
 /// <c>bias</c> [out] under the same state-dict names. Its forward is <c>nn.functional.linear</c>, except that several
-/// bfloat16 rows on the CPU (a prefill, scoring) go through <see cref="BFloat16Linear"/>, the float32 blocked product:
-/// TorchSharp's own <c>Linear</c> is sealed, so this module is where that path can be chosen.
+/// bfloat16 rows on a CPU where libtorch's bfloat16 matmul is slow (a prefill, scoring) go through
+/// <see cref="BFloat16Linear"/>, the float32 blocked product: TorchSharp's own <c>Linear</c> is sealed, so this module is
+/// where that path can be chosen.
 /// </summary>
 public sealed class DenseLinear : nn.Module<Tensor, Tensor>
 {

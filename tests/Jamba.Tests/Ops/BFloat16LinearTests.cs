@@ -23,8 +23,7 @@ public sealed class BFloat16LinearTests
             var x = randn(new long[] { 1, rows, inF }, generator: new Generator((ulong)rows)).to_type(ScalarType.BFloat16);
             var w = (randn(new long[] { outF, inF }, generator: new Generator(2)) * 0.1).to_type(ScalarType.BFloat16);
             var b = bias ? randn(new long[] { outF }, generator: new Generator(3)).to_type(ScalarType.BFloat16) : null;
-            Assert.IsTrue(BFloat16Linear.Applies(x, w, b));
-            var y = BFloat16Linear.Forward(x, w, b);
+            var y = BFloat16Linear.Gemm(x, w, b);
             var twin = BFloat16Linear.Reference(x, w, b);
             CollectionAssert.AreEqual(new long[] { 1, rows, outF }, y.shape);
             Assert.AreEqual(ScalarType.BFloat16, y.dtype);
@@ -39,6 +38,7 @@ public sealed class BFloat16LinearTests
     [TestMethod]
     public void OneRowGradientsAndOtherDTypesTakeLibtorch()
     {
+        if (!BFloat16Linear.LibtorchIsGeneric) Assert.Inconclusive("libtorch's own bfloat16 matmul is fast on this CPU: the GEMM is never chosen");
         using var scope = NewDisposeScope();
         var w = randn(8, 16).to_type(ScalarType.BFloat16);
         Assert.IsFalse(BFloat16Linear.Applies(randn(1, 16).to_type(ScalarType.BFloat16), w, null), "one row is decode");
