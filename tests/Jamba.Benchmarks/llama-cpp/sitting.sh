@@ -16,8 +16,8 @@ common="--prompt-tokens 64 --new-tokens 32 --runs 2 --train-tokens 0 --probe-pos
 keep='^(decode|prefill|load|weights by)'
 jamba() { "$J" bench --model "$M/hf" "$@" 2>&1 | grep -E "$keep"; }
 llama() { "$L" -m "$M/$1" -p 64 -n 32 -t 2 -r 2 2>&1 | grep -E "pp64|tg32"; }
-echo "== jamba bf16 (16-token prompt)"; date +%T
-jamba --dtype bf16 --prompt-tokens 16 --new-tokens 32 --runs 2 --train-tokens 0 --probe-positions none --probe-steps 32 --ceiling-matmul 256 --no-compare
+echo "== jamba bf16"; date +%T
+jamba --dtype bf16 $common --no-compare
 echo "== llama BF16"; llama model-bf16.gguf
 for round in 1 2; do
   echo "== round $round: jamba bf16 weights, q4"; date +%T
