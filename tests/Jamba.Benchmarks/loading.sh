@@ -27,6 +27,7 @@ done
 load() { "$J" bench --model "$M/$1" --dtype "$2" ${3:+--quantize $3} $quick 2>&1 | grep -E '^load' | sed -E 's/ +/ /g'; }
 drop() { sync; echo 1 > /proc/sys/vm/drop_caches; }
 cases=("hf bf16" "hf f32" "hf bf16 int8" "hf bf16 q4" "int8 bf16" "q4 bf16")
+cat "$M"/hf/*.safetensors "$M"/int8/*.safetensors "$M"/q4/*.safetensors > /dev/null   # into the page cache
 for round in 1 2; do
   for c in "${cases[@]}"; do
     set -- $c
