@@ -65,7 +65,7 @@ public sealed record LoadMeasurement(double Seconds, long BytesRead, long Weight
     public static unsafe double TimeFilling(long bytes)
     {
         const long block = 256L << 20;
-        int threads = Math.Max(1, Math.Min(TorchSharp.torch.get_num_threads(), Environment.ProcessorCount));
+        int threads = Jamba.Engine.Cpu.Kernels.CpuKernelSupport.Threads;
         var clock = Stopwatch.StartNew();
         for (long done = 0; done < bytes; done += block)
         {

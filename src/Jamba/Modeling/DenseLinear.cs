@@ -65,6 +65,5 @@ public sealed class DenseLinear : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x) =>
-        BFloat16Linear.Applies(x, weight, bias) ? BFloat16Linear.Forward(x, weight, bias) : nn.functional.linear(x, weight, bias);
+    public override Tensor forward(Tensor x) => BFloat16Linear.Forward(x, weight, bias);
 }

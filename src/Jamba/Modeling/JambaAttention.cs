@@ -10,7 +10,7 @@ namespace Jamba.Modeling;
 /// </summary>
 public sealed class JambaAttention : nn.Module
 {
-    /// <summary>Query projection [heads * head_dim, hidden]: a <c>Linear</c>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
+    /// <summary>Query projection [heads * head_dim, hidden]: a <see cref="DenseLinear"/>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
     public readonly nn.Module<Tensor, Tensor> q_proj;
     /// <summary>Key projection [kv_heads * head_dim, hidden].</summary>
     public readonly nn.Module<Tensor, Tensor> k_proj;

@@ -23,7 +23,7 @@ public sealed class JambaBackbone : nn.Module
 
     /// <summary>
     /// The quantization the decoder linears were built with (the config's <c>quantization_config</c>), or null when
-    /// every one is a full-precision <c>Linear</c>.
+    /// every one is a full-precision <see cref="DenseLinear"/>.
     /// </summary>
     public QuantizationConfig? Quantization { get; }
 

@@ -7,13 +7,13 @@ namespace Jamba.Modeling;
 /// <summary>
 /// Jamba with a language-modelling head (the reference's <c>JambaForCausalLM</c>). With tied embeddings the
 /// head reuses <c>model.embed_tokens.weight</c> and no <c>lm_head.weight</c> exists, as in the reference files.
-/// The head is a <c>Linear</c>, or a <see cref="Quantization.QuantizedLinear"/> in a checkpoint quantized with its head.
+/// The head is a <see cref="DenseLinear"/>, or a <see cref="Quantization.QuantizedLinear"/> in a checkpoint quantized with its head.
 /// </summary>
 public sealed class JambaForCausalLM : nn.Module
 {
     /// <summary>The decoder stack (keys <c>model.*</c>).</summary>
     public readonly JambaBackbone model;
-    /// <summary>The LM head hidden → vocab (a <c>Linear</c> or a <see cref="Quantization.QuantizedLinear"/>); null when embeddings are tied.</summary>
+    /// <summary>The LM head hidden → vocab (a <see cref="DenseLinear"/> or a <see cref="Quantization.QuantizedLinear"/>); null when embeddings are tied.</summary>
     public readonly nn.Module<Tensor, Tensor>? lm_head;
 
     /// <summary>The configuration.</summary>

@@ -7,7 +7,7 @@ namespace Jamba.Modeling;
 /// <summary>The SwiGLU feed-forward: down_proj(SiLU(gate_proj(x)) * up_proj(x)). Also one expert of the MoE.</summary>
 public sealed class JambaMlp : nn.Module<Tensor, Tensor>
 {
-    /// <summary>Gate projection [intermediate, hidden]: a <c>Linear</c>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
+    /// <summary>Gate projection [intermediate, hidden]: a <see cref="DenseLinear"/>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
     public readonly nn.Module<Tensor, Tensor> gate_proj;
     /// <summary>Up projection [intermediate, hidden].</summary>
     public readonly nn.Module<Tensor, Tensor> up_proj;

@@ -14,7 +14,7 @@ namespace Jamba.Modeling;
 /// </summary>
 public sealed class MambaMixer : nn.Module
 {
-    /// <summary>Input projection [2 * d_inner, hidden] (bias when mamba_proj_bias). Each projection is a <c>Linear</c>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
+    /// <summary>Input projection [2 * d_inner, hidden] (bias when mamba_proj_bias). Each projection is a <see cref="DenseLinear"/>, or a <see cref="Quantization.QuantizedLinear"/> (see <see cref="DecoderLinear"/>).</summary>
     public readonly nn.Module<Tensor, Tensor> in_proj;
     /// <summary>Depthwise convolution, weight [d_inner, 1, d_conv] (bias when mamba_conv_bias).</summary>
     public readonly Conv1d conv1d;

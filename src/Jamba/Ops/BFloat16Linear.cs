@@ -38,13 +38,16 @@ public static class BFloat16Linear
 
     /// <summary>The product through <see cref="GemmCpu"/>, where <see cref="Applies"/>; libtorch's linear otherwise.</summary>
     public static Tensor Forward(Tensor x, Tensor weight, Tensor? bias) =>
-        Applies(x, weight, bias) ? Gemm(x, weight, bias) : nn.functional.linear(x, weight, bias);
+        Applies(x, weight, bias) ? Product(x, weight, bias) : nn.functional.linear(x, weight, bias);
 
     /// <summary>The product through <see cref="GemmCpu"/> wherever it runs (the tests call it directly).</summary>
-    internal static unsafe Tensor Gemm(Tensor x, Tensor weight, Tensor? bias)
+    internal static Tensor Gemm(Tensor x, Tensor weight, Tensor? bias) => Takes(x, weight, bias)
+        ? Product(x, weight, bias)
+        : throw new ArgumentException($"the CPU GEMM takes bfloat16 rows, weight and bias on the CPU without gradients and AVX2 + FMA; got x {x.dtype} [{string.Join(", ", x.shape)}] on {x.device}, weight {weight.dtype}", nameof(x));
+
+    /// <summary>The GEMM itself, on tensors <see cref="Takes"/> accepted.</summary>
+    static unsafe Tensor Product(Tensor x, Tensor weight, Tensor? bias)
     {
-        if (!Takes(x, weight, bias))
-            throw new ArgumentException($"the CPU GEMM takes bfloat16 rows, weight and bias on the CPU without gradients and AVX2 + FMA; got x {x.dtype} [{string.Join(", ", x.shape)}] on {x.device}, weight {weight.dtype}", nameof(x));
         int rows = (int)(x.numel() / weight.size(1)), inF = (int)weight.size(1), outF = (int)weight.size(0);
         var shape = CpuKernelSupport.Shape(x);
         shape[^1] = outF;

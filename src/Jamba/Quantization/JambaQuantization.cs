@@ -7,7 +7,7 @@ namespace Jamba.Quantization;
 /// </summary>
 public enum JambaQuantization
 {
-    /// <summary>Full precision: every linear is a TorchSharp <c>Linear</c> in the model's dtype.</summary>
+    /// <summary>Full precision: every decoder linear is a <see cref="Modeling.DenseLinear"/> in the model's dtype.</summary>
     None,
 
     /// <summary>

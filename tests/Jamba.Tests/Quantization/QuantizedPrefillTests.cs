@@ -2,14 +2,13 @@ using Jamba.Modeling;
 using Jamba.Ops;
 using Jamba.Quantization;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Jamba.Tests.Quantization;
 
 /// <summary>
 /// A quantized model's whole forward on the CPU, whose projections of several rows go through the blocked GEMM
-/// (<see cref="QuantizedMatmul"/>), against the same model with every projection a plain <c>Linear</c> holding the
+/// (<see cref="QuantizedMatmul"/>), against the same model with every projection a <see cref="DenseLinear"/> holding the
 /// dequantized weight (the old path: dequantize, then libtorch's matmul). The weights are the same float32 values, so
 /// only the order of the sums differs: normwise 1e-5 on the logits of this random 5-layer model (measured about 1e-7).
 /// The config is widened to 64 so that the q4 rows (group 32 and 64) span several register tiles.
